@@ -1,0 +1,4 @@
+"""Reading sweep results: convergence tables, curves, heatmaps and the HTML report.
+
+Not implemented yet; see ``DESIGN.md``.
+"""

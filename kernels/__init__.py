@@ -1,0 +1,36 @@
+"""Compiled kernels that train populations of tiny 2-layer networks at once.
+
+>>> import numpy as np, kernels
+>>> X, Y = kernels.tasks.xor()
+>>> p = kernels.init_params(np.arange(10_000), n_inputs=2, n_hidden=2)
+>>> r = kernels.train(p, X, Y, lr=1.0, epochs=2000)
+>>> rate = (r.converged_epoch >= 0).mean()
+
+See ``DESIGN.md`` for the math contract.  ``kernels`` imports nothing from
+``sweeps`` or ``analysis``.
+"""
+
+from __future__ import annotations
+
+from . import config, tasks
+from ._types import OUTCOMES, Params, TrainResult
+from .initialization import SCHEMES, init_params
+from .training import ACTIVATIONS, LOSSES, forward, gradients, record_epochs, train
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ACTIVATIONS",
+    "LOSSES",
+    "OUTCOMES",
+    "SCHEMES",
+    "Params",
+    "TrainResult",
+    "config",
+    "forward",
+    "gradients",
+    "init_params",
+    "record_epochs",
+    "tasks",
+    "train",
+]

@@ -1,0 +1,254 @@
+"""Compiled CPU kernels: blocks of networks laid across SIMD lanes.
+
+A block holds ``lanes`` networks (``config.LANES``) in structure-of-arrays form:
+``par[p, j]`` is parameter ``p`` of lane ``j``, so every inner loop runs over the
+lanes with unit stride and never mixes data between them.  One thread owns a
+block for all of its epochs; nothing is allocated inside the epoch loop.
+
+Parameter ``p`` of a network with D inputs and H hidden units, flat:
+``W1[d, h] -> d*H + h``, ``b1[h] -> D*H + h``, ``W2[h] -> D*H + H + h``,
+``b2 -> D*H + 2H``.
+
+Which level owns the cores: :func:`run_parallel` spreads blocks over numba's
+thread pool; :func:`run_serial` runs on the calling thread with the GIL
+released, for callers (joblib workers) that own the cores themselves.  Both call
+the same block function, so they agree bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+from . import _scalar, config
+
+MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN = 0, 1, 2
+
+_FASTMATH = set(config.FASTMATH_FLAGS) or False
+_inner = njit(nogil=True, error_model="numpy", fastmath=_FASTMATH)
+_outer = {"nogil": True, "error_model": "numpy", "fastmath": _FASTMATH, "cache": config.CACHE}
+
+activate = _inner(_scalar.activate)
+activate_grad = _inner(_scalar.activate_grad)
+output_and_loss = _inner(_scalar.output_and_loss)
+loss_grad = _inner(_scalar.loss_grad)
+classify = _inner(_scalar.classify)
+
+
+@_inner
+def _evaluate(par, X, Y, H, act, loss, one, inv_s, want_grad,
+              z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err):
+    """Forward pass (and backward if ``want_grad``) of every lane of a block.
+
+    Writes ``out[s, j]`` (outputs), ``loss_mean[j]``, ``max_err[j]`` (max |a2 - y|,
+    NaN if any output is NaN) and, if ``want_grad``, the gradient ``g[p, j]``.
+    """
+    S, D = X.shape
+    L = par.shape[1]
+    zero = one - one
+    i_b1 = D * H
+    i_w2 = i_b1 + H
+    i_b2 = i_w2 + H
+    for j in range(L):
+        loss_mean[j] = zero
+        max_err[j] = zero
+    if want_grad:
+        g[:, :] = zero
+    for s in range(S):
+        y = Y[s]
+        # z1 = x @ W1 + b1, a1 = act(z1)
+        for h in range(H):
+            for j in range(L):
+                z1[h, j] = zero
+            for d in range(D):
+                x = X[s, d]
+                w = d * H + h
+                for j in range(L):
+                    z1[h, j] += x * par[w, j]
+            for j in range(L):
+                z1[h, j] += par[i_b1 + h, j]
+                a1[h, j] = activate(z1[h, j], act, one)
+        # z2 = a1 @ W2 + b2, a2 = sigmoid(z2)
+        for j in range(L):
+            z2[j] = zero
+        for h in range(H):
+            for j in range(L):
+                z2[j] += a1[h, j] * par[i_w2 + h, j]
+        for j in range(L):
+            z2[j] += par[i_b2, j]
+            a2, term = output_and_loss(z2[j], y, loss, one)
+            out[s, j] = a2
+            loss_mean[j] += term
+            err = abs(a2 - y)
+            if not err <= max_err[j]:
+                max_err[j] = err
+            dz2[j] = loss_grad(a2, y, inv_s, loss, one)
+        if want_grad:
+            # dW2 = a1^T dz2, db2 = sum dz2, dz1 = (dz2 W2) * act'(z1), dW1 = X^T dz1, db1 = sum dz1
+            for j in range(L):
+                g[i_b2, j] += dz2[j]
+            for h in range(H):
+                for j in range(L):
+                    g[i_w2 + h, j] += a1[h, j] * dz2[j]
+                    dz1[j] = dz2[j] * par[i_w2 + h, j] * activate_grad(z1[h, j], a1[h, j], act, one)
+                    g[i_b1 + h, j] += dz1[j]
+                for d in range(D):
+                    x = X[s, d]
+                    w = d * H + h
+                    for j in range(L):
+                        g[w, j] += x * dz1[j]
+    n_samples = zero
+    for s in range(S):
+        n_samples += one
+    for j in range(L):
+        loss_mean[j] = loss_mean[j] / n_samples
+
+
+@_inner
+def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, loss,
+           one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out, outputs, conv,
+           outcome):
+    """Run one block of ``lanes`` networks, starting at network ``b * lanes``."""
+    N, D, H = W1.shape
+    S = X.shape[0]
+    L = lanes
+    n0 = b * L
+    nr = min(L, N - n0)
+    P = D * H + 2 * H + 1
+    i_b1 = D * H
+    i_w2 = i_b1 + H
+    i_b2 = i_w2 + H
+    zero = one - one
+    half = one / (one + one)
+    n_samples = zero
+    for s in range(S):
+        n_samples += one
+    inv_s = one / n_samples
+
+    dt = W1.dtype
+    par = np.zeros((P, L), dt)
+    vel = np.zeros((P, L), dt)
+    g = np.zeros((P, L), dt)
+    z1 = np.zeros((H, L), dt)
+    a1 = np.zeros((H, L), dt)
+    out = np.zeros((S, L), dt)
+    z2 = np.zeros(L, dt)
+    dz1 = np.zeros(L, dt)
+    dz2 = np.zeros(L, dt)
+    loss_mean = np.zeros(L, dt)
+    max_err = np.zeros(L, dt)
+    check = np.zeros(L, dt)
+    lr_l = np.zeros(L, dt)
+    mom_l = np.zeros(L, dt)
+    alive = np.zeros(L, np.bool_)
+    conv_l = np.full(L, -1, np.int64)
+
+    # Gather the block's networks into lanes; padding lanes stay zero and dead.
+    for j in range(nr):
+        n = n0 + j
+        for d in range(D):
+            for h in range(H):
+                par[d * H + h, j] = W1[n, d, h]
+        for h in range(H):
+            par[i_b1 + h, j] = b1[n, h]
+            par[i_w2 + h, j] = W2[n, h]
+        par[i_b2, j] = b2[n]
+        lr_l[j] = lr[n]
+        mom_l[j] = mom[n]
+        alive[j] = True
+    K = curve_epochs.shape[0]
+    for j in range(nr):
+        for k in range(K):
+            curve[n0 + j, k] = np.nan
+
+    k = 0
+    for e in range(epochs + 1):
+        _evaluate(par, X, Y, H, act, loss, one, inv_s, e < epochs or mode == MODE_GRADIENTS,
+                  z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err)
+        # Divergence: loss or any parameter non-finite (inf * 0 and nan * 0 are nan).
+        for j in range(L):
+            check[j] = loss_mean[j] - loss_mean[j]
+        for p in range(P):
+            for j in range(L):
+                check[j] += par[p, j] * zero
+        n_alive = 0
+        for j in range(L):
+            if alive[j]:
+                if check[j] == zero:
+                    n_alive += 1
+                    if conv_l[j] < 0 and max_err[j] < target:
+                        conv_l[j] = e
+                else:
+                    alive[j] = False
+        if k < K and curve_epochs[k] == e:
+            for j in range(nr):
+                curve[n0 + j, k] = loss_mean[j] if alive[j] else np.nan
+            k += 1
+        if n_alive == 0:
+            break
+        if e < epochs:
+            # Heavy ball: v = momentum * v - lr * g; p += v (momentum 0 is plain descent).
+            for p in range(P):
+                for j in range(L):
+                    if alive[j]:
+                        v = mom_l[j] * vel[p, j] - lr_l[j] * g[p, j]
+                        vel[p, j] = v
+                        par[p, j] += v
+
+    for j in range(nr):
+        n = n0 + j
+        conv[n] = conv_l[j]
+        loss_out[n] = loss_mean[j] if alive[j] else np.nan
+        min_margin = one
+        min_wrong = one
+        max_half = zero
+        for s in range(S):
+            a2 = out[s, j]
+            outputs[n, s] = a2
+            y = Y[s]
+            margin = a2 - half if y > half else half - a2
+            wrong = abs(a2 - (one - y))
+            dist_half = abs(a2 - half)
+            min_margin = min(min_margin, margin)
+            min_wrong = min(min_wrong, wrong)
+            max_half = max(max_half, dist_half)
+        outcome[n] = classify(min_margin, min_wrong, max_half, conv_l[j] >= 0, alive[j],
+                              sat_tol, plat_tol)
+        if mode == MODE_TRAIN:
+            for d in range(D):
+                for h in range(H):
+                    W1[n, d, h] = par[d * H + h, j]
+            for h in range(H):
+                b1[n, h] = par[i_b1 + h, j]
+                W2[n, h] = par[i_w2 + h, j]
+            b2[n] = par[i_b2, j]
+        elif mode == MODE_GRADIENTS:
+            for d in range(D):
+                for h in range(H):
+                    G1[n, d, h] = g[d * H + h, j]
+            for h in range(H):
+                Gb1[n, h] = g[i_b1 + h, j]
+                G2[n, h] = g[i_w2 + h, j]
+            Gb2[n] = g[i_b2, j]
+
+
+@njit(parallel=True, **_outer)
+def run_parallel(n_blocks, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
+                 act, loss, one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out,
+                 outputs, conv, outcome):
+    """Run every block, spread over numba's threads (this call owns the cores)."""
+    for b in prange(n_blocks):
+        _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, loss,
+               one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out, outputs, conv,
+               outcome)
+
+
+@njit(**_outer)
+def run_serial(n_blocks, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
+               act, loss, one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out,
+               outputs, conv, outcome):
+    """Run every block on the calling thread, GIL released (the caller owns the cores)."""
+    for b in range(n_blocks):
+        _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, loss,
+               one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out, outputs, conv,
+               outcome)

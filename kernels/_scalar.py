@@ -1,0 +1,123 @@
+"""The math of one network, one sample at a time, as plain-Python scalar functions.
+
+This module is the single source of the formulas.  The CPU kernels compile these
+functions with ``numba.njit`` (see ``_cpu.py``); a GPU build compiles the same
+functions as device functions, so the targets cannot drift.  Rules that keep them
+compilable for every target and exact in every precision:
+
+* No calls between these functions (each is self-contained), no globals but
+  ``math``, no allocation, no exceptions.
+* Never write a float literal: ``one`` is passed in the working dtype and every
+  other constant is derived from it, so float32 networks are computed in float32
+  rather than silently promoted to float64.
+
+Activation codes: 0 sigmoid, 1 tanh, 2 relu.  Loss codes: 0 bce, 1 mse.
+"""
+
+from __future__ import annotations
+
+import math
+
+
+def activate(z, act, one):
+    r"""Hidden activation :math:`a = \mathrm{act}(z)`.
+
+    .. math::
+
+        \sigma(z) = \frac{1}{1 + e^{-z}}, \qquad \tanh(z), \qquad \max(z, 0)
+
+    The sigmoid is evaluated from :math:`e^{-|z|}`, which never overflows.
+    """
+    zero = one - one
+    if act == 0:
+        e = math.exp(-abs(z))
+        if z >= zero:
+            return one / (one + e)
+        return e / (one + e)
+    if act == 1:
+        return math.tanh(z)
+    return z if z > zero else zero
+
+
+def activate_grad(z, a, act, one):
+    r"""Derivative of the hidden activation, :math:`\mathrm{act}'(z)`, given :math:`a = \mathrm{act}(z)`.
+
+    .. math::
+
+        \sigma'(z) = a (1 - a), \qquad \tanh'(z) = 1 - a^2, \qquad
+        \mathrm{relu}'(z) = [z > 0]
+    """
+    zero = one - one
+    if act == 0:
+        return a * (one - a)
+    if act == 1:
+        return one - a * a
+    return one if z > zero else zero
+
+
+def output_and_loss(z2, y, loss, one):
+    r"""Sigmoid output :math:`a_2 = \sigma(z_2)` and the per-sample loss term.
+
+    .. math::
+
+        \ell_\mathrm{bce} = y\,\mathrm{softplus}(-z_2) + (1 - y)\,\mathrm{softplus}(z_2),
+        \qquad \ell_\mathrm{mse} = (a_2 - y)^2
+
+    with :math:`\mathrm{softplus}(z) = \max(z, 0) + \log(1 + e^{-|z|})`: the
+    log-sigmoid form of binary cross-entropy, finite for every finite :math:`z_2`
+    and without cancellation for targets 0 and 1.  The loss of a network is the
+    mean of these terms over its samples.
+    """
+    zero = one - one
+    e = math.exp(-abs(z2))
+    if z2 >= zero:
+        a2 = one / (one + e)
+    else:
+        a2 = e / (one + e)
+    if loss == 0:
+        c = math.log1p(e)
+        pos = z2 if z2 > zero else zero
+        neg = zero - z2 if z2 < zero else zero
+        return a2, c + y * neg + (one - y) * pos
+    d = a2 - y
+    return a2, d * d
+
+
+def loss_grad(a2, y, inv_s, loss, one):
+    r"""Gradient of the mean loss with respect to :math:`z_2` for one sample.
+
+    .. math::
+
+        \frac{\partial L}{\partial z_2} = \frac{\partial L}{\partial a_2}\, a_2 (1 - a_2)
+        = \begin{cases}
+            (a_2 - y) / S & \text{bce} \\
+            2 (a_2 - y) a_2 (1 - a_2) / S & \text{mse}
+          \end{cases}
+    """
+    if loss == 0:
+        return (a2 - y) * inv_s
+    return (one + one) * (a2 - y) * inv_s * (a2 * (one - a2))
+
+
+def classify(min_margin, min_wrong_dist, max_half_dist, converged, alive, sat_tol, plat_tol):
+    """Outcome code of a trained network from summaries of its final outputs.
+
+    ``min_margin`` is the smallest signed margin over samples (a2 - 1/2 where
+    y = 1, 1/2 - a2 where y = 0); ``min_wrong_dist`` the smallest distance of an
+    output to its wrong target, |a2 - (1 - y)|; ``max_half_dist`` the largest
+    |a2 - 1/2|.  Codes, checked in this order: 5 diverged (not ``alive``),
+    0 converged (``converged``), 4 saturated (some output within ``sat_tol`` of
+    its wrong target), 2 plateau (every output within ``plat_tol`` of 1/2),
+    1 slow (every output strictly on the right side of 1/2), 3 stuck (otherwise).
+    """
+    if not alive:
+        return 5
+    if converged:
+        return 0
+    if min_wrong_dist < sat_tol:
+        return 4
+    if max_half_dist < plat_tol:
+        return 2
+    if min_margin > 0:
+        return 1
+    return 3

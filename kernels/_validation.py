@@ -1,0 +1,75 @@
+"""Argument checks shared by the public wrappers; each raises a one-line ValueError."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+DTYPES = (np.float32, np.float64)
+
+
+def check_choice(name: str, value, choices: Sequence[str]) -> str:
+    """Return ``value`` if it is one of ``choices``, else raise naming the accepted values."""
+    if not isinstance(value, str) or value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(map(repr, choices))}; got {value!r}")
+    return value
+
+
+def check_int(name: str, value, *, low: int, high: int | None = None) -> int:
+    """Return ``value`` as int if it is an integer in [low, high], else raise."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer):
+        raise ValueError(f"{name} must be an integer, got {value!r}")
+    value = int(value)
+    if value < low or (high is not None and value > high):
+        bound = f">= {low}" if high is None else f"from {low} to {high}"
+        raise ValueError(f"{name} must be an integer {bound}, got {value}")
+    return value
+
+
+def check_dtype(name: str, dtype) -> np.dtype:
+    """Return ``dtype`` as a numpy dtype if it is float32 or float64, else raise."""
+    try:
+        dt = np.dtype(dtype)
+    except TypeError:
+        dt = None
+    if dt not in [np.dtype(t) for t in DTYPES]:
+        raise ValueError(f"{name} must be numpy.float32 or numpy.float64, got {dtype!r}")
+    return dt
+
+
+def check_number(name: str, value, *, low: float, high: float, low_open=False,
+                 high_open=False) -> float:
+    """Return ``value`` as float if it is a finite number in the interval, else raise."""
+    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    v = float(value)
+    ok = math.isfinite(v) and (v > low if low_open else v >= low) and (
+        v < high if high_open else v <= high)
+    if not ok:
+        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+    return v
+
+
+def per_network(name: str, value, n_nets: int, dtype, *, low: float, high: float,
+                high_open: bool = False) -> np.ndarray:
+    """Broadcast a scalar or (n_nets,) array to a contiguous (n_nets,) array of ``dtype``."""
+    interval = f"[{low}, {high}{')' if high_open else ']'}"
+    if np.ndim(value) == 0:
+        v = check_number(name, value, low=low, high=high, high_open=high_open)
+        return np.full(n_nets, v, dtype=dtype)
+    arr = np.asarray(value)
+    if arr.ndim != 1 or arr.shape[0] != n_nets:
+        raise ValueError(
+            f"{name} must be a scalar or an array of shape ({n_nets},) (one per network), "
+            f"got shape {arr.shape}")
+    if arr.dtype.kind not in "iuf":
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64)
+    bad = ~(np.isfinite(arr) & (arr >= low) & ((arr < high) if high_open else (arr <= high)))
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise ValueError(f"{name} must be finite and in {interval}; {name}[{i}] = {arr[i]!r}")
+    return np.ascontiguousarray(arr, dtype=dtype)

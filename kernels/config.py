@@ -1,0 +1,29 @@
+"""Constants and tunables of the kernels, in one place so that tests can patch them.
+
+Patching a value here affects kernels compiled afterwards only where noted; the
+lane count is read at call time by the Python wrappers and passed to the
+compiled code, so tests may change it freely.
+"""
+
+from __future__ import annotations
+
+#: Networks trained together by one thread, laid across SIMD lanes (structure of
+#: arrays: the innermost loop of every kernel runs over these networks with unit
+#: stride).  A network's result never depends on this value or on its position in
+#: a block: lanes never exchange data.
+LANES: int = 32
+
+#: LLVM fast-math flags for the compiled kernels.  Never ``fastmath=True``: that
+#: includes ``nnan``/``ninf``, which let LLVM delete the non-finite checks that
+#: detect diverged networks.  Empty means strict IEEE arithmetic.
+FASTMATH_FLAGS: frozenset[str] = frozenset()
+
+#: Outcome thresholds (DESIGN.md): an output within this distance of the wrong
+#: target is "saturated".
+SATURATED_TOL: float = 0.1
+
+#: Every output within this distance of 1/2 is a "plateau".
+PLATEAU_TOL: float = 0.05
+
+#: Cache compiled kernels on disk (numba ``cache=True``).
+CACHE: bool = True

@@ -1,0 +1,177 @@
+"""Initial parameters as a pure function of each network's integer seed.
+
+Every parameter is drawn from a counter-based generator: a SplitMix64 stream
+keyed by the seed, read at a position given by the parameter's name and index::
+
+    state = mix(seed + G)
+    bits(counter) = mix(state + (counter + 1) * G)        (uint64 arithmetic)
+    counter = ((tensor * 2**20 + i) * 2**20 + j) * 2 + k
+
+with ``mix`` the SplitMix64 finalizer, ``G = 0x9E3779B97F4A7C15``, tensor
+0 = W1[i, j], 1 = b1[j] (i = 0), 2 = W2[i] (j = 0), 3 = b2 (i = j = 0), and
+k = 0, 1 the two uniforms a normal draw needs.  A uniform is
+``(bits >> 11) * 2**-53`` in [0, 1); the base uniform draw is ``2u - 1`` in
+[-1, 1); the base normal draw is Box-Muller, ``sqrt(-2 log(1 - u0)) cos(2 pi u1)``.
+
+So a parameter depends on (seed, its name, its index) alone: not on the other
+networks in the batch, their order, the chunking, the device, the dtype (draws
+are made in float64, then cast), nor even on D and H beyond the scheme's scale
+factor.  For ``uniform`` and ``normal`` the value is ``scale`` times the base
+draw, so replicate r points the same way in every cell of a sweep.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+from numba import njit, prange
+
+from . import config
+from ._types import Params
+from ._validation import check_choice, check_dtype, check_int
+
+__all__ = ["init_params", "SCHEMES"]
+
+#: Initialization schemes accepted by :func:`init_params`.
+SCHEMES: tuple[str, ...] = ("uniform", "normal", "xavier", "he")
+
+_G = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
+_ONE = np.uint64(1)
+_TWO20 = np.uint64(1 << 20)
+_TWO = np.uint64(2)
+_TWO_M53 = 2.0**-53
+
+
+@njit(nogil=True, cache=config.CACHE)
+def _mix(z):
+    z = (z ^ (z >> _S30)) * _M1
+    z = (z ^ (z >> _S27)) * _M2
+    return z ^ (z >> _S31)
+
+
+@njit(nogil=True, cache=config.CACHE)
+def _uniform01(state, tensor, i, j, k):
+    counter = ((np.uint64(tensor) * _TWO20 + np.uint64(i)) * _TWO20 + np.uint64(j)) * _TWO
+    counter += np.uint64(k)
+    return (_mix(state + (counter + _ONE) * _G) >> _S11) * _TWO_M53
+
+
+@njit(nogil=True, cache=config.CACHE)
+def _base_draw(state, tensor, i, j, normal):
+    u0 = _uniform01(state, tensor, i, j, 0)
+    if not normal:
+        return 2.0 * u0 - 1.0
+    u1 = _uniform01(state, tensor, i, j, 1)
+    return math.sqrt(-2.0 * math.log(1.0 - u0)) * math.cos(2.0 * math.pi * u1)
+
+
+@njit(parallel=True, nogil=True, cache=config.CACHE)
+def _init(seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2):
+    N, D, H = W1.shape
+    for n in prange(N):
+        state = _mix(seeds[n] + _G)
+        for d in range(D):
+            for h in range(H):
+                W1[n, d, h] = w_scale1 * _base_draw(state, 0, d, h, normal)
+        for h in range(H):
+            b1[n, h] = b_scale * _base_draw(state, 1, 0, h, normal)
+            W2[n, h] = w_scale2 * _base_draw(state, 2, h, 0, normal)
+        b2[n] = b_scale * _base_draw(state, 3, 0, 0, normal)
+
+
+def init_params(
+    seeds,
+    *,
+    n_inputs: int = 2,
+    n_hidden: int = 2,
+    scheme: Literal["uniform", "normal", "xavier", "he"] = "uniform",
+    scale: float = 1.0,
+    dtype=np.float64,
+) -> Params:
+    r"""Draw initial parameters, one network per seed.
+
+    Parameters
+    ----------
+    seeds : array_like of int, shape (n_nets,)
+        One integer seed per network (any int64 or uint64 value).
+    n_inputs : int
+        Inputs per network, D >= 1.
+    n_hidden : int
+        Hidden units per network, H >= 1.
+    scheme : {"uniform", "normal", "xavier", "he"}
+        ``uniform``: every weight and bias U(-scale, scale).
+        ``normal``: every weight and bias N(0, scale^2).
+        ``xavier``: weights U(-a, a), :math:`a = s\sqrt{6 / (\mathrm{fan_{in}} + \mathrm{fan_{out}})}`, biases 0.
+        ``he``: weights N(0, 2 s^2 / fan_in), biases 0.
+        Fan-in/fan-out are (D, H) for W1 and (H, 1) for W2.
+    scale : float
+        Non-negative scale s (0 gives all-zero parameters).
+    dtype : {numpy.float64, numpy.float32}
+        Dtype of the result; draws are made in float64 and cast.
+
+    Returns
+    -------
+    Params
+        ``W1`` (n_nets, D, H), ``b1`` (n_nets, H), ``W2`` (n_nets, H), ``b2`` (n_nets,).
+
+    Raises
+    ------
+    ValueError
+        If an argument is out of range or of the wrong kind; the message names it.
+
+    Examples
+    --------
+    >>> p = init_params(np.arange(3), n_inputs=2, n_hidden=2, scheme="uniform", scale=1.0)
+    >>> p.W1.shape
+    (3, 2, 2)
+    """
+    seeds_u64 = _seeds_as_uint64(seeds)
+    D = check_int("n_inputs", n_inputs, low=1, high=(1 << 20) - 1)
+    H = check_int("n_hidden", n_hidden, low=1, high=(1 << 20) - 1)
+    check_choice("scheme", scheme, SCHEMES)
+    if isinstance(scale, bool) or not isinstance(scale, int | float | np.integer | np.floating):
+        raise ValueError(f"scale must be a non-negative finite number, got {scale!r}")
+    scale = float(scale)
+    if not (math.isfinite(scale) and scale >= 0):
+        raise ValueError(f"scale must be a non-negative finite number, got {scale!r}")
+    dtype = check_dtype("dtype", dtype)
+
+    if scheme == "uniform" or scheme == "normal":
+        w_scale1 = w_scale2 = b_scale = scale
+    elif scheme == "xavier":
+        w_scale1 = scale * math.sqrt(6.0 / (D + H))
+        w_scale2 = scale * math.sqrt(6.0 / (H + 1))
+        b_scale = 0.0
+    else:  # he
+        w_scale1 = scale * math.sqrt(2.0 / D)
+        w_scale2 = scale * math.sqrt(2.0 / H)
+        b_scale = 0.0
+    normal = scheme in ("normal", "he")
+
+    N = seeds_u64.shape[0]
+    W1 = np.empty((N, D, H))
+    b1 = np.empty((N, H))
+    W2 = np.empty((N, H))
+    b2 = np.empty(N)
+    _init(seeds_u64, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2)
+    if dtype != np.float64:
+        W1, b1, W2, b2 = (a.astype(dtype) for a in (W1, b1, W2, b2))
+    return Params(W1, b1, W2, b2)
+
+
+def _seeds_as_uint64(seeds) -> np.ndarray:
+    arr = np.asarray(seeds)
+    if arr.ndim != 1:
+        raise ValueError(f"seeds must be a 1-D array of integers, got shape {arr.shape}")
+    if arr.size == 0:
+        return np.empty(0, np.uint64)
+    if arr.dtype.kind == "u":
+        return np.ascontiguousarray(arr, dtype=np.uint64)
+    if arr.dtype.kind == "i":
+        return np.ascontiguousarray(arr, dtype=np.int64).view(np.uint64)
+    raise ValueError(f"seeds must be integers (int64 or uint64), got dtype {arr.dtype}")

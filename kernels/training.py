@@ -1,0 +1,310 @@
+"""Public wrappers around the compiled kernels: validate, coerce, allocate, call.
+
+The compiled code (``_cpu.py``) sees only contiguous arrays and scalars and never
+raises on data; every check a user can trip lives here.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Literal
+
+import numpy as np
+
+from . import _cpu, config
+from ._types import OUTCOMES, Params, TrainResult
+from ._validation import check_choice, check_int, check_number, per_network
+
+__all__ = ["forward", "gradients", "train", "ACTIVATIONS", "LOSSES"]
+
+#: Hidden activations, in kernel code order.
+ACTIVATIONS: tuple[str, ...] = ("sigmoid", "tanh", "relu")
+#: Losses, in kernel code order.
+LOSSES: tuple[str, ...] = ("bce", "mse")
+
+_OUTCOME_LABELS = np.array(OUTCOMES)
+
+
+def _check_params(p) -> Params:
+    if not isinstance(p, Params):
+        raise ValueError(f"p must be a kernels.Params, got {type(p).__name__}")
+    W1, b1, W2, b2 = (np.asarray(a) for a in p.arrays())
+    if W1.ndim != 3:
+        raise ValueError(f"p.W1 must have shape (n_nets, n_inputs, n_hidden), got {W1.shape}")
+    N, D, H = W1.shape
+    if D < 1 or H < 1:
+        raise ValueError(f"p.W1 must have n_inputs >= 1 and n_hidden >= 1, got {W1.shape}")
+    for name, arr, shape in (("b1", b1, (N, H)), ("W2", W2, (N, H)), ("b2", b2, (N,))):
+        if arr.shape != shape:
+            raise ValueError(f"p.{name} must have shape {shape} to match p.W1 {W1.shape}, "
+                             f"got {arr.shape}")
+    dt = W1.dtype
+    if dt not in (np.float32, np.float64):
+        raise ValueError(f"p.W1 must be float32 or float64, got {dt}")
+    out = []
+    for name, arr in (("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2)):
+        if arr.dtype != dt:
+            raise ValueError(f"p.{name} has dtype {arr.dtype} but p.W1 has {dt}; "
+                             f"use p.astype(...) to give them one dtype")
+        if not np.isfinite(arr).all():
+            raise ValueError(f"p.{name} contains NaN or inf; parameters must be finite")
+        out.append(np.require(arr, dtype=dt, requirements=["C", "W"]))
+    return Params(*out)
+
+
+def _check_data(X, Y, p: Params, *, need_y: bool):
+    Xa = np.asarray(X)
+    if Xa.ndim != 2 or Xa.shape[0] < 1:
+        raise ValueError(f"X must have shape (n_samples, n_inputs), got {Xa.shape}")
+    if Xa.dtype.kind not in "iuf":
+        raise ValueError(f"X must be numeric, got dtype {Xa.dtype}")
+    if Xa.shape[1] != p.n_inputs:
+        raise ValueError(f"X has {Xa.shape[1]} inputs per sample but the networks have "
+                         f"n_inputs = {p.n_inputs} (p.W1.shape[1])")
+    if not np.isfinite(Xa).all():
+        raise ValueError("X contains NaN or inf; inputs must be finite")
+    Xc = np.require(Xa, dtype=p.dtype, requirements=["C", "W"])
+    if not need_y:
+        return Xc, np.zeros(Xa.shape[0], dtype=p.dtype)
+    Ya = np.asarray(Y)
+    if Ya.shape != (Xa.shape[0],):
+        raise ValueError(f"Y must have shape ({Xa.shape[0]},) to match X, got {Ya.shape}")
+    if Ya.dtype.kind not in "iufb":
+        raise ValueError(f"Y must be numeric 0/1 targets, got dtype {Ya.dtype}")
+    if not np.isin(Ya, (0, 1)).all():
+        raise ValueError("Y must contain only the targets 0 and 1")
+    return Xc, np.require(Ya, dtype=p.dtype, requirements=["C", "W"])
+
+
+def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target,
+         parallel: bool):
+    """Allocate outputs and call the compiled kernel; ``p``'s arrays are overwritten in train mode."""
+    N, S = p.n_nets, X.shape[0]
+    dt = p.dtype
+    lanes = check_int("config.LANES", config.LANES, low=1)
+    grads = Params(*(np.zeros_like(a) for a in p.arrays())) if mode == _cpu.MODE_GRADIENTS \
+        else Params(np.zeros((0, 1, 1), dt), np.zeros((0, 1), dt), np.zeros((0, 1), dt),
+                    np.zeros(0, dt))
+    curve = np.empty((N, curve_epochs.shape[0]), dt)
+    loss_out = np.empty(N, dt)
+    outputs = np.empty((N, S), dt)
+    conv = np.empty(N, np.int64)
+    outcome = np.empty(N, np.int8)
+    if N:
+        run = _cpu.run_parallel if parallel else _cpu.run_serial
+        run(-(-N // lanes), mode, *p.arrays(), lr, mom, X, Y, epochs, curve_epochs,
+            float(target), ACTIVATIONS.index(act), LOSSES.index(loss), dt.type(1), lanes,
+            float(config.SATURATED_TOL), float(config.PLATEAU_TOL), *grads.arrays(), curve,
+            loss_out, outputs, conv, outcome)
+    return grads, curve, loss_out, outputs, conv, outcome
+
+
+def forward(
+    p: Params,
+    X,
+    *,
+    activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid",
+    parallel: bool = True,
+) -> np.ndarray:
+    r"""Outputs of every network on every sample.
+
+    .. math::
+
+        a_1 = \mathrm{act}(X W_1 + b_1), \qquad a_2 = \sigma(a_1 W_2 + b_2)
+
+    Parameters
+    ----------
+    p : Params
+        Networks with ``n_inputs`` equal to ``X.shape[1]``.
+    X : array_like, shape (n_samples, n_inputs)
+        Finite inputs.
+    activation : {"sigmoid", "tanh", "relu"}
+        Hidden activation.
+    parallel : bool
+        Spread the work over numba's threads (True) or run on the calling thread
+        with the GIL released (False: for callers that own the cores themselves).
+
+    Returns
+    -------
+    ndarray, shape (n_nets, n_samples)
+        Outputs, in the dtype of ``p``.
+
+    Raises
+    ------
+    ValueError
+        On a wrong shape, non-finite value or unknown activation; the message names the argument.
+
+    Examples
+    --------
+    >>> X, Y = kernels.tasks.xor()
+    >>> kernels.forward(kernels.init_params(np.arange(5)), X).shape
+    (5, 4)
+    """
+    p = _check_params(p)
+    act = check_choice("activation", activation, ACTIVATIONS)
+    Xc, Yc = _check_data(X, None, p, need_y=False)
+    zeros = np.zeros(p.n_nets, p.dtype)
+    *_, outputs, _, _ = _run(_cpu.MODE_FORWARD, p, Xc, Yc, act=act, loss="bce", lr=zeros,
+                             mom=zeros, epochs=0, curve_epochs=np.empty(0, np.int64),
+                             target=0.5, parallel=parallel)
+    return outputs
+
+
+def gradients(
+    p: Params,
+    X,
+    Y,
+    *,
+    activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid",
+    loss: Literal["bce", "mse"] = "bce",
+    parallel: bool = True,
+) -> Params:
+    r"""Gradient of each network's mean loss with respect to its parameters.
+
+    Backpropagation as in the paper, storing :math:`\partial L / \partial z` per layer:
+
+    .. math::
+
+        dz_2 = \frac{\partial L}{\partial a_2} a_2 (1 - a_2), \quad
+        dW_2 = a_1^\top dz_2, \quad db_2 = \textstyle\sum_s dz_2, \\
+        dz_1 = (dz_2 \otimes W_2) \odot \mathrm{act}'(z_1), \quad
+        dW_1 = X^\top dz_1, \quad db_1 = \textstyle\sum_s dz_1
+
+    with :math:`dz_2 = (a_2 - y)/S` for bce.  These are exactly the gradients
+    :func:`train` steps with.
+
+    Parameters
+    ----------
+    p : Params
+    X : array_like, shape (n_samples, n_inputs)
+    Y : array_like, shape (n_samples,)
+        Targets, 0 or 1.
+    activation : {"sigmoid", "tanh", "relu"}
+    loss : {"bce", "mse"}
+    parallel : bool
+        As in :func:`forward`.
+
+    Returns
+    -------
+    Params
+        Gradients, shaped like ``p``.
+
+    Raises
+    ------
+    ValueError
+        On a wrong shape, non-finite value or unknown name; the message names the argument.
+    """
+    p = _check_params(p)
+    act = check_choice("activation", activation, ACTIVATIONS)
+    loss = check_choice("loss", loss, LOSSES)
+    Xc, Yc = _check_data(X, Y, p, need_y=True)
+    zeros = np.zeros(p.n_nets, p.dtype)
+    grads, *_ = _run(_cpu.MODE_GRADIENTS, p, Xc, Yc, act=act, loss=loss, lr=zeros, mom=zeros,
+                     epochs=0, curve_epochs=np.empty(0, np.int64), target=0.5, parallel=parallel)
+    return grads
+
+
+def record_epochs(epochs: int, record_every: int | None) -> np.ndarray:
+    """Epochs at which :func:`train` records the loss: 0, k, 2k, ... and ``epochs``."""
+    if record_every is None:
+        return np.empty(0, np.int64)
+    return np.unique(np.append(np.arange(0, epochs + 1, record_every), epochs)).astype(np.int64)
+
+
+def train(
+    p: Params,
+    X,
+    Y,
+    *,
+    lr=1.0,
+    epochs: int = 5000,
+    activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid",
+    loss: Literal["bce", "mse"] = "bce",
+    momentum=0.0,
+    record_every: int | None = None,
+    target_error: float = 0.1,
+    parallel: bool = True,
+) -> TrainResult:
+    r"""Train every network by full-batch gradient descent, all in compiled code.
+
+    Epoch e = 0 .. epochs-1 evaluates the current parameters (the loss at
+    epoch e), then steps::
+
+        v = momentum * v - lr * g;  p += v          (v starts at 0)
+
+    (momentum 0 is plain descent ``p -= lr * g``, bit for bit).  The final
+    parameters are evaluated once more: the loss at epoch ``epochs``.
+
+    Parameters
+    ----------
+    p : Params
+        Initial parameters; not modified.
+    X : array_like, shape (n_samples, n_inputs)
+    Y : array_like, shape (n_samples,)
+        Targets, 0 or 1.
+    lr : float or array_like, shape (n_nets,)
+        Learning rate(s), finite and >= 0.
+    epochs : int
+        Number of updates, >= 0.
+    activation : {"sigmoid", "tanh", "relu"}
+        Hidden activation (the output is always a sigmoid).
+    loss : {"bce", "mse"}
+        Mean binary cross-entropy or mean squared error.
+    momentum : float or array_like, shape (n_nets,)
+        Heavy-ball momentum in [0, 1).
+    record_every : int or None
+        Record the loss every k >= 1 epochs, plus the final epoch; None records nothing.
+    target_error : float
+        A network has converged at epoch e when every output is within this
+        distance of its target; in (0, 0.5].  Checked at every epoch.
+    parallel : bool
+        Spread networks over numba's threads (True), or run on the calling thread
+        with the GIL released (False), for callers whose own workers own the cores.
+        Results are bitwise identical either way.
+
+    Returns
+    -------
+    TrainResult
+        ``params``, ``loss``, ``outputs``, ``converged_epoch``, ``curve``,
+        ``curve_epochs`` and ``outcome``.  Outcomes, checked in this order:
+        ``diverged`` (the loss or a parameter became non-finite: the network
+        stopped updating there and its loss reads NaN from that epoch on),
+        ``converged`` (reached the criterion at some epoch), ``saturated`` (some
+        final output within 0.1 of its wrong target), ``plateau`` (every output
+        within 0.05 of 1/2), ``slow`` (every output on the right side of 1/2),
+        ``stuck`` (otherwise).
+
+    Raises
+    ------
+    ValueError
+        On a wrong shape, non-finite input, out-of-range number or unknown name;
+        the message names the argument and what it accepts.  Bad *training*
+        (divergence) never raises: it is reported per network.
+
+    Examples
+    --------
+    >>> X, Y = kernels.tasks.xor()
+    >>> p = kernels.init_params(np.arange(1000))
+    >>> r = kernels.train(p, X, Y, lr=1.0, epochs=2000)
+    >>> r.converged_epoch.shape
+    (1000,)
+    """
+    p = _check_params(p)
+    act = check_choice("activation", activation, ACTIVATIONS)
+    loss = check_choice("loss", loss, LOSSES)
+    Xc, Yc = _check_data(X, Y, p, need_y=True)
+    epochs = check_int("epochs", epochs, low=0)
+    if record_every is not None:
+        record_every = check_int("record_every", record_every, low=1)
+    target = check_number("target_error", target_error, low=0.0, high=0.5, low_open=True)
+    with np.errstate(over="ignore"):  # an lr beyond float32's range becomes inf: it diverges
+        lr_arr = per_network("lr", lr, p.n_nets, p.dtype, low=0.0, high=math.inf)
+    mom_arr = per_network("momentum", momentum, p.n_nets, p.dtype, low=0.0, high=1.0,
+                          high_open=True)
+    work = Params(*(a.copy() for a in p.arrays()))
+    curve_epochs = record_epochs(epochs, record_every)
+    _, curve, loss_out, outputs, conv, outcome = _run(
+        _cpu.MODE_TRAIN, work, Xc, Yc, act=act, loss=loss, lr=lr_arr, mom=mom_arr,
+        epochs=epochs, curve_epochs=curve_epochs, target=target, parallel=parallel)
+    return TrainResult(params=work, loss=loss_out, outputs=outputs, converged_epoch=conv,
+                       curve=curve, curve_epochs=curve_epochs, outcome=_OUTCOME_LABELS[outcome])
