@@ -98,7 +98,7 @@ def _evaluate(par, X, Y, H, act, loss, one, inv_s, want_grad,
                     for j in range(L):
                         g[w, j] += x * dz1[j]
     n_samples = zero
-    for s in range(S):
+    for _ in range(S):
         n_samples += one
     for j in range(L):
         loss_mean[j] = loss_mean[j] / n_samples
@@ -121,7 +121,7 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
     zero = one - one
     half = one / (one + one)
     n_samples = zero
-    for s in range(S):
+    for _ in range(S):
         n_samples += one
     inv_s = one / n_samples
 

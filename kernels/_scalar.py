@@ -20,7 +20,7 @@ import math
 
 
 def activate(z, act, one):
-    r"""Hidden activation :math:`a = \mathrm{act}(z)`.
+    r"""Return the hidden activation :math:`a = \mathrm{act}(z)`.
 
     .. math::
 
@@ -40,7 +40,7 @@ def activate(z, act, one):
 
 
 def activate_grad(z, a, act, one):
-    r"""Derivative of the hidden activation, :math:`\mathrm{act}'(z)`, given :math:`a = \mathrm{act}(z)`.
+    r"""Return the hidden activation's derivative :math:`\mathrm{act}'(z)`, given :math:`a`.
 
     .. math::
 
@@ -56,7 +56,7 @@ def activate_grad(z, a, act, one):
 
 
 def output_and_loss(z2, y, loss, one):
-    r"""Sigmoid output :math:`a_2 = \sigma(z_2)` and the per-sample loss term.
+    r"""Return the sigmoid output :math:`a_2 = \sigma(z_2)` and the per-sample loss term.
 
     .. math::
 
@@ -84,7 +84,7 @@ def output_and_loss(z2, y, loss, one):
 
 
 def loss_grad(a2, y, inv_s, loss, one):
-    r"""Gradient of the mean loss with respect to :math:`z_2` for one sample.
+    r"""Return the gradient of the mean loss with respect to :math:`z_2` for one sample.
 
     .. math::
 
@@ -100,7 +100,7 @@ def loss_grad(a2, y, inv_s, loss, one):
 
 
 def classify(min_margin, min_wrong_dist, max_half_dist, converged, alive, sat_tol, plat_tol):
-    """Outcome code of a trained network from summaries of its final outputs.
+    """Return the outcome code of a trained network from summaries of its final outputs.
 
     ``min_margin`` is the smallest signed margin over samples (a2 - 1/2 where
     y = 1, 1/2 - a2 where y = 0); ``min_wrong_dist`` the smallest distance of an

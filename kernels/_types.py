@@ -51,7 +51,7 @@ class Params:
         return self.W1.dtype
 
     def take(self, index) -> Params:
-        """Return the networks selected by ``index`` (integer array, slice or mask) as new Params."""
+        """Return the networks selected by ``index`` (integers, slice or mask) as new Params."""
         index = np.arange(self.n_nets)[index]
         return Params(self.W1[index], self.b1[index], self.W2[index], self.b2[index])
 

@@ -39,24 +39,30 @@ def check_dtype(name: str, dtype) -> np.dtype:
     return dt
 
 
+def _describe(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    if math.isinf(high):
+        return f"a finite number {'>' if low_open else '>='} {low:g}"
+    return f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
 def check_number(name: str, value, *, low: float, high: float, low_open=False,
                  high_open=False) -> float:
     """Return ``value`` as float if it is a finite number in the interval, else raise."""
-    interval = f"{'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    interval = _describe(low, high, low_open, high_open)
     if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+        raise ValueError(f"{name} must be {interval}, got {value!r}")
     v = float(value)
     ok = math.isfinite(v) and (v > low if low_open else v >= low) and (
         v < high if high_open else v <= high)
     if not ok:
-        raise ValueError(f"{name} must be a number in {interval}, got {value!r}")
+        raise ValueError(f"{name} must be {interval}, got {v!r}")
     return v
 
 
 def per_network(name: str, value, n_nets: int, dtype, *, low: float, high: float,
                 high_open: bool = False) -> np.ndarray:
     """Broadcast a scalar or (n_nets,) array to a contiguous (n_nets,) array of ``dtype``."""
-    interval = f"[{low}, {high}{')' if high_open else ']'}"
+    interval = _describe(low, high, False, high_open)
     if np.ndim(value) == 0:
         v = check_number(name, value, low=low, high=high, high_open=high_open)
         return np.full(n_nets, v, dtype=dtype)
@@ -71,5 +77,6 @@ def per_network(name: str, value, n_nets: int, dtype, *, low: float, high: float
     bad = ~(np.isfinite(arr) & (arr >= low) & ((arr < high) if high_open else (arr <= high)))
     if bad.any():
         i = int(np.argmax(bad))
-        raise ValueError(f"{name} must be finite and in {interval}; {name}[{i}] = {arr[i]!r}")
+        raise ValueError(f"{name} must be {interval} for every network; "
+                         f"{name}[{i}] = {float(arr[i])!r}")
     return np.ascontiguousarray(arr, dtype=dtype)

@@ -106,7 +106,7 @@ def init_params(
     scheme : {"uniform", "normal", "xavier", "he"}
         ``uniform``: every weight and bias U(-scale, scale).
         ``normal``: every weight and bias N(0, scale^2).
-        ``xavier``: weights U(-a, a), :math:`a = s\sqrt{6 / (\mathrm{fan_{in}} + \mathrm{fan_{out}})}`, biases 0.
+        ``xavier``: weights U(-a, a), a = s sqrt(6 / (fan_in + fan_out)), biases 0.
         ``he``: weights N(0, 2 s^2 / fan_in), biases 0.
         Fan-in/fan-out are (D, H) for W1 and (H, 1) for W2.
     scale : float

@@ -78,7 +78,7 @@ def _check_data(X, Y, p: Params, *, need_y: bool):
 
 def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target,
          parallel: bool):
-    """Allocate outputs and call the compiled kernel; ``p``'s arrays are overwritten in train mode."""
+    """Allocate outputs and call the compiled kernel (train mode overwrites ``p``'s arrays)."""
     N, S = p.n_nets, X.shape[0]
     dt = p.dtype
     lanes = check_int("config.LANES", config.LANES, low=1)
@@ -106,7 +106,7 @@ def forward(
     activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid",
     parallel: bool = True,
 ) -> np.ndarray:
-    r"""Outputs of every network on every sample.
+    r"""Compute the output of every network on every sample.
 
     .. math::
 
@@ -159,7 +159,7 @@ def gradients(
     loss: Literal["bce", "mse"] = "bce",
     parallel: bool = True,
 ) -> Params:
-    r"""Gradient of each network's mean loss with respect to its parameters.
+    r"""Compute the gradient of each network's mean loss with respect to its parameters.
 
     Backpropagation as in the paper, storing :math:`\partial L / \partial z` per layer:
 

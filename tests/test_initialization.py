@@ -69,19 +69,27 @@ def test_distributions():
     n = 200_000
     seeds = np.arange(n)
     u = kernels.init_params(seeds, n_inputs=1, n_hidden=1, scheme="uniform", scale=2.0).W1.ravel()
-    assert u.min() >= -2.0 and u.max() < 2.0
-    assert abs(u.mean()) < 0.02 and abs(u.var() - 4.0 / 3.0) < 0.02
+    assert u.min() >= -2.0
+    assert u.max() < 2.0
+    assert abs(u.mean()) < 0.02
+    assert abs(u.var() - 4.0 / 3.0) < 0.02
     g = kernels.init_params(seeds, n_inputs=1, n_hidden=1, scheme="normal", scale=2.0).W1.ravel()
-    assert abs(g.mean()) < 0.02 and abs(g.std() - 2.0) < 0.02
+    assert abs(g.mean()) < 0.02
+    assert abs(g.std() - 2.0) < 0.02
     assert abs(np.mean(np.abs(g) < 2.0) - 0.6827) < 0.005    # one sigma
     x = kernels.init_params(seeds, n_inputs=2, n_hidden=3, scheme="xavier", scale=1.0)
     a1, a2 = math.sqrt(6 / 5), math.sqrt(6 / 4)
-    assert np.abs(x.W1).max() <= a1 and np.abs(x.W1).max() > 0.99 * a1
-    assert np.abs(x.W2).max() <= a2 and np.abs(x.W2).max() > 0.99 * a2
-    assert not x.b1.any() and not x.b2.any()
+    assert np.abs(x.W1).max() <= a1
+    assert np.abs(x.W1).max() > 0.99 * a1
+    assert np.abs(x.W2).max() <= a2
+    assert np.abs(x.W2).max() > 0.99 * a2
+    assert not x.b1.any()
+    assert not x.b2.any()
     h = kernels.init_params(seeds, n_inputs=2, n_hidden=4, scheme="he", scale=1.0)
-    assert abs(h.W1.std() - 1.0) < 0.01 and abs(h.W2.std() - math.sqrt(2 / 4)) < 0.01
-    assert not h.b1.any() and not h.b2.any()
+    assert abs(h.W1.std() - 1.0) < 0.01
+    assert abs(h.W2.std() - math.sqrt(2 / 4)) < 0.01
+    assert not h.b1.any()
+    assert not h.b2.any()
     # different parameters of one network are not the same draw
     p = kernels.init_params(seeds[:1000])
     assert np.corrcoef(p.W1[:, 0, 0], p.W1[:, 1, 1])[0, 1] ** 2 < 0.01

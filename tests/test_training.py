@@ -1,0 +1,349 @@
+from __future__ import annotations
+
+import math
+import warnings
+
+import numba
+import numpy as np
+import pytest
+
+import kernels
+from kernels import _cpu, config
+from tests import naive
+from tests.conftest import params_from_logits
+
+ACTIVATIONS = ["sigmoid", "tanh", "relu"]
+LOSSES = ["bce", "mse"]
+
+
+def _assert_results_identical(a: kernels.TrainResult, b: kernels.TrainResult):
+    for x, y in zip(a.params.arrays(), b.params.arrays(), strict=True):
+        np.testing.assert_array_equal(x, y)
+    for name in ("loss", "outputs", "converged_epoch", "curve", "curve_epochs", "outcome"):
+        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+
+
+# --- agreement with the naive reference ---------------------------------------------------
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("loss", LOSSES)
+@pytest.mark.parametrize("task", ["xor", "parity3"])
+def test_train_matches_reference(activation, loss, task):
+    rng = np.random.default_rng([ACTIVATIONS.index(activation), LOSSES.index(loss), len(task)])
+    X, Y = kernels.tasks.by_name(task)
+    n, epochs = 4, 1000
+    H = int(rng.integers(1, 5))
+    scheme = str(rng.choice(["uniform", "normal", "xavier", "he"]))
+    p = kernels.init_params(rng.integers(0, 2**40, n), n_inputs=X.shape[1], n_hidden=H,
+                            scheme=scheme, scale=float(rng.uniform(0.5, 2.0)))
+    lr_max = 1.0 if activation == "relu" else 3.0
+    lr = rng.uniform(0.1, lr_max, n)
+    momentum = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0.0, 0.9, n))
+    r = kernels.train(p, X, Y, lr=lr, momentum=momentum, epochs=epochs, activation=activation,
+                      loss=loss, record_every=1, target_error=0.1)
+    assert list(r.curve_epochs) == list(range(epochs + 1))
+    for i in range(n):
+        ref = naive.train(p.W1[i], p.b1[i], p.W2[i], p.b2[i], X, Y, lr=lr[i],
+                          momentum=momentum[i], epochs=epochs, activation=activation, loss=loss,
+                          target_error=0.1)
+        np.testing.assert_allclose(r.curve[i], ref["loss"], rtol=1e-9, atol=0)
+        np.testing.assert_allclose(r.loss[i], ref["loss"][-1], rtol=1e-9, atol=0)
+        np.testing.assert_allclose(r.outputs[i], ref["outputs"], rtol=1e-9, atol=0)
+        assert r.converged_epoch[i] == ref["converged_epoch"]
+        for got, want in zip((r.params.W1[i], r.params.b1[i], r.params.W2[i], r.params.b2[i]),
+                             ref["params"], strict=True):
+            np.testing.assert_allclose(got, want, rtol=1e-8, atol=1e-12)
+
+
+def test_converged_epoch_checked_every_epoch():
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(64))
+    r = kernels.train(p, X, Y, lr=2.0, epochs=600, record_every=1000)
+    assert list(r.curve_epochs) == [0, 600]
+    ok = r.converged_epoch >= 0
+    assert ok.sum() > 10
+    assert (r.converged_epoch[ok] % 1000 != 0).any()
+    for i in np.flatnonzero(ok)[:5]:
+        ref = naive.train(p.W1[i], p.b1[i], p.W2[i], p.b2[i], X, Y, lr=2.0, momentum=0.0,
+                          epochs=600, activation="sigmoid", loss="bce", target_error=0.1)
+        assert r.converged_epoch[i] == ref["converged_epoch"]
+
+
+@pytest.mark.parametrize(("epochs", "k", "expected"), [
+    (10, 3, [0, 3, 6, 9, 10]), (9, 3, [0, 3, 6, 9]), (0, 5, [0]), (4, 100, [0, 4])])
+def test_curve_records_final_epoch(epochs, k, expected):
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(3))
+    r = kernels.train(p, X, Y, epochs=epochs, record_every=k)
+    assert list(r.curve_epochs) == expected
+    full = kernels.train(p, X, Y, epochs=epochs, record_every=1)
+    np.testing.assert_array_equal(r.curve, full.curve[:, expected])
+    np.testing.assert_array_equal(r.curve[:, -1], r.loss)
+    none = kernels.train(p, X, Y, epochs=epochs)
+    assert none.curve.shape == (3, 0)
+    assert none.curve_epochs.shape == (0,)
+
+
+# --- bitwise invariances ------------------------------------------------------------------
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_serial_parallel_threads_lanes_and_chunks_agree_bitwise(dtype, monkeypatch):
+    X, Y = kernels.tasks.xor()
+    n = 203
+    rng = np.random.default_rng(1)
+    p = kernels.init_params(np.arange(n), scheme="normal", scale=2.0, dtype=dtype)
+    lr = rng.uniform(0.1, 4.0, n)
+    lr[::17] = 1e308                                  # a few diverging neighbours
+    mom = rng.uniform(0.0, 0.9, n)
+    kw = {"epochs": 300, "record_every": 7, "activation": "relu", "loss": "bce"}
+    ref = kernels.train(p, X, Y, lr=lr, momentum=mom, **kw)
+    assert (ref.outcome == "diverged").any()
+    assert (ref.outcome == "converged").any()
+    _assert_results_identical(ref, kernels.train(p, X, Y, lr=lr, momentum=mom, parallel=False,
+                                                 **kw))
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        _assert_results_identical(ref, kernels.train(p, X, Y, lr=lr, momentum=mom, **kw))
+    finally:
+        numba.set_num_threads(before)
+    for lanes in (1, 3, 8, 64):
+        monkeypatch.setattr(config, "LANES", lanes)
+        _assert_results_identical(ref, kernels.train(p, X, Y, lr=lr, momentum=mom, **kw))
+    monkeypatch.undo()
+    # chunked and permuted: each network's result depends on that network alone
+    order = rng.permutation(n)
+    parts = [order[:50], order[50:51], order[51:]]
+    for part in parts:
+        sub = kernels.train(p.take(part), X, Y, lr=lr[part], momentum=mom[part], **kw)
+        _assert_results_identical(sub, kernels.TrainResult(
+            params=ref.params.take(part), loss=ref.loss[part], outputs=ref.outputs[part],
+            converged_epoch=ref.converged_epoch[part], curve=ref.curve[part],
+            curve_epochs=ref.curve_epochs, outcome=ref.outcome[part]))
+
+
+def test_per_network_lr_equals_scalar_lr():
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(4))
+    lrs = [0.3, 1.0, 2.5, 7.0]
+    r = kernels.train(p, X, Y, lr=np.array(lrs), momentum=[0.0, 0.5, 0.9, 0.2], epochs=200)
+    for i, (lr, m) in enumerate(zip(lrs, [0.0, 0.5, 0.9, 0.2], strict=True)):
+        alone = kernels.train(p.take([i]), X, Y, lr=lr, momentum=m, epochs=200)
+        np.testing.assert_array_equal(alone.loss, r.loss[[i]])
+        np.testing.assert_array_equal(alone.params.W1, r.params.W1[[i]])
+
+
+def test_kernels_release_the_gil():
+    for dispatcher in (_cpu.run_serial, _cpu.run_parallel):
+        assert dispatcher.targetoptions["nogil"] is True
+    assert "nnan" not in config.FASTMATH_FLAGS
+    assert "ninf" not in config.FASTMATH_FLAGS
+    assert "fast" not in config.FASTMATH_FLAGS
+
+
+# --- edge cases ---------------------------------------------------------------------------
+
+def test_epochs_zero_evaluates_initial_parameters():
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(10))
+    r = kernels.train(p, X, Y, epochs=0, record_every=1)
+    for a, b in zip(r.params.arrays(), p.arrays(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(r.outputs, kernels.forward(p, X))
+    np.testing.assert_array_equal(r.curve[:, 0], r.loss)
+    assert set(r.converged_epoch) <= {-1, 0}
+
+
+@pytest.mark.parametrize("momentum", [0.0, 0.9])
+def test_zero_learning_rate_leaves_parameters_unchanged(momentum):
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(40), scheme="normal")
+    r = kernels.train(p, X, Y, lr=0.0, momentum=momentum, epochs=50, record_every=1)
+    for a, b in zip(r.params.arrays(), p.arrays(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert (r.curve == r.curve[:, :1]).all()
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_momentum_zero_is_plain_descent_exactly(dtype, activation):
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(37), scheme="normal", dtype=dtype)
+    lr = np.linspace(0.1, 3.0, 37).astype(dtype)
+    q = p
+    for _ in range(25):
+        g = kernels.gradients(q, X, Y, activation=activation, loss="mse")
+        q = kernels.Params(*(w - lr.reshape((-1,) + (1,) * (w.ndim - 1)) * gw
+                             for w, gw in zip(q.arrays(), g.arrays(), strict=True)))
+    r = kernels.train(p, X, Y, lr=lr, momentum=0.0, epochs=25, activation=activation, loss="mse")
+    for a, b in zip(r.params.arrays(), q.arrays(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def _all_finite(p: kernels.Params) -> np.ndarray:
+    return np.all([np.isfinite(a.reshape(p.n_nets, -1)).all(axis=1) for a in p.arrays()], axis=0)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_overflowing_learning_rate_diverges_quietly(dtype):
+    X, Y = kernels.tasks.xor()
+    n = 200
+    p = kernels.init_params(np.arange(n), scheme="normal", dtype=dtype)
+    big = np.arange(n) % 2 == 0
+    lr = np.where(big, 1e308, 1.0)       # float32: 1e308 rounds to inf, which also overflows
+    mom = np.where(big, 0.9, 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with np.errstate(all="raise"):
+            r = kernels.train(p, X, Y, lr=lr, momentum=mom, epochs=200, record_every=10)
+    diverged = r.outcome == "diverged"
+    assert diverged[big].mean() > 0.5
+    assert not diverged[~big].any()
+    # diverged exactly where the loss or the parameters went non-finite
+    np.testing.assert_array_equal(diverged, np.isnan(r.loss))
+    assert _all_finite(r.params)[~diverged].all()
+    with np.errstate(all="ignore"):
+        for i in np.flatnonzero(diverged & _all_finite(r.params)):
+            q = r.params.take([i]).astype(np.float64)
+            _, _, z2, a2 = naive.forward(q.W1[0], q.b1[0], q.W2[0], q.b2[0], X, "sigmoid")
+            assert not np.isfinite(naive.loss_value(z2, a2, Y, "bce"))
+    # once diverged, the rest of the curve reads NaN; before, it is finite
+    for row in r.curve[diverged]:
+        k = int(np.argmax(np.isnan(row)))
+        assert np.isfinite(row[:k]).all()
+        assert np.isnan(row[k:]).all()
+    # diverged neighbours do not change anyone else's result
+    alone = kernels.train(p.take(~big), X, Y, lr=1.0, epochs=200, record_every=10)
+    np.testing.assert_array_equal(alone.curve, r.curve[~big])
+    np.testing.assert_array_equal(alone.params.W1, r.params.W1[~big])
+
+
+def test_diverged_networks_stay_frozen():
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(64), scheme="normal")
+    short = kernels.train(p, X, Y, lr=1e308, momentum=0.9, epochs=50)
+    long = kernels.train(p, X, Y, lr=1e308, momentum=0.9, epochs=500)
+    diverged = short.outcome == "diverged"
+    assert diverged.sum() > 10
+    assert (long.outcome[diverged] == "diverged").all()
+    for a, b in zip(short.params.arrays(), long.params.arrays(), strict=True):
+        np.testing.assert_array_equal(a[diverged], b[diverged])
+    np.testing.assert_array_equal(short.outputs[diverged], long.outputs[diverged])
+
+
+def test_finite_parameters_with_overflowing_loss_diverge_at_epoch_zero():
+    X, Y = kernels.tasks.xor()
+    # relu units of size 1e200 times output weights of 1e200 overflow z2 to inf
+    p = kernels.Params(np.full((1, 2, 2), 1e200), np.zeros((1, 2)), np.full((1, 2), -1e200),
+                       np.zeros(1))
+    r = kernels.train(p, X, Y, lr=1.0, epochs=30, activation="relu", record_every=10)
+    assert r.outcome[0] == "diverged"
+    assert np.isnan(r.curve).all()
+    for a, b in zip(r.params.arrays(), p.arrays(), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("loss", LOSSES)
+def test_all_zero_parameters_sit_at_one_half(activation, loss):
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(5), n_hidden=3, scale=0.0)
+    assert (kernels.forward(p, X, activation=activation) == 0.5).all()
+    g = kernels.gradients(p, X, Y, activation=activation, loss=loss)
+    assert all((a == 0).all() for a in g.arrays())
+    r = kernels.train(p, X, Y, lr=1.0, epochs=100, activation=activation, loss=loss)
+    assert all((a == 0).all() for a in r.params.arrays())
+    assert (r.outputs == 0.5).all()
+    assert (r.outcome == "plateau").all()
+    assert (r.converged_epoch == -1).all()
+
+
+def test_single_hidden_unit():
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(6), n_hidden=1)
+    r = kernels.train(p, X, Y, lr=0.5, epochs=300, record_every=1)
+    for i in range(6):
+        ref = naive.train(p.W1[i], p.b1[i], p.W2[i], p.b2[i], X, Y, lr=0.5, momentum=0.0,
+                          epochs=300, activation="sigmoid", loss="bce", target_error=0.1)
+        np.testing.assert_allclose(r.curve[i], ref["loss"], rtol=1e-9)
+    assert (r.converged_epoch == -1).all()  # one hidden unit cannot represent XOR
+
+
+def test_float32_tracks_float64():
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(256))
+    r64 = kernels.train(p, X, Y, lr=1.0, epochs=300)
+    r32 = kernels.train(p.astype(np.float32), X, Y, lr=1.0, epochs=300)
+    assert r32.loss.dtype == np.float32
+    assert r32.outputs.dtype == np.float32
+    assert r32.params.W1.dtype == np.float32
+    assert r32.curve.dtype == np.float32
+    np.testing.assert_allclose(r32.loss, r64.loss, rtol=1e-3, atol=1e-5)
+    assert np.mean(r32.converged_epoch == r64.converged_epoch) > 0.95
+
+
+def test_empty_population():
+    X, Y = kernels.tasks.xor()
+    r = kernels.train(kernels.init_params(np.array([], np.int64)), X, Y, epochs=10,
+                      record_every=5)
+    assert r.loss.shape == (0,)
+    assert r.curve.shape == (0, 3)
+    assert r.outcome.shape == (0,)
+
+
+def test_inputs_are_not_modified():
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(20))
+    before = [a.copy() for a in p.arrays()]
+    kernels.train(p, X, Y, epochs=20)
+    for a, b in zip(p.arrays(), before, strict=True):
+        np.testing.assert_array_equal(a, b)
+    ro = kernels.Params(*(a.copy() for a in p.arrays()))
+    for a in ro.arrays():
+        a.setflags(write=False)
+    np.testing.assert_array_equal(kernels.forward(ro, X), kernels.forward(p, X))
+
+
+# --- known answers ------------------------------------------------------------------------
+
+def test_hand_set_xor_solution():
+    X, Y = kernels.tasks.xor()
+    # h1 = OR, h2 = NAND, output = AND(h1, h2), with large weights
+    p = kernels.Params(np.array([[[40.0, -40.0], [40.0, -40.0]]]), np.array([[-20.0, 60.0]]),
+                       np.array([[40.0, 40.0]]), np.array([-60.0]))
+    r = kernels.train(p, X, Y, epochs=0)
+    assert r.loss[0] < 1e-6
+    assert r.converged_epoch[0] == 0
+    assert r.outcome[0] == "converged"
+    np.testing.assert_allclose(r.outputs[0], Y, atol=1e-8)
+
+
+LN2 = math.log(2.0)
+
+
+@pytest.mark.parametrize(("name", "logits", "bce", "mse"), [
+    # samples in order 00, 01, 10, 11 with targets 0, 1, 1, 0
+    ("half4", [0.0, 0.0, 0.0, 0.0], LN2, 1 / 4),
+    ("half2", [-40.0, 40.0, 0.0, 0.0], LN2 / 2, 1 / 8),
+    ("third3", [-40.0, LN2, LN2, LN2], 0.477386, 1 / 6),
+])
+def test_stationary_pattern_losses(name, logits, bce, mse):
+    X, Y = kernels.tasks.xor()
+    p = params_from_logits(logits)
+    for loss, want in (("bce", bce), ("mse", mse)):
+        r = kernels.train(p, X, Y, epochs=0, activation="relu", loss=loss)
+        np.testing.assert_allclose(r.loss[0], want, rtol=1e-6, err_msg=f"{name} {loss}")
+
+
+@pytest.mark.parametrize(("logits", "outcome"), [
+    ([-5.0, 5.0, 5.0, -5.0], "converged"),         # every output within 0.1
+    ([-1.0, 1.0, 1.0, -1.0], "slow"),              # right side, not within 0.1
+    ([-0.1, 0.1, -0.05, 0.0], "plateau"),          # all within 0.05 of 1/2
+    ([-5.0, 5.0, -0.5, -5.0], "stuck"),            # one wrong side, none saturated
+    ([-5.0, 5.0, -3.0, -5.0], "saturated"),        # 10 -> 0.047, within 0.1 of wrong target 0
+])
+def test_outcome_labels(logits, outcome):
+    X, Y = kernels.tasks.xor()
+    for dtype in (np.float64, np.float32):
+        r = kernels.train(params_from_logits(logits, dtype), X, Y, epochs=0, activation="relu")
+        assert r.outcome[0] == outcome

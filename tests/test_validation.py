@@ -1,0 +1,74 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import kernels
+
+
+@pytest.fixture
+def setup():
+    X, Y = kernels.tasks.xor()
+    return kernels.init_params(np.arange(4)), X, Y
+
+
+def _with(p, **arrays):
+    fields = dict(zip(("W1", "b1", "W2", "b2"), p.arrays(), strict=True)) | arrays
+    return kernels.Params(**fields)
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda p, X, Y: (p, X[:, :1], Y),
+     r"X has 1 inputs per sample but the networks have n_inputs = 2"),
+    (lambda p, X, Y: (p, X[0], Y), r"X must have shape \(n_samples, n_inputs\)"),
+    (lambda p, X, Y: (p, np.where(X == 1, np.nan, X), Y), "X contains NaN or inf"),
+    (lambda p, X, Y: (p, X, Y[:3]), r"Y must have shape \(4,\) to match X"),
+    (lambda p, X, Y: (p, X, Y * 0.5), "Y must contain only the targets 0 and 1"),
+    (lambda p, X, Y: (p, X, np.full(4, np.nan)), "Y must contain only the targets 0 and 1"),
+    (lambda p, X, Y: ("params", X, Y), "p must be a kernels.Params"),
+    (lambda p, X, Y: (_with(p, b1=p.b1[:, :1]), X, Y), r"p.b1 must have shape \(4, 2\)"),
+    (lambda p, X, Y: (_with(p, b2=p.b2[:3]), X, Y), r"p.b2 must have shape \(4,\)"),
+    (lambda p, X, Y: (_with(p, W1=p.W1[0]), X, Y), r"p.W1 must have shape \(n_nets, n_inputs"),
+    (lambda p, X, Y: (_with(p, W2=p.W2.astype(np.float32)), X, Y), "p.W2 has dtype float32"),
+    (lambda p, X, Y: (_with(p, b2=np.array([0, 1, np.inf, 0])), X, Y), "p.b2 contains NaN"),
+    (lambda p, X, Y: (p.astype(np.int64), X, Y), "p.W1 must be float32 or float64"),
+])
+def test_bad_data_and_params(setup, change, message):
+    p, X, Y = change(*setup)
+    with pytest.raises(ValueError, match=message):
+        kernels.train(p, X, Y, epochs=1)
+    with pytest.raises(ValueError, match=message):
+        kernels.gradients(p, X, Y)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"epochs": -1}, "epochs must be an integer >= 0"),
+    ({"epochs": 10.0}, "epochs must be an integer"),
+    ({"record_every": 0}, "record_every must be an integer >= 1"),
+    ({"activation": "softmax"}, "activation must be one of 'sigmoid', 'tanh', 'relu'"),
+    ({"loss": "hinge"}, "loss must be one of 'bce', 'mse'"),
+    ({"lr": -0.1}, r"lr must be a finite number >= 0, got -0.1"),
+    ({"lr": np.nan}, "lr must be a finite number >= 0, got nan"),
+    ({"lr": np.ones(3)}, r"lr must be a scalar or an array of shape \(4,\)"),
+    ({"lr": np.array([1, 1, np.inf, 1])},
+     r"lr must be a finite number >= 0 for every network; lr\[2\] = inf"),
+    ({"momentum": 1.0}, r"momentum must be a number in \[0, 1\)"),
+    ({"momentum": [0.5, 0.5, -0.1, 0.5]}, r"momentum\[2\]"),
+    ({"momentum": np.zeros(5)}, r"momentum must be a scalar or an array of shape \(4,\)"),
+    ({"target_error": 0.0}, r"target_error must be a number in \(0, 0.5\]"),
+    ({"target_error": 0.7}, r"target_error must be a number in \(0, 0.5\]"),
+])
+def test_bad_training_arguments(setup, kwargs, message):
+    p, X, Y = setup
+    with pytest.raises(ValueError, match=message):
+        kernels.train(p, X, Y, **({"epochs": 1} | kwargs))
+
+
+def test_bad_forward_and_gradient_names(setup):
+    p, X, Y = setup
+    with pytest.raises(ValueError, match="activation must be one of"):
+        kernels.forward(p, X, activation="gelu")
+    with pytest.raises(ValueError, match="loss must be one of"):
+        kernels.gradients(p, X, Y, loss="l1")
+    with pytest.raises(ValueError, match="X has 3 inputs"):
+        kernels.forward(p, np.zeros((4, 3)))
