@@ -133,6 +133,21 @@ def test_per_network_lr_equals_scalar_lr():
         np.testing.assert_array_equal(alone.params.W1, r.params.W1[[i]])
 
 
+def test_python_threads_can_share_the_serial_kernel():
+    from concurrent.futures import ThreadPoolExecutor
+
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(400))
+    full = kernels.train(p, X, Y, lr=2.0, epochs=200)
+    parts = [slice(0, 100), slice(100, 250), slice(250, 400)]
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(
+            lambda s: kernels.train(p.take(s), X, Y, lr=2.0, epochs=200, parallel=False), parts))
+    for s, r in zip(parts, results, strict=True):
+        np.testing.assert_array_equal(r.loss, full.loss[s])
+        np.testing.assert_array_equal(r.params.W1, full.params.W1[s])
+
+
 def test_kernels_release_the_gil():
     for dispatcher in (_cpu.run_serial, _cpu.run_parallel):
         assert dispatcher.targetoptions["nogil"] is True
