@@ -17,10 +17,15 @@ the same block function, so they agree bit for bit.
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit, prange
+import hashlib
+from pathlib import Path
+from types import FunctionType
 
-from . import _scalar, config
+import numpy as np
+from numba import njit, prange, types
+from numba.extending import overload
+
+from . import _bits, _elementary, _scalar, config
 
 MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN = 0, 1, 2
 
@@ -28,20 +33,87 @@ _FASTMATH = set(config.FASTMATH_FLAGS) or False
 _inner = njit(nogil=True, error_model="numpy", fastmath=_FASTMATH)
 _outer = {"nogil": True, "error_model": "numpy", "fastmath": _FASTMATH, "cache": config.CACHE}
 
-activate = _inner(_scalar.activate)
-activate_grad = _inner(_scalar.activate_grad)
-output_and_loss = _inner(_scalar.output_and_loss)
-loss_grad = _inner(_scalar.loss_grad)
-classify = _inner(_scalar.classify)
+
+def _compile_scalar_math(jit, primitives):
+    """Compile the plain-Python scalar math (``_elementary``, ``_scalar``) for one target.
+
+    Each function is rebuilt over a shared namespace in which the names it calls
+    (each other, the target's bit primitives) are bound to their compiled
+    versions; the source stays free of any target.
+    """
+    modules = (_elementary, _scalar)
+    ns: dict = {}
+    for mod in modules:
+        ns.update({k: v for k, v in vars(mod).items() if not k.startswith("__")})
+    ns.update(primitives)
+    compiled = {}
+    for mod in modules:
+        for name in mod.__all__:
+            f = getattr(mod, name)
+            compiled[name] = jit(FunctionType(f.__code__, ns, name, f.__defaults__))
+    ns.update(compiled)
+    ns["exp_neg"], ns["log1p_unit"] = _exp_neg, _log1p_unit
+    return compiled
+
+
+def _exp_neg(x):
+    """Dtype dispatch for the compiled ``exp_neg`` (see the overload below)."""
+
+
+def _log1p_unit(e):
+    """Dtype dispatch for the compiled ``log1p_unit`` (see the overload below)."""
+
+
+_math = _compile_scalar_math(_inner, _bits.CPU_PRIMITIVES)
+
+
+@overload(_exp_neg, inline="always")
+def _exp_neg_overload(x):
+    f = _math["exp_neg_f32"] if x == types.float32 else _math["exp_neg_f64"]
+    return lambda x: f(x)
+
+
+@overload(_log1p_unit, inline="always")
+def _log1p_unit_overload(e):
+    f = _math["log1p_unit_f32"] if e == types.float32 else _math["log1p_unit_f64"]
+    return lambda e: f(e)
+
+
+activate = _math["activate"]
+activate_grad = _math["activate_grad"]
+output = _math["output"]
+loss_term = _math["loss_term"]
+loss_grad = _math["loss_grad"]
+classify = _math["classify"]
+
+
+def _depend_on_sources(dispatcher) -> bool:
+    """Make ``dispatcher``'s on-disk cache stale whenever any kernel source file changes.
+
+    numba checks only the file that defines a cached function; the kernels also
+    inline code from ``_scalar.py``, ``_elementary.py``, ``_bits.py`` and
+    ``config.py``, so their digest is folded into the cache stamp.  Returns False
+    (leaving numba's own check) if numba's cache internals have changed.
+    """
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    if cache_file is None or not hasattr(cache_file, "_source_stamp"):
+        return False
+    here = Path(__file__).parent
+    digest = hashlib.sha256()
+    for path in sorted(here.glob("*.py")):
+        digest.update(path.read_bytes())
+    cache_file._source_stamp = (cache_file._source_stamp, digest.hexdigest())
+    return True
 
 
 @_inner
-def _evaluate(par, X, Y, H, act, loss, one, inv_s, want_grad,
-              z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err):
+def _evaluate(par, X, Y, H, act, loss, one, inv_s, want_grad, want_loss,
+              z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err, z_check):
     """Forward pass (and backward if ``want_grad``) of every lane of a block.
 
-    Writes ``out[s, j]`` (outputs), ``loss_mean[j]``, ``max_err[j]`` (max |a2 - y|,
-    NaN if any output is NaN) and, if ``want_grad``, the gradient ``g[p, j]``.
+    Writes ``out[s, j]`` (outputs), ``max_err[j]`` (max |a2 - y|, NaN if any output
+    is NaN), ``z_check[j]`` (sum of |z2|: finite iff the loss is), the mean loss
+    ``loss_mean[j]`` if ``want_loss`` and the gradient ``g[p, j]`` if ``want_grad``.
     """
     S, D = X.shape
     L = par.shape[1]
@@ -52,6 +124,7 @@ def _evaluate(par, X, Y, H, act, loss, one, inv_s, want_grad,
     for j in range(L):
         loss_mean[j] = zero
         max_err[j] = zero
+        z_check[j] = zero
     if want_grad:
         g[:, :] = zero
     for s in range(S):
@@ -76,9 +149,11 @@ def _evaluate(par, X, Y, H, act, loss, one, inv_s, want_grad,
                 z2[j] += a1[h, j] * par[i_w2 + h, j]
         for j in range(L):
             z2[j] += par[i_b2, j]
-            a2, term = output_and_loss(z2[j], y, loss, one)
+            a2, e = output(z2[j], one)
             out[s, j] = a2
-            loss_mean[j] += term
+            z_check[j] += abs(z2[j])
+            if want_loss:
+                loss_mean[j] += loss_term(z2[j], e, a2, y, loss, one)
             err = abs(a2 - y)
             if not err <= max_err[j]:
                 max_err[j] = err
@@ -135,6 +210,7 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
     z2 = np.zeros(L, dt)
     dz1 = np.zeros(L, dt)
     dz2 = np.zeros(L, dt)
+    z_check = np.zeros(L, dt)
     loss_mean = np.zeros(L, dt)
     max_err = np.zeros(L, dt)
     check = np.zeros(L, dt)
@@ -163,11 +239,15 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
 
     k = 0
     for e in range(epochs + 1):
+        record = k < K and curve_epochs[k] == e
         _evaluate(par, X, Y, H, act, loss, one, inv_s, e < epochs or mode == MODE_GRADIENTS,
-                  z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err)
-        # Divergence: loss or any parameter non-finite (inf * 0 and nan * 0 are nan).
+                  record or e == epochs, z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err,
+                  z_check)
+        # Divergence: a parameter is non-finite, or the sum of |z2| over samples is
+        # (then the loss can be too: each sample's loss is at most |z2| + ln 2).
+        # x - x and x * 0 are 0 for finite x and NaN for inf or NaN.
         for j in range(L):
-            check[j] = loss_mean[j] - loss_mean[j]
+            check[j] = z_check[j] - z_check[j]
         for p in range(P):
             for j in range(L):
                 check[j] += par[p, j] * zero
@@ -180,7 +260,7 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
                         conv_l[j] = e
                 else:
                     alive[j] = False
-        if k < K and curve_epochs[k] == e:
+        if record:
             for j in range(nr):
                 curve[n0 + j, k] = loss_mean[j] if alive[j] else np.nan
             k += 1
@@ -252,3 +332,7 @@ def run_serial(n_blocks, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epoc
         _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, loss,
                one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out, outputs, conv,
                outcome)
+
+
+_depend_on_sources(run_parallel)
+_depend_on_sources(run_serial)

@@ -5,11 +5,14 @@ functions with ``numba.njit`` (see ``_cpu.py``); a GPU build compiles the same
 functions as device functions, so the targets cannot drift.  Rules that keep them
 compilable for every target and exact in every precision:
 
-* No calls between these functions (each is self-contained), no globals but
-  ``math``, no allocation, no exceptions.
+* Call only ``math``, numpy's ``floor``, each other, and the elementary functions
+  of ``_elementary.py`` (``exp_neg``, ``log1p_unit``: vectorizable, unlike libm);
+  no allocation, no exceptions.
 * Never write a float literal: ``one`` is passed in the working dtype and every
   other constant is derived from it, so float32 networks are computed in float32
   rather than silently promoted to float64.
+* Prefer selects to branches (``a if c else b`` on values), so that a loop over
+  SIMD lanes stays vectorized.
 
 Activation codes: 0 sigmoid, 1 tanh, 2 relu.  Loss codes: 0 bce, 1 mse.
 """
@@ -17,6 +20,10 @@ Activation codes: 0 sigmoid, 1 tanh, 2 relu.  Loss codes: 0 bce, 1 mse.
 from __future__ import annotations
 
 import math
+
+from ._elementary import exp_neg, log1p_unit
+
+__all__ = ["activate", "activate_grad", "output", "loss_term", "loss_grad", "classify"]
 
 
 def activate(z, act, one):
@@ -30,10 +37,8 @@ def activate(z, act, one):
     """
     zero = one - one
     if act == 0:
-        e = math.exp(-abs(z))
-        if z >= zero:
-            return one / (one + e)
-        return e / (one + e)
+        e = exp_neg(-abs(z))
+        return (one if z >= zero else e) / (one + e)
     if act == 1:
         return math.tanh(z)
     return z if z > zero else zero
@@ -55,8 +60,15 @@ def activate_grad(z, a, act, one):
     return one if z > zero else zero
 
 
-def output_and_loss(z2, y, loss, one):
-    r"""Return the sigmoid output :math:`a_2 = \sigma(z_2)` and the per-sample loss term.
+def output(z2, one):
+    r"""Return the sigmoid output :math:`a_2 = \sigma(z_2)` and :math:`e = e^{-|z_2|}`."""
+    zero = one - one
+    e = exp_neg(-abs(z2))
+    return (one if z2 >= zero else e) / (one + e), e
+
+
+def loss_term(z2, e, a2, y, loss, one):
+    r"""Return the per-sample loss term, given :math:`e = e^{-|z_2|}` and :math:`a_2`.
 
     .. math::
 
@@ -69,18 +81,12 @@ def output_and_loss(z2, y, loss, one):
     mean of these terms over its samples.
     """
     zero = one - one
-    e = math.exp(-abs(z2))
-    if z2 >= zero:
-        a2 = one / (one + e)
-    else:
-        a2 = e / (one + e)
     if loss == 0:
-        c = math.log1p(e)
         pos = z2 if z2 > zero else zero
         neg = zero - z2 if z2 < zero else zero
-        return a2, c + y * neg + (one - y) * pos
+        return log1p_unit(e) + y * neg + (one - y) * pos
     d = a2 - y
-    return a2, d * d
+    return d * d
 
 
 def loss_grad(a2, y, inv_s, loss, one):

@@ -267,8 +267,9 @@ def train(
     TrainResult
         ``params``, ``loss``, ``outputs``, ``converged_epoch``, ``curve``,
         ``curve_epochs`` and ``outcome``.  Outcomes, checked in this order:
-        ``diverged`` (the loss or a parameter became non-finite: the network
-        stopped updating there and its loss reads NaN from that epoch on),
+        ``diverged`` (a parameter, or the sum over samples of :math:`|z_2|`,
+        which bounds the loss, became non-finite: the network stopped updating
+        there and its loss reads NaN from that epoch on),
         ``converged`` (reached the criterion at some epoch), ``saturated`` (some
         final output within 0.1 of its wrong target), ``plateau`` (every output
         within 0.05 of 1/2), ``slow`` (every output on the right side of 1/2),
