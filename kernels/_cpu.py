@@ -180,6 +180,80 @@ def _evaluate(par, X, Y, H, act, loss, one, inv_s, want_grad, want_loss,
 
 
 @_inner
+def _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve):
+    """Load networks n0 .. n0+nr-1 into lanes 0 .. nr-1 (``par[p, j]``); NaN their curves.
+
+    Lanes past ``nr`` keep whatever the caller put there (zeros) and stay dead.
+    """
+    _, D, H = W1.shape
+    i_b1 = D * H
+    i_w2 = i_b1 + H
+    i_b2 = i_w2 + H
+    for j in range(nr):
+        n = n0 + j
+        for d in range(D):
+            for h in range(H):
+                par[d * H + h, j] = W1[n, d, h]
+        for h in range(H):
+            par[i_b1 + h, j] = b1[n, h]
+            par[i_w2 + h, j] = W2[n, h]
+        par[i_b2, j] = b2[n]
+        lr_l[j] = lr[n]
+        mom_l[j] = mom[n]
+        alive[j] = 1
+        for k in range(curve.shape[1]):
+            curve[n, k] = np.nan
+
+
+@_inner
+def _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol, plat_tol,
+            W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome):
+    """Store lanes 0 .. nr-1 back to networks n0 ..: results, outcome, and params or gradients."""
+    _, D, H = W1.shape
+    S = out.shape[0]
+    i_b1 = D * H
+    i_w2 = i_b1 + H
+    i_b2 = i_w2 + H
+    zero = one - one
+    half = one / (one + one)
+    for j in range(nr):
+        n = n0 + j
+        conv[n] = conv_l[j]
+        loss_out[n] = loss_mean[j] if alive[j] else np.nan
+        min_margin = one
+        min_wrong = one
+        max_half = zero
+        for s in range(S):
+            a2 = out[s, j]
+            outputs[n, s] = a2
+            y = Y[s]
+            margin = a2 - half if y > half else half - a2
+            wrong = abs(a2 - (one - y))
+            dist_half = abs(a2 - half)
+            min_margin = min(min_margin, margin)
+            min_wrong = min(min_wrong, wrong)
+            max_half = max(max_half, dist_half)
+        outcome[n] = classify(min_margin, min_wrong, max_half, conv_l[j] >= 0, alive[j] != 0,
+                              sat_tol, plat_tol)
+        if mode == MODE_TRAIN:
+            for d in range(D):
+                for h in range(H):
+                    W1[n, d, h] = par[d * H + h, j]
+            for h in range(H):
+                b1[n, h] = par[i_b1 + h, j]
+                W2[n, h] = par[i_w2 + h, j]
+            b2[n] = par[i_b2, j]
+        elif mode == MODE_GRADIENTS:
+            for d in range(D):
+                for h in range(H):
+                    G1[n, d, h] = g[d * H + h, j]
+            for h in range(H):
+                Gb1[n, h] = g[i_b1 + h, j]
+                G2[n, h] = g[i_w2 + h, j]
+            Gb2[n] = g[i_b2, j]
+
+
+@_inner
 def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, loss,
            one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out, outputs, conv,
            outcome):
@@ -190,11 +264,7 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
     n0 = b * L
     nr = min(L, N - n0)
     P = D * H + 2 * H + 1
-    i_b1 = D * H
-    i_w2 = i_b1 + H
-    i_b2 = i_w2 + H
     zero = one - one
-    half = one / (one + one)
     n_samples = zero
     for _ in range(S):
         n_samples += one
@@ -219,24 +289,8 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
     alive = np.zeros(L, np.bool_)
     conv_l = np.full(L, -1, np.int64)
 
-    # Gather the block's networks into lanes; padding lanes stay zero and dead.
-    for j in range(nr):
-        n = n0 + j
-        for d in range(D):
-            for h in range(H):
-                par[d * H + h, j] = W1[n, d, h]
-        for h in range(H):
-            par[i_b1 + h, j] = b1[n, h]
-            par[i_w2 + h, j] = W2[n, h]
-        par[i_b2, j] = b2[n]
-        lr_l[j] = lr[n]
-        mom_l[j] = mom[n]
-        alive[j] = True
+    _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve)
     K = curve_epochs.shape[0]
-    for j in range(nr):
-        for k in range(K):
-            curve[n0 + j, k] = np.nan
-
     k = 0
     for e in range(epochs + 1):
         record = k < K and curve_epochs[k] == e
@@ -275,41 +329,8 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
                         vel[p, j] = v
                         par[p, j] += v
 
-    for j in range(nr):
-        n = n0 + j
-        conv[n] = conv_l[j]
-        loss_out[n] = loss_mean[j] if alive[j] else np.nan
-        min_margin = one
-        min_wrong = one
-        max_half = zero
-        for s in range(S):
-            a2 = out[s, j]
-            outputs[n, s] = a2
-            y = Y[s]
-            margin = a2 - half if y > half else half - a2
-            wrong = abs(a2 - (one - y))
-            dist_half = abs(a2 - half)
-            min_margin = min(min_margin, margin)
-            min_wrong = min(min_wrong, wrong)
-            max_half = max(max_half, dist_half)
-        outcome[n] = classify(min_margin, min_wrong, max_half, conv_l[j] >= 0, alive[j],
-                              sat_tol, plat_tol)
-        if mode == MODE_TRAIN:
-            for d in range(D):
-                for h in range(H):
-                    W1[n, d, h] = par[d * H + h, j]
-            for h in range(H):
-                b1[n, h] = par[i_b1 + h, j]
-                W2[n, h] = par[i_w2 + h, j]
-            b2[n] = par[i_b2, j]
-        elif mode == MODE_GRADIENTS:
-            for d in range(D):
-                for h in range(H):
-                    G1[n, d, h] = g[d * H + h, j]
-            for h in range(H):
-                Gb1[n, h] = g[i_b1 + h, j]
-                G2[n, h] = g[i_w2 + h, j]
-            Gb2[n] = g[i_b2, j]
+    _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol, plat_tol,
+            W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome)
 
 
 @njit(parallel=True, **_outer)
