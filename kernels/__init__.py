@@ -15,7 +15,7 @@ from __future__ import annotations
 from . import config, tasks
 from ._types import OUTCOMES, Params, TrainResult
 from .initialization import SCHEMES, init_params
-from .training import ACTIVATIONS, LOSSES, forward, gradients, record_epochs, train
+from .training import ACTIVATIONS, LOSSES, forward, gradients, losses, record_epochs, train
 
 __version__ = "0.1.0"
 
@@ -30,6 +30,7 @@ __all__ = [
     "forward",
     "gradients",
     "init_params",
+    "losses",
     "record_epochs",
     "tasks",
     "train",

@@ -9,10 +9,10 @@ Parameter ``p`` of a network with D inputs and H hidden units, flat:
 ``W1[d, h] -> d*H + h``, ``b1[h] -> D*H + h``, ``W2[h] -> D*H + H + h``,
 ``b2 -> D*H + 2H``.
 
-Which level owns the cores: :func:`run_parallel` spreads blocks over numba's
-thread pool; :func:`run_serial` runs on the calling thread with the GIL
-released, for callers (joblib workers) that own the cores themselves.  Both call
-the same block function, so they agree bit for bit.
+:func:`run_blocks` runs a range of blocks on the calling thread with the GIL
+released; ``training.py`` spreads ranges over a pool of threads (or runs them
+all on the caller's thread for callers, such as joblib workers, that own the
+cores themselves).  Blocks never share data, so any split gives the same bits.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from pathlib import Path
 from types import FunctionType
 
 import numpy as np
-from numba import njit, prange, types
+from numba import njit, types
 from numba.extending import overload
 
 from . import _bits, _elementary, _scalar, config
@@ -333,27 +333,15 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
             W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome)
 
 
-@njit(parallel=True, **_outer)
-def run_parallel(n_blocks, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
-                 act, loss, one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out,
-                 outputs, conv, outcome):
-    """Run every block, spread over numba's threads (this call owns the cores)."""
-    for b in prange(n_blocks):
-        _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, loss,
-               one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out, outputs, conv,
-               outcome)
-
-
 @njit(**_outer)
-def run_serial(n_blocks, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
-               act, loss, one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out,
-               outputs, conv, outcome):
-    """Run every block on the calling thread, GIL released (the caller owns the cores)."""
-    for b in range(n_blocks):
+def run_blocks(b_start, b_stop, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs,
+               target, act, loss, one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve,
+               loss_out, outputs, conv, outcome):
+    """Run blocks ``b_start .. b_stop-1`` on the calling thread with the GIL released."""
+    for b in range(b_start, b_stop):
         _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, loss,
                one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out, outputs, conv,
                outcome)
 
 
-_depend_on_sources(run_parallel)
-_depend_on_sources(run_serial)
+_depend_on_sources(run_blocks)

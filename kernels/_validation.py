@@ -31,10 +31,10 @@ def check_int(name: str, value, *, low: int, high: int | None = None) -> int:
 def check_dtype(name: str, dtype) -> np.dtype:
     """Return ``dtype`` as a numpy dtype if it is float32 or float64, else raise."""
     try:
-        dt = np.dtype(dtype)
+        dt = None if dtype is None else np.dtype(dtype)
     except TypeError:
         dt = None
-    if dt not in [np.dtype(t) for t in DTYPES]:
+    if dt is None or dt not in [np.dtype(t) for t in DTYPES]:
         raise ValueError(f"{name} must be numpy.float32 or numpy.float64, got {dtype!r}")
     return dt
 
@@ -64,8 +64,8 @@ def per_network(name: str, value, n_nets: int, dtype, *, low: float, high: float
     """Broadcast a scalar or (n_nets,) array to a contiguous (n_nets,) array of ``dtype``."""
     interval = _describe(low, high, False, high_open)
     if np.ndim(value) == 0:
-        v = check_number(name, value, low=low, high=high, high_open=high_open)
-        return np.full(n_nets, v, dtype=dtype)
+        value = np.full(n_nets, check_number(name, value, low=low, high=high,
+                                             high_open=high_open))
     arr = np.asarray(value)
     if arr.ndim != 1 or arr.shape[0] != n_nets:
         raise ValueError(
@@ -79,4 +79,9 @@ def per_network(name: str, value, n_nets: int, dtype, *, low: float, high: float
         i = int(np.argmax(bad))
         raise ValueError(f"{name} must be {interval} for every network; "
                          f"{name}[{i}] = {float(arr[i])!r}")
-    return np.ascontiguousarray(arr, dtype=dtype)
+    out = np.ascontiguousarray(arr, dtype=dtype)
+    if high_open and (out >= high).any():  # e.g. 0.99999999 rounds to 1 in float32
+        i = int(np.argmax(out >= high))
+        raise ValueError(f"{name}[{i}] = {float(arr[i])!r} rounds to {float(out[i])!r} in "
+                         f"{np.dtype(dtype)}, outside {interval}; use a smaller value")
+    return out

@@ -13,6 +13,13 @@ from __future__ import annotations
 #: a block: lanes never exchange data.
 LANES: int = 32
 
+#: Train with a generated straight-line kernel (``_codegen.py``) when
+#: ``n_samples * n_hidden * (n_inputs + 1)`` is at most this; 0 disables it.
+UNROLL_LIMIT: int = 256
+
+#: Lanes per block of the generated kernels (a compile-time constant there).
+UNROLLED_LANES: int = 64
+
 #: LLVM fast-math flags for the compiled kernels.  Never ``fastmath=True``: that
 #: includes ``nnan``/``ninf``, which let LLVM delete the non-finite checks that
 #: detect diverged networks.  Empty means strict IEEE arithmetic.
@@ -24,6 +31,10 @@ SATURATED_TOL: float = 0.1
 
 #: Every output within this distance of 1/2 is a "plateau".
 PLATEAU_TOL: float = 0.05
+
+#: With ``parallel=True`` the blocks are cut into this many ranges per thread, so
+#: that threads finishing early (e.g. on diverged blocks) pick up more work.
+CHUNKS_PER_THREAD: int = 4
 
 #: Cache compiled kernels on disk (numba ``cache=True``).
 CACHE: bool = True

@@ -160,7 +160,11 @@ def init_params(
     b2 = np.empty(N)
     _init(seeds_u64, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2)
     if dtype != np.float64:
-        W1, b1, W2, b2 = (a.astype(dtype) for a in (W1, b1, W2, b2))
+        with np.errstate(over="ignore"):
+            W1, b1, W2, b2 = (a.astype(dtype) for a in (W1, b1, W2, b2))
+    if not all(np.isfinite(a).all() for a in (W1, b1, W2, b2)):
+        raise ValueError(f"scale = {scale!r} overflows {dtype} for scheme {scheme!r}; "
+                         "use a smaller scale")
     return Params(W1, b1, W2, b2)
 
 

@@ -86,6 +86,8 @@ def by_name(name: str) -> tuple[np.ndarray, np.ndarray]:
         If the name is unknown; the message lists the accepted names.
     """
     makers = {"xor": xor, "and": and_, "or": or_, "nand": nand}
+    if not isinstance(name, str):
+        raise ValueError(f"task must be one of {', '.join(NAMES)}; got {name!r}")
     if name in makers:
         return makers[name]()
     if name in NAMES:

@@ -7,15 +7,17 @@ raises on data; every check a user can trip lives here.
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
+import numba
 import numpy as np
 
-from . import _cpu, config
+from . import _codegen, _cpu, config
 from ._types import OUTCOMES, Params, TrainResult
 from ._validation import check_choice, check_int, check_number, per_network
 
-__all__ = ["forward", "gradients", "train", "ACTIVATIONS", "LOSSES"]
+__all__ = ["forward", "losses", "gradients", "train", "ACTIVATIONS", "LOSSES"]
 
 #: Hidden activations, in kernel code order.
 ACTIVATIONS: tuple[str, ...] = ("sigmoid", "tanh", "relu")
@@ -52,6 +54,11 @@ def _check_params(p) -> Params:
     return Params(*out)
 
 
+def _check_bool(name: str, value) -> None:
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
 def _check_data(X, Y, p: Params, *, need_y: bool):
     Xa = np.asarray(X)
     if Xa.ndim != 2 or Xa.shape[0] < 1:
@@ -61,9 +68,10 @@ def _check_data(X, Y, p: Params, *, need_y: bool):
     if Xa.shape[1] != p.n_inputs:
         raise ValueError(f"X has {Xa.shape[1]} inputs per sample but the networks have "
                          f"n_inputs = {p.n_inputs} (p.W1.shape[1])")
-    if not np.isfinite(Xa).all():
-        raise ValueError("X contains NaN or inf; inputs must be finite")
-    Xc = np.require(Xa, dtype=p.dtype, requirements=["C", "W"])
+    with np.errstate(over="ignore"):
+        Xc = np.require(Xa, dtype=p.dtype, requirements=["C", "W"])
+    if not np.isfinite(Xc).all():
+        raise ValueError(f"X contains NaN or inf (in {p.dtype}); inputs must be finite")
     if not need_y:
         return Xc, np.zeros(Xa.shape[0], dtype=p.dtype)
     Ya = np.asarray(Y)
@@ -90,13 +98,41 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     outputs = np.empty((N, S), dt)
     conv = np.empty(N, np.int64)
     outcome = np.empty(N, np.int8)
-    if N:
-        run = _cpu.run_parallel if parallel else _cpu.run_serial
-        run(-(-N // lanes), mode, *p.arrays(), lr, mom, X, Y, epochs, curve_epochs,
-            float(target), ACTIVATIONS.index(act), LOSSES.index(loss), dt.type(1), lanes,
-            float(config.SATURATED_TOL), float(config.PLATEAU_TOL), *grads.arrays(), curve,
-            loss_out, outputs, conv, outcome)
+    if not N:
+        pass
+    elif mode == _cpu.MODE_TRAIN and _codegen.eligible(S, p.n_inputs, p.n_hidden):
+        kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
+                                   LOSSES.index(loss))
+        _launch(kernel.run_blocks, -(-N // config.UNROLLED_LANES), parallel,
+                (*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target), dt.type(1),
+                 float(config.SATURATED_TOL), float(config.PLATEAU_TOL), curve, loss_out,
+                 outputs, conv, outcome))
+    else:
+        _launch(_cpu.run_blocks, -(-N // lanes), parallel,
+                (mode, *p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target),
+                 ACTIVATIONS.index(act), LOSSES.index(loss), dt.type(1), lanes,
+                 float(config.SATURATED_TOL), float(config.PLATEAU_TOL), *grads.arrays(), curve,
+                 loss_out, outputs, conv, outcome))
     return grads, curve, loss_out, outputs, conv, outcome
+
+
+def _launch(run_blocks, n_blocks: int, parallel: bool, args: tuple) -> None:
+    """Run ``n_blocks`` blocks: on this thread, or split over a pool of threads.
+
+    Which level owns the cores: with ``parallel`` this call does, with
+    ``numba.get_num_threads()`` threads (``NUMBA_NUM_THREADS`` sets it); without,
+    the caller does and the kernel runs on the calling thread.  The compiled code
+    releases the GIL, and blocks never share data, so the split never changes a bit.
+    """
+    threads = numba.get_num_threads() if parallel else 1
+    run_blocks(0, 0, *args)  # compile (or load from cache) once, on this thread
+    if threads <= 1 or n_blocks <= 1:
+        run_blocks(0, n_blocks, *args)
+        return
+    n_chunks = min(n_blocks, threads * config.CHUNKS_PER_THREAD)
+    bounds = np.linspace(0, n_blocks, n_chunks + 1).astype(np.int64)
+    with ThreadPoolExecutor(threads) as pool:
+        list(pool.map(lambda i: run_blocks(bounds[i], bounds[i + 1], *args), range(n_chunks)))
 
 
 def forward(
@@ -121,8 +157,9 @@ def forward(
     activation : {"sigmoid", "tanh", "relu"}
         Hidden activation.
     parallel : bool
-        Spread the work over numba's threads (True) or run on the calling thread
-        with the GIL released (False: for callers that own the cores themselves).
+        Spread the work over ``numba.get_num_threads()`` threads (True) or run on
+        the calling thread with the GIL released (False: for callers that own the
+        cores themselves).
 
     Returns
     -------
@@ -142,12 +179,48 @@ def forward(
     """
     p = _check_params(p)
     act = check_choice("activation", activation, ACTIVATIONS)
+    _check_bool("parallel", parallel)
     Xc, Yc = _check_data(X, None, p, need_y=False)
     zeros = np.zeros(p.n_nets, p.dtype)
     *_, outputs, _, _ = _run(_cpu.MODE_FORWARD, p, Xc, Yc, act=act, loss="bce", lr=zeros,
                              mom=zeros, epochs=0, curve_epochs=np.empty(0, np.int64),
                              target=0.5, parallel=parallel)
     return outputs
+
+
+def losses(
+    p: Params,
+    X,
+    Y,
+    *,
+    activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid",
+    loss: Literal["bce", "mse"] = "bce",
+    parallel: bool = True,
+) -> np.ndarray:
+    """Compute the mean loss of every network (what :func:`train` reports at epoch 0).
+
+    Parameters are as in :func:`gradients`.
+
+    Returns
+    -------
+    ndarray, shape (n_nets,)
+        Mean bce or mse over the samples, in the dtype of ``p``.
+
+    Raises
+    ------
+    ValueError
+        On a wrong shape, non-finite value or unknown name; the message names the argument.
+    """
+    p = _check_params(p)
+    act = check_choice("activation", activation, ACTIVATIONS)
+    loss = check_choice("loss", loss, LOSSES)
+    _check_bool("parallel", parallel)
+    Xc, Yc = _check_data(X, Y, p, need_y=True)
+    zeros = np.zeros(p.n_nets, p.dtype)
+    _, _, loss_out, _, _, _ = _run(_cpu.MODE_FORWARD, p, Xc, Yc, act=act, loss=loss, lr=zeros,
+                                   mom=zeros, epochs=0, curve_epochs=np.empty(0, np.int64),
+                                   target=0.5, parallel=parallel)
+    return loss_out
 
 
 def gradients(
@@ -197,6 +270,7 @@ def gradients(
     p = _check_params(p)
     act = check_choice("activation", activation, ACTIVATIONS)
     loss = check_choice("loss", loss, LOSSES)
+    _check_bool("parallel", parallel)
     Xc, Yc = _check_data(X, Y, p, need_y=True)
     zeros = np.zeros(p.n_nets, p.dtype)
     grads, *_ = _run(_cpu.MODE_GRADIENTS, p, Xc, Yc, act=act, loss=loss, lr=zeros, mom=zeros,
@@ -205,7 +279,10 @@ def gradients(
 
 
 def record_epochs(epochs: int, record_every: int | None) -> np.ndarray:
-    """Epochs at which :func:`train` records the loss: 0, k, 2k, ... and ``epochs``."""
+    """Return the epochs at which :func:`train` records the loss: 0, k, 2k, ... and ``epochs``."""
+    epochs = check_int("epochs", epochs, low=0, high=2**62)
+    if record_every is not None:
+        record_every = check_int("record_every", record_every, low=1)
     if record_every is None:
         return np.empty(0, np.int64)
     return np.unique(np.append(np.arange(0, epochs + 1, record_every), epochs)).astype(np.int64)
@@ -258,9 +335,9 @@ def train(
         A network has converged at epoch e when every output is within this
         distance of its target; in (0, 0.5].  Checked at every epoch.
     parallel : bool
-        Spread networks over numba's threads (True), or run on the calling thread
-        with the GIL released (False), for callers whose own workers own the cores.
-        Results are bitwise identical either way.
+        Spread networks over ``numba.get_num_threads()`` threads (True), or run on
+        the calling thread with the GIL released (False), for callers whose own
+        workers own the cores.  Results are bitwise identical either way.
 
     Returns
     -------
@@ -294,10 +371,11 @@ def train(
     act = check_choice("activation", activation, ACTIVATIONS)
     loss = check_choice("loss", loss, LOSSES)
     Xc, Yc = _check_data(X, Y, p, need_y=True)
-    epochs = check_int("epochs", epochs, low=0)
+    epochs = check_int("epochs", epochs, low=0, high=2**62)
     if record_every is not None:
         record_every = check_int("record_every", record_every, low=1)
     target = check_number("target_error", target_error, low=0.0, high=0.5, low_open=True)
+    _check_bool("parallel", parallel)
     with np.errstate(over="ignore"):  # an lr beyond float32's range becomes inf: it diverges
         lr_arr = per_network("lr", lr, p.n_nets, p.dtype, low=0.0, high=math.inf)
     mom_arr = per_network("momentum", momentum, p.n_nets, p.dtype, low=0.0, high=1.0,

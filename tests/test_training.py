@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import kernels
-from kernels import _cpu, config
+from kernels import _codegen, _cpu, config
 from tests import naive
 from tests.conftest import params_from_logits
 
@@ -23,12 +23,20 @@ def _assert_results_identical(a: kernels.TrainResult, b: kernels.TrainResult):
         np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
 
 
+@pytest.fixture(params=["unrolled", "generic"])
+def kernel_path(request, monkeypatch):
+    """Run a test through the generated straight-line kernel and through the generic one."""
+    if request.param == "generic":
+        monkeypatch.setattr(config, "UNROLL_LIMIT", 0)
+    return request.param
+
+
 # --- agreement with the naive reference ---------------------------------------------------
 
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("loss", LOSSES)
 @pytest.mark.parametrize("task", ["xor", "parity3"])
-def test_train_matches_reference(activation, loss, task):
+def test_train_matches_reference(activation, loss, task, kernel_path):
     rng = np.random.default_rng([ACTIVATIONS.index(activation), LOSSES.index(loss), len(task)])
     X, Y = kernels.tasks.by_name(task)
     n, epochs = 4, 1000
@@ -148,9 +156,31 @@ def test_python_threads_can_share_the_serial_kernel():
         np.testing.assert_array_equal(r.params.W1, full.params.W1[s])
 
 
+@pytest.mark.parametrize(("activation", "loss", "dtype", "H"), [
+    ("sigmoid", "bce", np.float32, 2), ("sigmoid", "mse", np.float64, 3),
+    ("tanh", "bce", np.float64, 1), ("relu", "bce", np.float64, 4)])
+def test_unrolled_kernel_equals_generic_kernel_bitwise(activation, loss, dtype, H, monkeypatch):
+    X, Y = kernels.tasks.xor()
+    n = 150
+    rng = np.random.default_rng(5)
+    p = kernels.init_params(np.arange(n), n_hidden=H, scheme="normal", scale=2.0, dtype=dtype)
+    lr = rng.uniform(0.1, 4.0, n)
+    lr[::13] = 1e308
+    mom = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0, 0.95, n))
+    kw = {"lr": lr, "momentum": mom, "epochs": 257, "record_every": 16,
+          "activation": activation, "loss": loss}
+    assert _codegen.eligible(4, 2, H)
+    fast = kernels.train(p, X, Y, **kw)
+    monkeypatch.setattr(config, "UNROLL_LIMIT", 0)
+    generic = kernels.train(p, X, Y, **kw)
+    _assert_results_identical(fast, generic)
+    assert (fast.outcome == "diverged").any()
+    assert (fast.outcome != "diverged").any()
+
+
 def test_kernels_release_the_gil():
-    for dispatcher in (_cpu.run_serial, _cpu.run_parallel):
-        assert dispatcher.targetoptions["nogil"] is True
+    assert _cpu.run_blocks.targetoptions["nogil"] is True
+    assert _codegen.unrolled(4, 2, 2, 0, 0).run_blocks.targetoptions["nogil"] is True
     assert "nnan" not in config.FASTMATH_FLAGS
     assert "ninf" not in config.FASTMATH_FLAGS
     assert "fast" not in config.FASTMATH_FLAGS
@@ -260,6 +290,19 @@ def test_finite_parameters_with_overflowing_loss_diverge_at_epoch_zero():
         np.testing.assert_array_equal(a, b)
 
 
+def test_nonfinite_parameters_with_finite_outputs_diverge(kernel_path):
+    # sigmoid units saturate on W1 = -inf, so z2 stays finite: only the parameter check sees it
+    X, Y = np.array([[1.0], [2.0]]), np.array([0.0, 0.0])
+    p = kernels.Params(np.zeros((1, 1, 1)), np.zeros((1, 1)), np.full((1, 1), 1e4), np.zeros(1))
+    r = kernels.train(p, X, Y, lr=1e306, epochs=3, record_every=1)
+    assert np.isneginf(r.params.W1).all()
+    assert np.isfinite(r.params.W2).all()
+    assert np.isfinite(r.params.b2).all()
+    assert r.outcome[0] == "diverged"
+    assert np.isfinite(r.curve[0, 0])
+    assert np.isnan(r.curve[0, 1:]).all()
+
+
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 @pytest.mark.parametrize("loss", LOSSES)
 def test_all_zero_parameters_sit_at_one_half(activation, loss):
@@ -357,6 +400,7 @@ def test_stationary_pattern_losses(name, logits, bce, mse):
     ([-1.0, 1.0, 1.0, -1.0], "slow"),              # right side, not within 0.1
     ([-0.1, 0.1, -0.05, 0.0], "plateau"),          # all within 0.05 of 1/2
     ([-5.0, 5.0, -0.5, -5.0], "stuck"),            # one wrong side, none saturated
+    ([-5.0, 5.0, 5.0, 0.0], "stuck"),              # exactly 1/2 is not the right side
     ([-5.0, 5.0, -3.0, -5.0], "saturated"),        # 10 -> 0.047, within 0.1 of wrong target 0
 ])
 def test_outcome_labels(logits, outcome):

@@ -42,7 +42,7 @@ def test_bad_data_and_params(setup, change, message):
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"epochs": -1}, "epochs must be an integer >= 0"),
+    ({"epochs": -1}, "epochs must be an integer from 0 to"),
     ({"epochs": 10.0}, "epochs must be an integer"),
     ({"record_every": 0}, "record_every must be an integer >= 1"),
     ({"activation": "softmax"}, "activation must be one of 'sigmoid', 'tanh', 'relu'"),
@@ -72,3 +72,28 @@ def test_bad_forward_and_gradient_names(setup):
         kernels.gradients(p, X, Y, loss="l1")
     with pytest.raises(ValueError, match="X has 3 inputs"):
         kernels.forward(p, np.zeros((4, 3)))
+
+
+def test_inputs_checked_in_the_working_dtype(setup):
+    p, X, Y = setup
+    with pytest.raises(ValueError, match="X contains NaN or inf"):
+        kernels.train(p.astype(np.float32), X * 1e300, Y, epochs=1)
+    with pytest.raises(ValueError, match=r"momentum\[0\] = 0.9999999999 rounds to 1.0"):
+        kernels.train(p.astype(np.float32), X, Y, epochs=1, momentum=0.9999999999)
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda p, X, Y: kernels.train(p, X, Y, epochs=2**63), "epochs must be an integer from 0"),
+    (lambda p, X, Y: kernels.train(p, X, Y, parallel="no"), "parallel must be True or False"),
+    (lambda p, X, Y: kernels.forward(p, X, parallel=1), "parallel must be True or False"),
+    (lambda p, X, Y: kernels.record_epochs(10, 0), "record_every must be an integer >= 1"),
+    (lambda p, X, Y: kernels.record_epochs(-1, 1), "epochs must be an integer from 0"),
+    (lambda p, X, Y: kernels.record_epochs(3.5, 1), "epochs must be an integer"),
+    (lambda p, X, Y: kernels.tasks.by_name(["xor"]), "task must be one of"),
+    (lambda p, X, Y: kernels.init_params([1], dtype=None), "dtype must be numpy.float32"),
+    (lambda p, X, Y: kernels.init_params([1], scale=1e300, dtype=np.float32),
+     "scale = 1e[+]?300 overflows float32"),
+])
+def test_more_bad_arguments(setup, call, message):
+    with pytest.raises(ValueError, match=message):
+        call(*setup)
