@@ -15,7 +15,16 @@ from __future__ import annotations
 from . import config, tasks
 from ._types import OUTCOMES, Params, TrainResult
 from .initialization import SCHEMES, init_params
-from .training import ACTIVATIONS, LOSSES, forward, gradients, losses, record_epochs, train
+from .training import (
+    ACTIVATIONS,
+    LOSSES,
+    forward,
+    gradients,
+    losses,
+    record_epochs,
+    train,
+    warmup,
+)
 
 __version__ = "0.1.0"
 
@@ -34,4 +43,5 @@ __all__ = [
     "record_epochs",
     "tasks",
     "train",
+    "warmup",
 ]

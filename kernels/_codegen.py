@@ -21,7 +21,6 @@ stale exactly when the sources change.
 
 from __future__ import annotations
 
-import hashlib
 import importlib.util
 import os
 import sys
@@ -60,10 +59,9 @@ def code_dir() -> Path:
 
 
 def _sources_digest() -> str:
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
+    from ._cpu import sources_digest
+
+    return sources_digest()[:16]
 
 
 def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int):

@@ -17,6 +17,7 @@ cores themselves).  Blocks never share data, so any split gives the same bits.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 from types import FunctionType
@@ -98,12 +99,17 @@ def _depend_on_sources(dispatcher) -> bool:
     cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
     if cache_file is None or not hasattr(cache_file, "_source_stamp"):
         return False
-    here = Path(__file__).parent
-    digest = hashlib.sha256()
-    for path in sorted(here.glob("*.py")):
-        digest.update(path.read_bytes())
-    cache_file._source_stamp = (cache_file._source_stamp, digest.hexdigest())
+    cache_file._source_stamp = (cache_file._source_stamp, sources_digest())
     return True
+
+
+@functools.cache
+def sources_digest() -> str:
+    """Return the SHA-256 of every kernel source file (``kernels/*.py``), as hex."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
 
 
 @_inner

@@ -16,8 +16,9 @@ import numpy as np
 from . import _codegen, _cpu, config
 from ._types import OUTCOMES, Params, TrainResult
 from ._validation import check_choice, check_int, check_number, per_network
+from .initialization import init_params
 
-__all__ = ["forward", "losses", "gradients", "train", "ACTIVATIONS", "LOSSES"]
+__all__ = ["forward", "losses", "gradients", "train", "warmup", "ACTIVATIONS", "LOSSES"]
 
 #: Hidden activations, in kernel code order.
 ACTIVATIONS: tuple[str, ...] = ("sigmoid", "tanh", "relu")
@@ -100,14 +101,16 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     outcome = np.empty(N, np.int8)
     if not N:
         pass
-    elif mode == _cpu.MODE_TRAIN and _codegen.eligible(S, p.n_inputs, p.n_hidden):
+    elif (mode == _cpu.MODE_TRAIN and _codegen.eligible(S, p.n_inputs, p.n_hidden)
+          and N >= config.UNROLLED_LANES // 4):
         kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
                                    LOSSES.index(loss))
         _launch(kernel.run_blocks, -(-N // config.UNROLLED_LANES), parallel,
                 (*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target), dt.type(1),
                  float(config.SATURATED_TOL), float(config.PLATEAU_TOL), curve, loss_out,
                  outputs, conv, outcome))
-    else:
+    else:  # the generic kernel; a handful of networks get a block no wider than needed
+        lanes = min(lanes, N)
         _launch(_cpu.run_blocks, -(-N // lanes), parallel,
                 (mode, *p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target),
                  ACTIVATIONS.index(act), LOSSES.index(loss), dt.type(1), lanes,
@@ -276,6 +279,36 @@ def gradients(
     grads, *_ = _run(_cpu.MODE_GRADIENTS, p, Xc, Yc, act=act, loss=loss, lr=zeros, mom=zeros,
                      epochs=0, curve_epochs=np.empty(0, np.int64), target=0.5, parallel=parallel)
     return grads
+
+
+def warmup(
+    X,
+    Y,
+    *,
+    n_hidden: int = 2,
+    activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid",
+    loss: Literal["bce", "mse"] = "bce",
+    dtype=np.float64,
+) -> None:
+    """Compile (or load from the on-disk caches) the kernels that :func:`train` will use.
+
+    Call it once in a parent process before starting worker processes that train
+    the same kind of network: the workers then load the compiled code instead of
+    all compiling, and writing the caches, at the same time.
+
+    Parameters
+    ----------
+    X, Y : array_like
+        The task, as for :func:`train`.
+    n_hidden, activation, loss, dtype
+        The networks that will be trained.
+    """
+    X = np.asarray(X)
+    n_nets = max(config.LANES, config.UNROLLED_LANES)  # enough to take the path big runs take
+    p = init_params(np.arange(n_nets), n_inputs=X.shape[1] if X.ndim == 2 else 1,
+                    n_hidden=n_hidden, dtype=dtype)
+    train(p, X, Y, lr=0.0, epochs=1, activation=activation, loss=loss, record_every=1,
+          parallel=False)
 
 
 def record_epochs(epochs: int, record_every: int | None) -> np.ndarray:

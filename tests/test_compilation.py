@@ -1,0 +1,55 @@
+"""Compiled-code caches: shared safely by processes that start together, and never stale."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+import kernels
+from kernels import _codegen, _cpu
+
+SCRIPT = """
+import sys, numpy as np, kernels
+X, Y = kernels.tasks.xor()
+p = kernels.init_params(np.arange(500), n_hidden=3)
+r = kernels.train(p, X, Y, lr=1.5, epochs=300, activation="tanh", loss="mse")
+np.save(sys.argv[1], r.loss)
+"""
+
+
+def test_processes_starting_together_on_cold_caches(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               XORSWEEP_CACHE_DIR=str(tmp_path / "gen"))
+    procs = [subprocess.Popen([sys.executable, "-c", SCRIPT, str(tmp_path / f"out{i}.npy")],
+                              env=env, stderr=subprocess.PIPE, text=True) for i in range(3)]
+    for proc in procs:
+        _, err = proc.communicate(timeout=300)
+        assert proc.returncode == 0, err
+    results = [np.load(tmp_path / f"out{i}.npy") for i in range(3)]
+    X, Y = kernels.tasks.xor()
+    here = kernels.train(kernels.init_params(np.arange(500), n_hidden=3), X, Y, lr=1.5,
+                         epochs=300, activation="tanh", loss="mse").loss
+    for r in results:
+        np.testing.assert_array_equal(r, here)
+    generated = list((tmp_path / "gen").glob("xorsweep_train_*.py"))
+    assert len(generated) == 1
+    assert not list((tmp_path / "gen").glob("*.tmp"))  # no half-written files left behind
+
+
+def test_warmup_then_train(tmp_path, monkeypatch):
+    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
+    X, Y = kernels.tasks.xor()
+    kernels.warmup(X, Y, n_hidden=2, activation="sigmoid", loss="bce", dtype=np.float32)
+    assert list(tmp_path.glob("xorsweep_train_S4_D2_H2_a0_l0_*.py"))
+
+
+def test_cache_stamp_covers_every_kernel_source():
+    # numba's own stamp, paired with the digest of every kernel source file
+    _, digest = _cpu.run_blocks._cache._cache_file._source_stamp
+    assert digest.startswith(_codegen._sources_digest())
+    # the generated kernels' file names carry the digest of all kernel sources
+    assert _codegen._sources_digest() in Path(_codegen.unrolled(4, 2, 2, 0, 0).__file__).name
