@@ -296,14 +296,16 @@ def main(argv=None) -> int:
 def table(rows) -> str:
     impls = list(dict.fromkeys(r["impl"] for r in rows))
     keys = list(dict.fromkeys((r["dtype"], r["n"]) for r in rows))
-    head = "| dtype | N | " + " | ".join(impls) + " | xorsweep / JAX |"
-    lines = [head, "|" + "---|" * (len(impls) + 3)]
+    head = "| dtype | N | " + " | ".join(impls) + " | xorsweep / JAX | xorsweep / numpy-loop |"
+    lines = [head, "|" + "---|" * (len(impls) + 4)]
     for dtype, n in keys:
         cells = {r["impl"]: r for r in rows if r["dtype"] == dtype and r["n"] == n}
         ratio = cells["xorsweep"]["xorsweep_over_jax"]
+        vs_loop = cells["xorsweep"]["x_vs_numpy_loop"]
+        loop_ratio = f"{vs_loop:,.0f}x" if vs_loop else "-"
         lines.append(f"| {dtype} | {n:,} | " + " | ".join(
             f"{cells[i]['net_epochs_per_s'] / 1e6:.3g} M" for i in impls)
-            + f" | {f'{ratio:.2f}x' if ratio else '-'} |")
+            + f" | {f'{ratio:.2f}x' if ratio else '-'} | {loop_ratio} |")
     return "\n".join(lines)
 
 

@@ -6,7 +6,7 @@
 >>> r = kernels.train(p, X, Y, lr=1.0, epochs=2000)
 >>> rate = (r.converged_epoch >= 0).mean()
 
-See ``DESIGN.md`` for the math contract.  ``kernels`` imports nothing from
+``kernels`` imports nothing from
 ``sweeps`` or ``analysis``.
 """
 
