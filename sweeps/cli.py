@@ -1,9 +1,16 @@
-"""The ``xorsweep`` command line."""
+"""The ``xorsweep`` command line: ``run``, ``status``, ``specs``.
+
+Exit status: 0 success, 2 usage or spec error (nothing written), 1 any other
+failure, 130 interrupted (finished chunks are kept; the same command resumes).
+"""
 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
+import time
+from pathlib import Path
 
 from kernels import __version__
 
@@ -12,26 +19,107 @@ def build_parser() -> argparse.ArgumentParser:
     """Return the argument parser of the ``xorsweep`` command."""
     parser = argparse.ArgumentParser(
         prog="xorsweep",
-        description="Train huge populations of tiny neural networks and study how they converge.",
-        epilog="Sweep commands (run, status, report, specs) are not implemented yet; "
-               "the kernels are usable from Python: see README.md.",
-    )
+        description="Train huge populations of tiny neural networks and study how they converge.")
     parser.add_argument("--version", action="version", version=f"xorsweep {__version__}")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    p = sub.add_parser("run", help="run or resume a sweep")
+    p.add_argument("spec", metavar="SPEC", help="a TOML spec file or a bundled spec's name")
+    p.add_argument("--out", default="runs", help="parent directory of the run (default: runs)")
+    p.add_argument("--jobs", type=int, default=None, help="workers (default: all cores)")
+    p.add_argument("--backend", default="threads",
+                   help="threads (default), loky, or any joblib backend")
+    p.add_argument("--chunk-size", type=int, default=None, help="networks per chunk")
+    p.add_argument("--force", action="store_true",
+                   help="start over in a directory that holds another spec's run")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    p = sub.add_parser("status", help="describe a run directory")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+
+    sub.add_parser("specs", help="list the bundled specs")
     return parser
+
+
+def cmd_run(args) -> int:
+    """Run or resume a sweep."""
+    import sweeps
+
+    spec = sweeps.load_spec(args.spec)
+    progress = not args.quiet and sys.stderr.isatty()
+    t0 = time.perf_counter()
+    try:
+        run = sweeps.run(spec, out=args.out, jobs=args.jobs, backend=args.backend,
+                         chunk_size=args.chunk_size, force=args.force, progress=progress)
+    except KeyboardInterrupt:
+        again = " ".join(shlex.quote(a) for a in ["xorsweep", "run", args.spec, "--out",
+                                                   args.out])
+        print(f"interrupted; finished chunks are kept in {Path(args.out) / spec.name}. "
+              f"Resume with: {again}", file=sys.stderr)
+        return 130
+    seconds = time.perf_counter() - t0
+    n = spec.n_networks
+    print(f"{spec.name}: {n:,} networks x {spec.epochs:,} epochs done in {seconds:.1f} s; "
+          f"results in {run.path}")
+    return 0
+
+
+def cmd_status(args) -> int:
+    """Describe a run directory."""
+    import sweeps
+
+    run = sweeps.open_run(args.run_dir)
+    m = run.manifest
+    chunks = m["chunks"]
+    done = run.done
+    nets_done = sum(chunks[i][1] - chunks[i][0] for i in done)
+    nets_total = chunks[-1][1] if chunks else 0
+    spec = sweeps.load_spec(run.path / "spec.toml")
+    rate = nets_done * spec.epochs / m["elapsed_s"] if m["elapsed_s"] else 0.0
+    print(f"run        {run.path}  ({m['name']})")
+    print(f"chunks     {len(done)} of {len(chunks)} done, {len(chunks) - len(done)} missing")
+    print(f"networks   {nets_done:,} of {nets_total:,}")
+    print(f"elapsed    {m['elapsed_s']:.1f} s  ({rate / 1e6:.1f} M network-epochs/s)")
+    print(f"state      {'complete' if run.complete else 'incomplete: rerun the same command'}")
+    return 0
+
+
+def cmd_specs(args) -> int:
+    """List the bundled specs."""
+    import sweeps
+
+    for name, path in sorted(sweeps.bundled_specs().items()):
+        spec = sweeps.load_spec(path)
+        print(f"{name:14s} {spec.n_networks:>9,} networks  {spec.description}")
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
     parser = build_parser()
-    args = sys.argv[1:] if argv is None else argv
-    if not args:
-        parser.print_help()
-        return 0
     try:
-        parser.parse_args(args)
+        args = parser.parse_args(sys.argv[1:] if argv is None else argv)
     except SystemExit as exc:  # argparse exits on --help, --version and usage errors
         return int(exc.code or 0)
-    return 0
+    if args.command is None:
+        parser.print_help()
+        return 0
+    from sweeps.spec import SpecError
+    from sweeps.store import RunError
+
+    try:
+        return {"run": cmd_run, "status": cmd_status, "specs": cmd_specs}[args.command](args)
+    except (SpecError, RunError) as exc:
+        if args.debug:
+            raise
+        print(f"xorsweep: error: {exc}", file=sys.stderr)
+        return 2
+    except Exception as exc:  # noqa: BLE001 - one line for the user, traceback with --debug
+        if args.debug:
+            raise
+        print(f"xorsweep: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,0 +1,60 @@
+"""Expansion of a spec into cells, networks and chunks; deterministic, independent of chunking.
+
+Cells are the product of the grid axes in :data:`sweeps.spec.AXES` order (the
+first axis varies slowest); cell ``c`` holds networks ``c * R .. c * R + R - 1``
+for R replicates.  Replicate ``r`` of every cell uses the seed
+``(spec.seed << 32) + r``, so it starts from the same base draw in every cell
+(comparisons across cells are paired).  The axes that change the compiled
+kernel (hidden, activation, loss) come first, so each kernel's networks form one
+contiguous range of ids, which is cut into chunks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .spec import AXES, Spec
+
+__all__ = ["Chunk", "make_chunks", "network_columns", "default_chunk_size"]
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Networks ``start .. stop - 1``, all with one (hidden, activation, loss)."""
+
+    index: int
+    start: int
+    stop: int
+
+
+def default_chunk_size(spec: Spec, jobs: int) -> int:
+    """About four chunks per worker, between 256 and 65,536 networks each."""
+    return int(np.clip(-(-spec.n_networks // (4 * jobs)), 256, 65_536))
+
+
+def make_chunks(spec: Spec, chunk_size: int) -> list[Chunk]:
+    """Cut every kernel group into chunks of at most ``chunk_size`` networks."""
+    per_group = spec.replicates
+    for axis in AXES[3:]:
+        per_group *= len(spec.grid[axis])
+    chunks = []
+    for g0 in range(0, spec.n_networks, per_group):
+        for start in range(g0, g0 + per_group, chunk_size):
+            chunks.append(Chunk(len(chunks), start, min(start + chunk_size, g0 + per_group)))
+    return chunks
+
+
+def network_columns(spec: Spec, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Return ids, cells, replicates, seeds and every axis value of networks start .. stop-1."""
+    ids = np.arange(start, stop, dtype=np.int64)
+    cells = ids // spec.replicates
+    replicate = ids % spec.replicates
+    cols = {"network": ids, "cell": cells}
+    index = np.unravel_index(cells, tuple(len(spec.grid[a]) for a in AXES))
+    for axis, idx in zip(AXES, index, strict=True):
+        cols[axis] = np.asarray(spec.grid[axis])[idx]
+    cols["replicate"] = replicate
+    cols["seed"] = (np.int64(spec.seed) << 32) + replicate
+    return cols

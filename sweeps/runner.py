@@ -1,0 +1,227 @@
+"""Running a sweep: expand, dispatch chunks through joblib, store results as they arrive.
+
+Which level owns the cores: the joblib workers.  Each worker trains its chunk
+with ``kernels.train(..., parallel=False)`` (one thread, GIL released), so
+``jobs`` workers use ``jobs`` cores and numba never adds threads of its own.
+The default backend is joblib's ``threading``: the kernels release the GIL, so
+threads share the cores with no pickling or process start-up.  Only the driver
+(this process) writes to the store.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import platform
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import joblib
+import numba
+import numpy as np
+import pandas as pd
+
+import kernels
+
+from . import plan, store
+from .spec import AXES, Spec, load_spec
+
+__all__ = ["run", "compute_chunk", "BACKENDS"]
+
+log = logging.getLogger(__name__)
+
+#: Backend names accepted besides any joblib knows; "threads" is joblib's "threading".
+BACKENDS = {"threads": "threading", "loky": "loky", "processes": "loky"}
+
+
+def compute_chunk(spec_data: dict, start: int, stop: int) -> dict[str, np.ndarray]:
+    """Train networks ``start .. stop-1`` of a spec; return compact arrays (worker side)."""
+    spec = load_spec(spec_data)
+    cols = plan.network_columns(spec, start, stop)
+    X, Y = kernels.tasks.by_name(spec.task)
+    dtype = np.dtype(spec.dtype)
+    n, D, H = stop - start, X.shape[1], int(cols["hidden"][0])
+    W1, b1, W2, b2 = (np.empty((n, D, H), dtype), np.empty((n, H), dtype),
+                      np.empty((n, H), dtype), np.empty(n, dtype))
+    keys = pd.MultiIndex.from_arrays([cols["init"], cols["init_scale"]])
+    for (scheme, scale), idx in _groups(keys):
+        q = kernels.init_params(cols["seed"][idx], n_inputs=D, n_hidden=H, scheme=scheme,
+                                scale=scale, dtype=dtype)
+        W1[idx], b1[idx], W2[idx], b2[idx] = q.arrays()
+    t0 = time.perf_counter()
+    r = kernels.train(kernels.Params(W1, b1, W2, b2), X, Y, lr=cols["lr"],
+                      momentum=cols["momentum"], epochs=spec.epochs,
+                      activation=str(cols["activation"][0]), loss=str(cols["loss"][0]),
+                      record_every=spec.record_every, target_error=spec.target_error,
+                      parallel=False)
+    return {"start": start, "stop": stop, "seconds": time.perf_counter() - t0,
+            "loss": r.loss, "converged_epoch": r.converged_epoch, "outcome": r.outcome,
+            "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
+
+
+def _groups(keys: pd.MultiIndex):
+    codes, uniques = pd.factorize(keys)
+    for i, key in enumerate(uniques):
+        yield key, np.flatnonzero(codes == i)
+
+
+def network_table(spec: Spec, result: dict) -> pd.DataFrame:
+    """Return the network rows of one computed chunk, in the store's column order."""
+    cols = plan.network_columns(spec, result["start"], result["stop"])
+    n = result["stop"] - result["start"]
+    df = pd.DataFrame({"network": cols["network"], "cell": cols["cell"]})
+    for axis in AXES:
+        df[axis] = cols[axis]
+    df["task"] = spec.task
+    df["replicate"] = cols["replicate"]
+    df["seed"] = cols["seed"]
+    df["epochs"] = np.full(n, spec.epochs, np.int64)
+    df["target_error"] = spec.target_error
+    df["final_loss"] = result["loss"].astype(np.float64)
+    df["converged_epoch"] = result["converged_epoch"]
+    df["outcome"] = result["outcome"].astype(str)
+    for s in range(result["outputs"].shape[1]):
+        df[f"out_{s}"] = result["outputs"][:, s].astype(np.float64)
+    return df
+
+
+def curve_table(result: dict) -> pd.DataFrame:
+    """Return the recorded curves of one chunk: ``network`` and ``loss_<epoch>`` columns."""
+    df = pd.DataFrame({"network": np.arange(result["start"], result["stop"], dtype=np.int64)})
+    curve = result["curve"].astype(np.float64)
+    return pd.concat([df, pd.DataFrame(curve, columns=[f"loss_{e}" for e in
+                                                       result["curve_epochs"]])], axis=1)
+
+
+def _versions() -> dict[str, str]:
+    return {"xorsweep": kernels.__version__, "numba": numba.__version__,
+            "numpy": np.__version__, "python": platform.python_version()}
+
+
+def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool) -> dict:
+    """Create or reopen the run directory; return the manifest (chunks done verified)."""
+    manifest_path = run_dir / store.MANIFEST
+    if manifest_path.is_file():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest["spec_digest"] != spec.digest() and not force:
+            raise store.RunError(f"{run_dir} holds a run of a different spec; use another "
+                                 "--out, or --force to start over")
+        if not force:
+            _verify(run_dir, manifest)
+            return manifest
+    if force and run_dir.exists():
+        for sub in ("networks", "curves"):
+            shutil.rmtree(run_dir / sub, ignore_errors=True)
+        (run_dir / store.MANIFEST).unlink(missing_ok=True)
+    chunks = plan.make_chunks(spec, chunk_size)
+    manifest = {"format": 1, "name": spec.name, "spec_digest": spec.digest(),
+                "versions": _versions(),
+                "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
+                "chunk_size": chunk_size, "chunks": [[c.start, c.stop] for c in chunks],
+                "done": {}, "created": time.time(), "elapsed_s": 0.0}
+    for sub in ("networks", "curves"):
+        (run_dir / sub).mkdir(exist_ok=True)
+    store.atomic_write(run_dir / "spec.toml", spec.to_toml().encode())
+    store.atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
+    return manifest
+
+
+def _verify(run_dir: Path, manifest: dict) -> None:
+    for key, info in list(manifest["done"].items()):
+        ok = True
+        for sub in ("networks", "curves"):
+            path = run_dir / sub / store.part_name(int(key))
+            if not path.is_file() or store.sha256(path.read_bytes()) != info[sub]:
+                ok = False
+        if not ok:
+            log.warning("chunk %s of %s is missing or corrupt; computing it again", key, run_dir)
+            del manifest["done"][key]
+
+
+def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
+        chunk_size: int | None = None, force: bool = False, progress: bool = False
+        ) -> store.Run:
+    """Run (or resume) a sweep and return its store.
+
+    Parameters
+    ----------
+    spec : path, bundled spec name, dict or Spec
+    out : path
+        The run directory is ``out/<spec name>``.
+    jobs : int, optional
+        Workers (default: every core).
+    backend : str
+        ``"threads"`` (default), ``"loky"``/``"processes"``, or any joblib backend name.
+    chunk_size : int, optional
+        Networks per chunk (default: about four chunks per worker).  Only a new
+        run uses it; a resumed run keeps its chunk table.  Results never depend on it.
+    force : bool
+        Start over in a directory that holds another spec's run.
+    progress : bool
+        Show a progress bar of completed networks on stderr.
+
+    Raises
+    ------
+    SpecError
+        If the spec is invalid (nothing is written).
+    RunError
+        If the directory holds another spec's run or another process is running it.
+    """
+    spec = load_spec(spec)
+    jobs = os.cpu_count() or 1 if jobs is None else jobs
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        raise store.RunError(f"jobs = {jobs!r} must be a positive integer")
+    if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
+                                   or chunk_size < 1):
+        raise store.RunError(f"chunk size {chunk_size!r} must be a positive integer")
+    joblib_backend = BACKENDS.get(backend, backend)
+    run_dir = Path(out) / spec.name
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with store.RunLock(run_dir):
+        manifest = _prepare(run_dir, spec, chunk_size or plan.default_chunk_size(spec, jobs),
+                            force)
+        todo = [(i, a, b) for i, (a, b) in enumerate(manifest["chunks"])
+                if str(i) not in manifest["done"]]
+        if todo:
+            _execute(run_dir, spec, manifest, todo, jobs, joblib_backend, progress)
+    return store.open_run(run_dir)
+
+
+def _execute(run_dir, spec, manifest, todo, jobs, backend, progress) -> None:
+    from tqdm import tqdm
+
+    X, Y = kernels.tasks.by_name(spec.task)
+    for H in spec.grid["hidden"]:  # compile once, before any worker needs the kernels
+        for act in spec.grid["activation"]:
+            for loss in spec.grid["loss"]:
+                kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=spec.dtype)
+    done_nets = sum(b - a for i, (a, b) in enumerate(manifest["chunks"])
+                    if str(i) in manifest["done"])
+    bar = tqdm(total=spec.n_networks, initial=done_nets, unit="net", unit_scale=True,
+               disable=not progress, desc=spec.name, file=sys.stderr, smoothing=0.1)
+    index = {a: i for i, a, _ in todo}
+    data = spec.to_dict()
+    t0 = time.perf_counter()
+    elapsed0 = manifest["elapsed_s"]
+    try:
+        with joblib.parallel_config(backend=backend, n_jobs=jobs):
+            results = joblib.Parallel(return_as="generator_unordered")(
+                joblib.delayed(compute_chunk)(data, a, b) for _, a, b in todo)
+            for result in results:
+                i = index[result["start"]]
+                entry = {"seconds": result["seconds"]}
+                for sub, frame in (("networks", network_table(spec, result)),
+                                   ("curves", curve_table(result))):
+                    blob = store.table_bytes(frame)
+                    store.atomic_write(run_dir / sub / store.part_name(i), blob)
+                    entry[sub] = store.sha256(blob)
+                manifest["done"][str(i)] = entry
+                manifest["elapsed_s"] = elapsed0 + time.perf_counter() - t0
+                store.atomic_write(run_dir / store.MANIFEST,
+                                   json.dumps(manifest, indent=1).encode())
+                bar.update(result["stop"] - result["start"])
+    finally:
+        bar.close()

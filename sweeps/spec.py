@@ -1,0 +1,222 @@
+"""Sweep specs: a TOML file (or dict) describing a grid of networks, validated up front.
+
+A spec has top-level settings and a ``[grid]`` table of axes.  Every axis takes a
+list of values or a range table: ``{ linspace = [start, stop, n] }``,
+``{ logspace = [start_exp, stop_exp, n] }`` (base 10) or
+``{ range = [start, stop, step] }`` (integers, stop excluded).  Every problem is
+a :class:`SpecError` whose one-line message names the key and the fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import tomllib
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from kernels import ACTIVATIONS, LOSSES, SCHEMES, tasks
+
+__all__ = ["Spec", "SpecError", "load_spec", "bundled_specs", "AXES", "DEFAULTS"]
+
+
+class SpecError(ValueError):
+    """A spec that cannot be run; the message says which key and how to fix it."""
+
+
+#: Grid axes in cell order: the first axis varies slowest.  The axes that change
+#: the compiled kernel come first, so each kernel's networks are one contiguous range.
+AXES: tuple[str, ...] = ("hidden", "activation", "loss", "init", "init_scale", "momentum", "lr")
+
+#: Default value of every grid axis and top-level key.
+DEFAULTS: dict[str, Any] = {
+    "task": "xor", "epochs": 5000, "replicates": 100, "seed": 0, "record_every": 50,
+    "target_error": 0.1, "dtype": "float64",
+    "grid": {"lr": [1.0], "momentum": [0.0], "init": ["uniform"], "init_scale": [1.0],
+             "hidden": [2], "activation": ["sigmoid"], "loss": ["bce"]},
+}
+
+_TOP_KEYS = ("name", "description", *(k for k in DEFAULTS if k != "grid"), "grid")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+_CHOICES = {"init": SCHEMES, "activation": ACTIVATIONS, "loss": LOSSES}
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated sweep spec.  ``grid`` maps every axis in :data:`AXES` to its values."""
+
+    name: str
+    task: str
+    epochs: int
+    replicates: int
+    seed: int
+    record_every: int
+    target_error: float
+    dtype: str
+    grid: dict[str, tuple]
+    description: str = ""
+
+    @property
+    def n_cells(self) -> int:
+        """Number of grid cells (the product of the axis lengths)."""
+        return math.prod(len(v) for v in self.grid.values())
+
+    @property
+    def n_networks(self) -> int:
+        """Number of networks: cells x replicates."""
+        return self.n_cells * self.replicates
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the spec as plain data, every axis as an explicit list."""
+        d = {k: getattr(self, k) for k in ("name", "description", *DEFAULTS) if k != "grid"}
+        d["grid"] = {a: list(self.grid[a]) for a in AXES}
+        return d
+
+    def to_toml(self) -> str:
+        """Return the spec as TOML (explicit lists), which :func:`load_spec` reads back."""
+        d = self.to_dict()
+        lines = [f"{k} = {json.dumps(v)}" for k, v in d.items() if k != "grid"]
+        lines += ["", "[grid]"] + [f"{a} = {json.dumps(v)}" for a, v in d["grid"].items()]
+        return "\n".join(lines) + "\n"
+
+    def digest(self) -> str:
+        """Return a hash of everything that determines the results (the name excluded)."""
+        d = self.to_dict()
+        d.pop("name")
+        d.pop("description")
+        return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+def bundled_specs() -> dict[str, Path]:
+    """Return the specs shipped with xorsweep, by name."""
+    root = resources.files("sweeps") / "specs"
+    return {Path(str(p)).stem: Path(str(p)) for p in root.iterdir() if str(p).endswith(".toml")}
+
+
+def load_spec(source) -> Spec:
+    """Load and validate a spec from a TOML path, a bundled spec's name, a dict or a Spec.
+
+    Raises
+    ------
+    SpecError
+        With a one-line message naming the key and the fix.
+    """
+    if isinstance(source, Spec):
+        return source
+    if isinstance(source, dict):
+        return _validate(source)
+    text = str(source)
+    path = Path(text)
+    if not path.is_file():
+        bundled = bundled_specs()
+        if text not in bundled:
+            raise SpecError(f"spec {text!r} is neither a TOML file nor a bundled spec "
+                            f"({', '.join(sorted(bundled))}); check the path")
+        path = bundled[text]
+    try:
+        data = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot be read ({exc.strerror})") from None
+    return _validate(data)
+
+
+def _validate(data: dict) -> Spec:
+    unknown = [k for k in data if k not in _TOP_KEYS]
+    if unknown:
+        raise SpecError(f"unknown key {unknown[0]!r}; valid keys are {', '.join(_TOP_KEYS)}")
+    if "name" not in data:
+        raise SpecError("missing key 'name'; give the sweep a name, e.g. name = \"my-sweep\"")
+    name = data["name"]
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise SpecError(f"name = {name!r} is not a safe directory name; use letters, digits, "
+                        "'.', '_' and '-' (no '/' or '..')")
+    description = data.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError("description must be a string")
+    top = {k: data.get(k, v) for k, v in DEFAULTS.items() if k != "grid"}
+    if not isinstance(top["task"], str) or top["task"] not in tasks.NAMES:
+        raise SpecError(f"task = {top['task']!r} is unknown; use one of {', '.join(tasks.NAMES)}")
+    for key in ("epochs", "replicates", "record_every"):
+        v = top[key]
+        if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
+            raise SpecError(f"{key} = {v!r} must be a positive integer")
+    if isinstance(top["seed"], bool) or not isinstance(top["seed"], int) or not (
+            0 <= top["seed"] < 2**31):
+        raise SpecError(f"seed = {top['seed']!r} must be an integer from 0 to 2**31 - 1")
+    te = top["target_error"]
+    if isinstance(te, bool) or not isinstance(te, int | float) or not 0 < te <= 0.5:
+        raise SpecError(f"target_error = {te!r} must be a number in (0, 0.5]")
+    if top["dtype"] not in ("float32", "float64"):
+        raise SpecError(f"dtype = {top['dtype']!r} is unknown; use \"float32\" or \"float64\"")
+    grid_in = data.get("grid", {})
+    if not isinstance(grid_in, dict):
+        raise SpecError("grid must be a table of axes, e.g. [grid] lr = [0.5, 1.0]")
+    bad = [a for a in grid_in if a not in AXES]
+    if bad:
+        raise SpecError(f"unknown grid axis {bad[0]!r}; axes are {', '.join(AXES)}")
+    grid = {a: _axis(a, grid_in.get(a, DEFAULTS["grid"][a])) for a in AXES}
+    return Spec(name=name, description=description, grid=grid, **top)
+
+
+def _axis(axis: str, raw) -> tuple:
+    key = f"grid.{axis}"
+    if isinstance(raw, dict):
+        values = _range_table(key, raw)
+    elif isinstance(raw, list):
+        values = list(raw)
+    else:
+        raise SpecError(f"{key} must be a list or a range table such as "
+                        "{ linspace = [0.1, 2.0, 20] }")
+    if not values:
+        raise SpecError(f"{key} is empty; give at least one value")
+    if axis in _CHOICES:
+        for v in values:
+            if v not in _CHOICES[axis]:
+                raise SpecError(f"{key}: {v!r} is unknown; use one of "
+                                f"{', '.join(_CHOICES[axis])}")
+    elif axis == "hidden":
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1024:
+                raise SpecError(f"{key}: {v!r} must be an integer from 1 to 1024")
+    else:
+        for v in values:
+            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+                raise SpecError(f"{key}: {v!r} must be a finite number")
+        values = [float(v) for v in values]
+        if axis == "lr" and min(values) <= 0:
+            raise SpecError(f"{key}: {min(values)!r} must be > 0")
+        if axis == "momentum" and not all(0 <= v < 1 for v in values):
+            raise SpecError(f"{key}: momentum must be in [0, 1)")
+        if axis == "init_scale" and min(values) <= 0:
+            raise SpecError(f"{key}: {min(values)!r} must be > 0")
+    if len(set(values)) != len(values):
+        dup = next(v for v in values if values.count(v) > 1)
+        raise SpecError(f"{key}: duplicate value {dup!r}; list each value once")
+    return tuple(values)
+
+
+def _range_table(key: str, table: dict) -> list:
+    if len(table) != 1 or next(iter(table)) not in ("linspace", "logspace", "range"):
+        raise SpecError(f"{key} range table must have exactly one of linspace, logspace, "
+                        "range; e.g. { logspace = [-1, 1, 9] }")
+    kind, args = next(iter(table.items()))
+    if (not isinstance(args, list) or len(args) != 3
+            or not all(isinstance(a, int | float) and not isinstance(a, bool) for a in args)):
+        raise SpecError(f"{key}.{kind} must be a list of three numbers [start, stop, n]")
+    start, stop, n = args
+    if kind == "range":
+        if not all(isinstance(a, int) for a in args) or n == 0:
+            raise SpecError(f"{key}.range must be three integers [start, stop, step], step != 0")
+        return list(range(start, stop, n))
+    if not isinstance(n, int) or n < 1:
+        raise SpecError(f"{key}.{kind}: the count {n!r} must be a positive integer")
+    values = np.linspace(start, stop, n) if kind == "linspace" else np.logspace(start, stop, n)
+    return [float(v) for v in values]

@@ -1,0 +1,116 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import sweeps
+from sweeps.cli import main
+from sweeps.spec import AXES, DEFAULTS
+
+GOOD = """
+name = "t"
+epochs = 10
+replicates = 3
+
+[grid]
+lr = [0.5, 1.0]
+"""
+
+BAD = [
+    ('bogus = 1', "unknown key 'bogus'"),
+    ('epochs = 0', "epochs = 0 must be a positive integer"),
+    ('epochs = "10"', "epochs = '10' must be a positive integer"),
+    ('replicates = -1', "replicates = -1 must be a positive integer"),
+    ('record_every = 0', "record_every = 0 must be a positive integer"),
+    ('target_error = 0.6', r"target_error = 0.6 must be a number in \(0, 0.5\]"),
+    ('target_error = 0', r"target_error = 0 must be a number in \(0, 0.5\]"),
+    ('task = "xnor"', "task = 'xnor' is unknown; use one of xor"),
+    ('dtype = "float16"', "dtype = 'float16' is unknown"),
+    ('seed = -1', "seed = -1 must be an integer from 0"),
+    ('[grid]\nlr = []', "grid.lr is empty"),
+    ('[grid]\nlr = [0.0]', "grid.lr: 0.0 must be > 0"),
+    ('[grid]\nlr = [1.0, 1.0]', "grid.lr: duplicate value 1.0"),
+    ('[grid]\nmomentum = [1.0]', r"grid.momentum: momentum must be in \[0, 1\)"),
+    ('[grid]\ninit = ["glorot"]', "grid.init: 'glorot' is unknown; use one of uniform"),
+    ('[grid]\nactivation = ["gelu"]', "grid.activation: 'gelu' is unknown"),
+    ('[grid]\nloss = ["l1"]', "grid.loss: 'l1' is unknown"),
+    ('[grid]\nhidden = [0]', "grid.hidden: 0 must be an integer from 1"),
+    ('[grid]\nwidth = [2]', "unknown grid axis 'width'"),
+    ('[grid]\nlr = 0.5', "grid.lr must be a list or a range table"),
+    ('[grid]\nlr = { geomspace = [1, 2, 3] }', "must have exactly one of linspace"),
+    ('[grid]\nlr = { linspace = [1, 2] }', r"grid.lr.linspace must be a list of three numbers"),
+    ('[grid]\nlr = { logspace = [-1, 1, 0] }', "the count 0 must be a positive integer"),
+    ('[grid]\nlr = { linspace = [0, 1, 3] }', "grid.lr: 0.0 must be > 0"),
+]
+
+
+def _spec_text(extra: str, name: str = "t") -> str:
+    top, _, grid = extra.partition("[grid]")
+    return f'name = "{name}"\n{top}\n' + (f"[grid]{grid}\n" if grid else "")
+
+
+@pytest.mark.parametrize(("extra", "message"), BAD)
+def test_bad_specs_raise_one_line_and_cli_exits_2(tmp_path, capsys, extra, message):
+    path = tmp_path / "s.toml"
+    path.write_text(_spec_text(extra))
+    with pytest.raises(sweeps.SpecError, match=message):
+        sweeps.load_spec(path)
+    out = tmp_path / "runs"
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "error:" in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", "..", ".hidden"])
+def test_unsafe_names(name):
+    with pytest.raises(sweeps.SpecError, match="not a safe directory name"):
+        sweeps.load_spec({"name": name})
+
+
+def test_missing_name_and_bad_toml(tmp_path):
+    with pytest.raises(sweeps.SpecError, match="missing key 'name'"):
+        sweeps.load_spec({})
+    path = tmp_path / "s.toml"
+    path.write_text("name = ")
+    with pytest.raises(sweeps.SpecError, match="not valid TOML"):
+        sweeps.load_spec(path)
+    with pytest.raises(sweeps.SpecError, match="neither a TOML file nor a bundled spec"):
+        sweeps.load_spec(tmp_path / "nope.toml")
+
+
+def test_defaults_and_ranges(tmp_path):
+    spec = sweeps.load_spec({"name": "d"})
+    for key, value in DEFAULTS.items():
+        if key != "grid":
+            assert getattr(spec, key) == value
+    assert {a: list(v) for a, v in spec.grid.items()} == DEFAULTS["grid"]
+    spec = sweeps.load_spec({"name": "r", "grid": {
+        "lr": {"logspace": [-1, 1, 3]}, "init_scale": {"linspace": [1, 2, 3]},
+        "hidden": {"range": [1, 7, 2]}}})
+    np.testing.assert_allclose(spec.grid["lr"], [0.1, 1.0, 10.0])
+    assert spec.grid["init_scale"] == (1.0, 1.5, 2.0)
+    assert spec.grid["hidden"] == (1, 3, 5)
+    assert spec.n_cells == 27
+
+
+def test_toml_round_trip_and_digest(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(GOOD)
+    spec = sweeps.load_spec(path)
+    again = tmp_path / "again.toml"
+    again.write_text(spec.to_toml())
+    assert sweeps.load_spec(again) == spec
+    assert sweeps.load_spec(again).digest() == spec.digest()
+    other = sweeps.load_spec(spec.to_dict() | {"epochs": 11})
+    assert other.digest() != spec.digest()
+
+
+def test_bundled_specs_are_valid():
+    names = set(sweeps.bundled_specs())
+    assert {"quickstart", "lr-vs-init", "hidden-width", "activations"} <= names
+    for name in names:
+        spec = sweeps.load_spec(name)
+        assert spec.name == name
+        assert set(spec.grid) == set(AXES)

@@ -1,0 +1,166 @@
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import kernels
+import sweeps
+from sweeps import plan, store
+from sweeps.cli import main
+
+SPEC = {"name": "small", "epochs": 200, "replicates": 7, "record_every": 40,
+        "grid": {"lr": [0.5, 2.0], "init_scale": [0.5, 2.0], "hidden": [1, 2],
+                 "init": ["uniform", "he"], "activation": ["sigmoid"]}}
+
+
+def test_expansion_order_and_seeding():
+    spec = sweeps.load_spec(SPEC)
+    assert spec.n_cells == 16
+    assert spec.n_networks == 112
+    cols = plan.network_columns(spec, 0, spec.n_networks)
+    np.testing.assert_array_equal(cols["network"], np.arange(112))
+    np.testing.assert_array_equal(cols["cell"], np.arange(112) // 7)
+    np.testing.assert_array_equal(cols["replicate"], np.arange(112) % 7)
+    # the first axis (hidden) varies slowest, the last (lr) fastest
+    assert (cols["hidden"][:56] == 1).all()
+    assert (cols["hidden"][56:] == 2).all()
+    np.testing.assert_array_equal(cols["lr"][::7][:4], [0.5, 2.0, 0.5, 2.0])
+    # replicate r has the same seed in every cell; seeds differ across spec seeds
+    assert len(set(cols["seed"][cols["replicate"] == 3])) == 1
+    other = plan.network_columns(sweeps.load_spec(SPEC | {"seed": 1}), 0, 7)
+    assert not set(other["seed"]) & set(cols["seed"])
+    # chunks never mix kernels and cover every network once
+    for size in (1, 5, 50, 1000):
+        chunks = plan.make_chunks(spec, size)
+        covered = np.concatenate([np.arange(c.start, c.stop) for c in chunks])
+        np.testing.assert_array_equal(covered, np.arange(112))
+        for c in chunks:
+            assert len(set(cols["hidden"][c.start:c.stop])) == 1
+
+
+def test_results_match_the_kernel_directly(tmp_path):
+    run = sweeps.run(SPEC, out=tmp_path, jobs=1)
+    df = run.networks()
+    X, Y = kernels.tasks.xor()
+    spec = sweeps.load_spec(SPEC)
+    sel = df[(df.hidden == 2) & (df.init == "he") & (df.init_scale == 2.0) & (df.lr == 0.5)]
+    p = kernels.init_params(sel.seed.to_numpy(), n_hidden=2, scheme="he", scale=2.0)
+    r = kernels.train(p, X, Y, lr=0.5, epochs=spec.epochs, record_every=40)
+    np.testing.assert_array_equal(sel.final_loss.to_numpy(), r.loss)
+    np.testing.assert_array_equal(sel.converged_epoch.to_numpy(), r.converged_epoch)
+    np.testing.assert_array_equal(sel[["out_0", "out_1", "out_2", "out_3"]].to_numpy(), r.outputs)
+    curves = pd.concat(list(run.curves())).set_index("network").loc[sel.network]
+    np.testing.assert_array_equal(curves.to_numpy(), r.curve)
+    assert list(curves.columns) == [f"loss_{e}" for e in r.curve_epochs]
+
+
+def test_invariant_to_jobs_chunking_and_backend(tmp_path):
+    ref = sweeps.run(SPEC, out=tmp_path / "a", jobs=1, chunk_size=1000).networks()
+    for i, kw in enumerate([{"jobs": 2, "chunk_size": 5}, {"jobs": 3, "chunk_size": 13},
+                            {"jobs": 2, "chunk_size": 9, "backend": "loky"}]):
+        other = sweeps.run(SPEC, out=tmp_path / f"b{i}", **kw).networks()
+        pd.testing.assert_frame_equal(ref, other)
+
+
+def test_rerun_is_a_no_op_and_spec_change_is_refused(tmp_path, capsys):
+    run = sweeps.run(SPEC, out=tmp_path)
+    before = {p: p.read_bytes() for p in run.path.rglob("*.parquet")}
+    sweeps.run(SPEC, out=tmp_path)
+    assert {p: p.read_bytes() for p in run.path.rglob("*.parquet")} == before
+    changed = SPEC | {"epochs": 201}
+    with pytest.raises(sweeps.RunError, match="different spec; use another --out, or --force"):
+        sweeps.run(changed, out=tmp_path)
+    assert {p: p.read_bytes() for p in run.path.rglob("*.parquet")} == before
+    spec_file = tmp_path / "changed.toml"
+    spec_file.write_text(sweeps.load_spec(changed).to_toml())
+    assert main(["run", str(spec_file), "--out", str(tmp_path), "--quiet"]) == 2
+    assert "--force" in capsys.readouterr().err
+    forced = sweeps.run(changed, out=tmp_path, force=True)
+    assert (forced.networks().epochs == 201).all()
+
+
+def test_corrupt_or_missing_part_is_recomputed(tmp_path):
+    run = sweeps.run(SPEC, out=tmp_path, chunk_size=20)
+    ref = run.networks()
+    parts = sorted((run.path / "networks").glob("*.parquet"))
+    parts[1].write_bytes(parts[1].read_bytes()[:100])          # truncated
+    (run.path / "curves" / parts[2].name).unlink()            # missing
+    data = bytearray(parts[3].read_bytes())
+    data[len(data) // 2] ^= 0xFF                              # altered
+    parts[3].write_bytes(bytes(data))
+    again = sweeps.run(SPEC, out=tmp_path)
+    pd.testing.assert_frame_equal(again.networks(), ref)
+    assert again.complete
+
+
+def test_lock_held_refuses_and_stale_lock_does_not_block(tmp_path):
+    run_dir = tmp_path / "small"
+    run_dir.mkdir()
+    with store.RunLock(run_dir), pytest.raises(sweeps.RunError, match="is being run by pid"):
+        sweeps.run(SPEC, out=tmp_path)
+    # a lock file left behind by a process that died holds nothing
+    (run_dir / ".lock").write_text("pid 999999")
+    assert sweeps.run(SPEC, out=tmp_path).complete
+
+
+KILL_SPEC = {"name": "kill", "epochs": 3000, "replicates": 400, "record_every": 100,
+             "grid": {"lr": [0.5, 1.0, 2.0, 4.0], "init_scale": [0.5, 1.0, 2.0]}}
+
+
+def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
+    spec_file = tmp_path / "kill.toml"
+    spec_file.write_text(sweeps.load_spec(KILL_SPEC).to_toml())
+    cmd = [sys.executable, "-m", "sweeps.cli", "run", str(spec_file), "--out",
+           str(tmp_path / "killed"), "--jobs", "1", "--chunk-size", "200", "--quiet"]
+    proc = subprocess.Popen(cmd)
+    manifest = tmp_path / "killed" / "kill" / "manifest.json"
+    deadline = time.time() + 120
+    while time.time() < deadline:  # wait until some, not all, chunks are done
+        if manifest.exists():
+            try:
+                done = len(json.loads(manifest.read_text())["done"])
+            except json.JSONDecodeError:  # pragma: no cover - atomic writes make this impossible
+                pytest.fail("manifest was read half-written")
+            if done >= 2:
+                break
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed = sweeps.open_run(tmp_path / "killed" / "kill")
+    assert not killed.complete, "the run finished before it could be killed"
+    assert subprocess.run(cmd).returncode == 0
+    resumed = sweeps.open_run(tmp_path / "killed" / "kill")
+    clean = sweeps.run(KILL_SPEC, out=tmp_path / "clean", jobs=2, chunk_size=999)
+    pd.testing.assert_frame_equal(resumed.networks(), clean.networks())
+    assert not list(Path(resumed.path).rglob(".*.tmp-*"))
+
+
+def test_status_and_specs_commands(tmp_path, capsys):
+    sweeps.run(SPEC, out=tmp_path)
+    assert main(["status", str(tmp_path / "small")]) == 0
+    out = capsys.readouterr().out
+    assert "chunks" in out
+    assert "complete" in out
+    assert "112 of 112" in out
+    assert main(["specs"]) == 0
+    assert "quickstart" in capsys.readouterr().out
+    assert main(["status", str(tmp_path)]) == 2
+    assert "not a run directory" in capsys.readouterr().err
+
+
+def test_example_script_runs(tmp_path, monkeypatch, capsys):
+    import runpy
+
+    monkeypatch.chdir(tmp_path)
+    runpy.run_path(str(Path(__file__).parents[1] / "examples" / "sweep_script.py"),
+                   run_name="__main__")
+    assert "converged" in capsys.readouterr().out
