@@ -16,7 +16,8 @@ def test_readme_has_examples():
 
 
 @pytest.mark.parametrize("code", BLOCKS)
-def test_readme_example_runs(code, capsys):
+def test_readme_example_runs(code, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
     exec(compile(code, str(README), "exec"), {})
     assert "converged" in capsys.readouterr().out
 
@@ -28,3 +29,26 @@ def test_quick_start_demo_runs(capsys):
     out = capsys.readouterr().out
     assert "trained 10,000 XOR networks" in out
     assert re.search(r"converged: [\d,]+ of 10,000 = \d+\.\d%", out)
+
+
+def test_readme_spec_example_is_a_valid_spec_with_every_key():
+    import tomllib
+
+    import sweeps
+    from sweeps.spec import AXES, DEFAULTS
+
+    (toml,) = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
+    data = tomllib.loads(toml)
+    assert set(data) == {"name", "description", *DEFAULTS}
+    assert set(data["grid"]) == set(AXES)
+    assert sweeps.load_spec(data).n_cells == 11 * 16
+
+
+def test_quick_start_sweep_runs(tmp_path, capsys):
+    from sweeps.cli import main
+
+    assert "xorsweep run quickstart" in README.read_text()
+    assert main(["run", "quickstart", "--out", str(tmp_path), "--quiet"]) == 0
+    assert "8,800 networks" in capsys.readouterr().out
+    assert main(["status", str(tmp_path / "quickstart")]) == 0
+    assert "complete" in capsys.readouterr().out
