@@ -10,6 +10,7 @@ import argparse
 import shlex
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from kernels import __version__
@@ -48,6 +49,8 @@ def cmd_run(args) -> int:
 
     spec = sweeps.load_spec(args.spec)
     progress = not args.quiet and sys.stderr.isatty()
+    # joblib reports the chunks it cancels on Ctrl-C; they are simply computed on resume
+    warnings.filterwarnings("ignore", message=".*tasks which were still being processed")
     t0 = time.perf_counter()
     try:
         run = sweeps.run(spec, out=args.out, jobs=args.jobs, backend=args.backend,

@@ -46,8 +46,14 @@ def compute_chunk(spec_data: dict, start: int, stop: int) -> dict[str, np.ndarra
     n, D, H = stop - start, X.shape[1], int(cols["hidden"][0])
     W1, b1, W2, b2 = (np.empty((n, D, H), dtype), np.empty((n, H), dtype),
                       np.empty((n, H), dtype), np.empty(n, dtype))
-    keys = pd.MultiIndex.from_arrays([cols["init"], cols["init_scale"]])
-    for (scheme, scale), idx in _groups(keys):
+    # one initialization call per (scheme, scale) present in the chunk
+    init_idx = np.unique(cols["init"], return_inverse=True)
+    scale_idx = np.unique(cols["init_scale"], return_inverse=True)
+    combo = init_idx[1] * len(scale_idx[0]) + scale_idx[1]
+    for k in np.unique(combo):
+        idx = np.flatnonzero(combo == k)
+        scheme = str(init_idx[0][k // len(scale_idx[0])])
+        scale = float(scale_idx[0][k % len(scale_idx[0])])
         q = kernels.init_params(cols["seed"][idx], n_inputs=D, n_hidden=H, scheme=scheme,
                                 scale=scale, dtype=dtype)
         W1[idx], b1[idx], W2[idx], b2[idx] = q.arrays()
@@ -62,27 +68,23 @@ def compute_chunk(spec_data: dict, start: int, stop: int) -> dict[str, np.ndarra
             "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
 
 
-def _groups(keys: pd.MultiIndex):
-    codes, uniques = pd.factorize(keys)
-    for i, key in enumerate(uniques):
-        yield key, np.flatnonzero(codes == i)
-
-
 def network_table(spec: Spec, result: dict) -> pd.DataFrame:
     """Return the network rows of one computed chunk, in the store's column order."""
     cols = plan.network_columns(spec, result["start"], result["stop"])
     n = result["stop"] - result["start"]
     df = pd.DataFrame({"network": cols["network"], "cell": cols["cell"]})
-    for axis in AXES:
-        df[axis] = cols[axis]
-    df["task"] = spec.task
+    for axis in AXES:  # names are stored dictionary-encoded (pandas: categorical)
+        values = cols[axis]
+        df[axis] = (pd.Categorical(values, categories=list(spec.grid[axis]))
+                    if values.dtype.kind in "OU" else values)
+    df["task"] = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[spec.task])
     df["replicate"] = cols["replicate"]
     df["seed"] = cols["seed"]
     df["epochs"] = np.full(n, spec.epochs, np.int64)
     df["target_error"] = spec.target_error
     df["final_loss"] = result["loss"].astype(np.float64)
     df["converged_epoch"] = result["converged_epoch"]
-    df["outcome"] = result["outcome"].astype(str)
+    df["outcome"] = pd.Categorical(result["outcome"], categories=list(kernels.OUTCOMES))
     for s in range(result["outputs"].shape[1]):
         df[f"out_{s}"] = result["outputs"][:, s].astype(np.float64)
     return df

@@ -144,6 +144,29 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     assert not list(Path(resumed.path).rglob(".*.tmp-*"))
 
 
+def test_ctrl_c_keeps_finished_chunks_and_says_how_to_resume(tmp_path):
+    spec_file = tmp_path / "kill.toml"
+    spec_file.write_text(sweeps.load_spec(KILL_SPEC).to_toml())
+    cmd = [sys.executable, "-m", "sweeps.cli", "run", str(spec_file), "--out", str(tmp_path),
+           "--jobs", "1", "--chunk-size", "200"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    manifest = tmp_path / "kill" / "manifest.json"
+    deadline = time.time() + 120
+    while time.time() < deadline and not (
+            manifest.exists() and json.loads(manifest.read_text())["done"]):
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130
+    assert err.strip().count("\n") == 0
+    assert "Resume with: xorsweep run" in err
+    run = sweeps.open_run(tmp_path / "kill")
+    assert run.done
+    assert not run.complete
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    assert sweeps.open_run(tmp_path / "kill").complete
+
+
 def test_status_and_specs_commands(tmp_path, capsys):
     sweeps.run(SPEC, out=tmp_path)
     assert main(["status", str(tmp_path / "small")]) == 0
