@@ -30,8 +30,8 @@ class Chunk:
 
 
 def default_chunk_size(spec: Spec, jobs: int) -> int:
-    """About four chunks per worker, between 256 and 65,536 networks each."""
-    return int(np.clip(-(-spec.n_networks // (4 * jobs)), 256, 65_536))
+    """About eight chunks per worker (so no worker idles long at the end), 256 to 16,384 each."""
+    return int(np.clip(-(-spec.n_networks // (8 * jobs)), 256, 16_384))
 
 
 def make_chunks(spec: Spec, chunk_size: int) -> list[Chunk]:

@@ -158,7 +158,7 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
     backend : str
         ``"threads"`` (default), ``"loky"``/``"processes"``, or any joblib backend name.
     chunk_size : int, optional
-        Networks per chunk (default: about four chunks per worker).  Only a new
+        Networks per chunk (default: about eight chunks per worker).  Only a new
         run uses it; a resumed run keeps its chunk table.  Results never depend on it.
     force : bool
         Start over in a directory that holds another spec's run.
