@@ -1,4 +1,26 @@
-"""Reading sweep results: convergence tables, curves, heatmaps and the HTML report.
+"""Reading sweep results: convergence tables with confidence intervals and failure modes.
 
-Not implemented yet; see ``DESIGN.md``.
+Works from the store alone (``sweeps.store``): it imports nothing from
+``kernels`` and needs no numba, so a run copied to another machine can be read
+there.
+
+>>> import analysis
+>>> df = analysis.load("runs/quickstart")
+>>> table = analysis.convergence_table(df, by=["lr", "init_scale"])
+>>> table.attrs["pooled"]        # the axes that vary but were pooled
 """
+
+from __future__ import annotations
+
+from .tables import (
+    STATIONARY_LOSSES,
+    convergence_table,
+    failure_mode_table,
+    failure_modes,
+    fraction_converged,
+    load,
+    wilson_interval,
+)
+
+__all__ = ["STATIONARY_LOSSES", "convergence_table", "failure_mode_table", "failure_modes",
+           "fraction_converged", "load", "wilson_interval"]

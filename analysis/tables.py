@@ -1,0 +1,186 @@
+"""Tables computed from the network table: pure functions of pandas frames."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from sweeps.store import open_run
+
+__all__ = ["load", "wilson_interval", "convergence_table", "fraction_converged",
+           "failure_modes", "failure_mode_table", "STATIONARY_LOSSES", "GRID_AXES"]
+
+#: The grid axes of a run's network table (as in ``sweeps.spec.AXES``).
+GRID_AXES = ("hidden", "activation", "loss", "init", "init_scale", "momentum", "lr")
+
+#: Outcome labels (as in ``kernels.OUTCOMES``).
+OUTCOMES = ("converged", "slow", "plateau", "stuck", "saturated", "diverged")
+
+#: Loss of each XOR stationary pattern, by loss function (NaN: not a fixed value).
+STATIONARY_LOSSES = {
+    "bce": {"half4": math.log(2), "half2": math.log(2) / 2,
+            "third3": 0.75 * (math.log(3) - 2 / 3 * math.log(2)), "satwrong": math.nan},
+    "mse": {"half4": 0.25, "half2": 0.125, "third3": 1 / 6, "satwrong": 0.25},
+}
+
+Z95 = 1.959963984540054
+
+
+def load(run_dir, columns: list[str] | None = None) -> pd.DataFrame:
+    """Return a run's network table (only ``columns``, if given)."""
+    return open_run(run_dir).networks(columns=columns)
+
+
+def wilson_interval(k, n, z: float = Z95):
+    r"""Return the Wilson score interval (low, high) for k successes in n trials.
+
+    .. math::
+
+        \\frac{k + z^2/2}{n + z^2} \\pm \\frac{z}{n + z^2}\\sqrt{\\frac{k(n-k)}{n} + \\frac{z^2}{4}}
+
+    Works elementwise on arrays; n = 0 gives (0, 1).
+    """
+    k = np.asarray(k, dtype=np.float64)
+    n = np.asarray(n, dtype=np.float64)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        centre = (k + z * z / 2) / (n + z * z)
+        half = z / (n + z * z) * np.sqrt(np.where(n > 0, k * (n - k) / n, 0) + z * z / 4)
+    low = np.where(n > 0, np.clip(centre - half, 0, 1), 0.0)
+    high = np.where(n > 0, np.clip(centre + half, 0, 1), 1.0)
+    return low, high
+
+
+def _pooled(df: pd.DataFrame, by: list[str]) -> list[str]:
+    return [a for a in GRID_AXES if a in df and a not in by and df[a].nunique() > 1]
+
+
+def convergence_table(df: pd.DataFrame, by: list[str] | tuple = ()) -> pd.DataFrame:
+    """Summarize convergence per group of ``by`` axes; every other axis is pooled.
+
+    Columns: ``n``, ``converged``, ``rate`` with its 95% Wilson interval
+    (``rate_low``, ``rate_high``); median and quartiles of ``converged_epoch`` among
+    converged networks (``epochs_median``, ``epochs_q25``, ``epochs_q75``);
+    ``expected_epochs``, the expected epochs to a solution when failed networks are
+    restarted and each failure costs the epoch limit (Fahlman 1988):
+    (sum of converged epochs + failures x limit) / converged, inf when none
+    converged; one ``n_<outcome>`` column per outcome; the median and mean of
+    ``final_loss``.  ``table.attrs["pooled"]`` lists the varying axes that were pooled.
+    """
+    by = list(by)
+    d = df.assign(_ok=df["converged_epoch"] >= 0, _one=0)
+    keys = by or ["_one"]
+    grouped = d.groupby(keys, observed=True, sort=True)
+    out = pd.DataFrame({"n": grouped.size(), "converged": grouped["_ok"].sum()})
+    out["rate"] = out["converged"] / out["n"]
+    out["rate_low"], out["rate_high"] = wilson_interval(out["converged"], out["n"])
+    conv = d[d["_ok"]].groupby(keys, observed=True)["converged_epoch"]
+    out["epochs_median"] = conv.median()
+    out["epochs_q25"] = conv.quantile(0.25)
+    out["epochs_q75"] = conv.quantile(0.75)
+    success_sum = conv.sum().reindex(out.index, fill_value=0)
+    limit = grouped["epochs"].max()
+    with np.errstate(divide="ignore", invalid="ignore"):
+        expected = (success_sum + (out["n"] - out["converged"]) * limit) / out["converged"]
+    out["expected_epochs"] = expected.where(out["converged"] > 0, np.inf)
+    counts = d.groupby(keys + ["outcome"], observed=True).size().unstack(fill_value=0)
+    for name in OUTCOMES:
+        out[f"n_{name}"] = counts[name].reindex(out.index, fill_value=0) if name in counts \
+            else 0
+    out["final_loss_median"] = grouped["final_loss"].median()
+    out["final_loss_mean"] = grouped["final_loss"].mean()
+    out = out.reset_index()
+    if not by:
+        out = out.drop(columns="_one")
+    out.attrs["pooled"] = _pooled(df, by)
+    return out
+
+
+def fraction_converged(df: pd.DataFrame, by: list[str] | tuple = (),
+                       epochs=None) -> pd.DataFrame:
+    """Fraction of networks converged by epoch e, per group (index: e; one column per group).
+
+    Networks that never converged are censored at the epoch limit: they count in
+    the denominator at every e.  ``epochs`` defaults to 0 .. limit in 101 steps.
+    """
+    by = list(by)
+    limit = int(df["epochs"].max())
+    grid = np.unique(np.linspace(0, limit, 101).round().astype(np.int64)) if epochs is None \
+        else np.asarray(epochs, dtype=np.int64)
+    groups = df.groupby(by, observed=True, sort=True) if by else [((), df)]
+    cols = {}
+    for key, g in groups:
+        ce = np.sort(g["converged_epoch"].to_numpy())
+        ce = ce[ce >= 0]
+        name = "all" if not by else key[0] if len(by) == 1 else key
+        cols[name] = np.searchsorted(ce, grid, side="right") / len(g)
+    out = pd.DataFrame(cols, index=pd.Index(grid, name="epoch"))
+    if len(by) > 1:
+        out.columns = pd.MultiIndex.from_tuples(out.columns, names=by)
+    elif by:
+        out.columns.name = by[0]
+    out.attrs["pooled"] = _pooled(df, by)
+    return out
+
+
+def failure_modes(df: pd.DataFrame, tol: float = 0.05) -> pd.Series:
+    """Name the XOR stationary point each network's final outputs sit at.
+
+    Labels (checked in this order, tolerance ``tol`` on every output):
+    ``converged`` (converged_epoch >= 0); ``half4`` all four outputs at 1/2;
+    ``half2`` two outputs at their targets and the other two, whose targets
+    differ, at 1/2; ``third3`` one output at its target and the other three at the
+    mean of their targets (1/3 or 2/3); ``satwrong`` some output at its wrong
+    target; ``other``.  Only XOR runs (``task == "xor"``) have these patterns.
+    """
+    if "task" in df and not (df["task"].astype(str) == "xor").all():
+        raise ValueError("failure modes are defined for XOR runs only (task = 'xor')")
+    out = df[["out_0", "out_1", "out_2", "out_3"]].to_numpy(dtype=np.float64)
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    correct = np.abs(out - y) < tol
+    half = np.abs(out - 0.5) < tol
+    wrong = np.abs(out - (1 - y)) < tol
+    n_correct = correct.sum(axis=1)
+    half4 = half.all(axis=1)
+    # the two non-correct outputs have different targets: one of {0, 3} and one of {1, 2}
+    rest_half = (correct | half).all(axis=1)
+    mixed = ((~correct[:, [0, 3]]).sum(axis=1) == 1) & ((~correct[:, [1, 2]]).sum(axis=1) == 1)
+    half2 = (n_correct == 2) & rest_half & mixed
+    third3 = np.zeros(len(df), bool)
+    for s in range(4):
+        others = [t for t in range(4) if t != s]
+        mean = y[others].mean()
+        third3 |= correct[:, s] & (np.abs(out[:, others] - mean) < tol).all(axis=1)
+    labels = np.select([df["converged_epoch"].to_numpy() >= 0, half4, half2, third3,
+                        wrong.any(axis=1)],
+                       ["converged", "half4", "half2", "third3", "satwrong"], "other")
+    return pd.Series(labels, index=df.index, name="failure_mode")
+
+
+def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
+                       tol: float = 0.05) -> pd.DataFrame:
+    """Count the failure modes of non-converged XOR networks per group.
+
+    One row per group and mode present: ``count``, ``share`` of the group's
+    non-converged networks, and ``theoretical_loss`` of the pattern for the run's
+    loss function (:data:`STATIONARY_LOSSES`; NaN where it has no fixed value).
+    """
+    by = list(by)
+    modes = failure_modes(df, tol)
+    d = df.assign(failure_mode=modes)[modes != "converged"]
+    keys = by + ["failure_mode"]
+    counts = d.groupby(keys, observed=True).size().rename("count").reset_index()
+    totals = counts.groupby(by, observed=True)["count"].transform("sum") if by \
+        else counts["count"].sum()
+    counts["share"] = counts["count"] / totals
+    loss = d["loss"].astype(str).iloc[0] if len(d) and "loss" in d else "bce"
+    if "loss" in by:
+        counts["theoretical_loss"] = [STATIONARY_LOSSES[str(lf)].get(m, math.nan)
+                                      for lf, m in zip(counts["loss"], counts["failure_mode"],
+                                                       strict=True)]
+    else:
+        counts["theoretical_loss"] = [STATIONARY_LOSSES[loss].get(m, math.nan)
+                                      for m in counts["failure_mode"]]
+    counts.attrs["pooled"] = _pooled(df, by)
+    return counts

@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+import math
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+import analysis
+
+
+def _frame(rows):
+    """Hand-built network table: (lr, converged_epoch, outcome, final_loss, outputs)."""
+    return pd.DataFrame([{"lr": lr, "init_scale": 1.0 + i % 2, "hidden": 2, "loss": "bce",
+                          "task": "xor", "epochs": 1000, "converged_epoch": ce,
+                          "outcome": oc, "final_loss": fl,
+                          **{f"out_{s}": o for s, o in enumerate(out)}}
+                         for i, (lr, ce, oc, fl, out) in enumerate(rows)])
+
+
+GOOD = (0.01, 0.99, 0.99, 0.01)
+HALF4 = (0.5, 0.5, 0.5, 0.5)
+HALF2 = (0.02, 0.97, 0.5, 0.52)          # 00 and 01 right; 10 (y=1) and 11 (y=0) at 1/2
+THIRD3 = (0.01, 0.66, 0.68, 0.65)        # 00 right; the rest at 2/3, the mean of {1, 1, 0}
+SATWRONG = (0.97, 0.99, 0.99, 0.01)      # 00 saturated at the wrong target
+OTHER = (0.3, 0.7, 0.2, 0.4)
+
+
+@pytest.mark.parametrize(("k", "n", "low", "high"), [
+    (5, 10, 0.2366, 0.7634), (0, 10, 0.0, 0.2775), (10, 10, 0.7225, 1.0), (0, 0, 0.0, 1.0)])
+def test_wilson_interval(k, n, low, high):
+    lo, hi = analysis.wilson_interval(k, n)
+    assert lo == pytest.approx(low, abs=1e-4)
+    assert hi == pytest.approx(high, abs=1e-4)
+
+
+def test_convergence_table_by_hand():
+    df = _frame([
+        (0.5, 100, "converged", 0.01, GOOD), (0.5, 300, "converged", 0.02, GOOD),
+        (0.5, -1, "stuck", 0.4, HALF2), (0.5, -1, "plateau", 0.69, HALF4),
+        (2.0, -1, "stuck", 0.5, THIRD3), (2.0, -1, "diverged", math.nan, OTHER),
+    ])
+    t = analysis.convergence_table(df, by=["lr"]).set_index("lr")
+    assert t.attrs["pooled"] == ["init_scale"]
+    assert list(t["n"]) == [4, 2]
+    assert list(t["converged"]) == [2, 0]
+    assert t.loc[0.5, "rate"] == 0.5
+    lo, hi = analysis.wilson_interval(2, 4)
+    assert t.loc[0.5, "rate_low"] == lo
+    assert t.loc[0.5, "rate_high"] == hi
+    assert t.loc[0.5, "epochs_median"] == 200
+    assert t.loc[0.5, "epochs_q25"] == 150
+    assert t.loc[0.5, "epochs_q75"] == 250
+    assert t.loc[0.5, "expected_epochs"] == (100 + 300 + 2 * 1000) / 2
+    assert t.loc[2.0, "expected_epochs"] == math.inf
+    assert np.isnan(t.loc[2.0, "epochs_median"])
+    assert (t.loc[0.5, ["n_converged", "n_stuck", "n_plateau", "n_diverged"]] == [2, 1, 1, 0]).all()
+    assert t.loc[2.0, "n_diverged"] == 1
+    assert t.loc[0.5, "final_loss_median"] == pytest.approx((0.02 + 0.4) / 2)
+    pooled = analysis.convergence_table(df)
+    assert len(pooled) == 1
+    assert pooled["n"].iloc[0] == 6
+    assert pooled.attrs["pooled"] == ["init_scale", "lr"]
+
+
+def test_fraction_converged_censors_failures():
+    df = _frame([(1.0, 0, "converged", 0, GOOD), (1.0, 10, "converged", 0, GOOD),
+                 (1.0, 500, "converged", 0, GOOD), (1.0, -1, "stuck", 1, OTHER)])
+    f = analysis.fraction_converged(df, epochs=[0, 9, 10, 499, 500, 1000])
+    assert list(f["all"]) == [0.25, 0.25, 0.5, 0.5, 0.75, 0.75]
+    by = analysis.fraction_converged(df, by=["init_scale"], epochs=[1000])
+    assert by.loc[1000, 1.0] == 1.0   # networks 0 and 2 (scale 1) both converged
+    assert by.loc[1000, 2.0] == 0.5
+
+
+def test_failure_modes_by_hand():
+    df = _frame([(1.0, 5, "converged", 0, GOOD), (1.0, -1, "plateau", 0, HALF4),
+                 (1.0, -1, "stuck", 0, HALF2), (1.0, -1, "stuck", 0, THIRD3),
+                 (1.0, -1, "saturated", 0, SATWRONG), (1.0, -1, "stuck", 0, OTHER),
+                 (1.0, -1, "stuck", 0, (0.5, 0.99, 0.99, 0.5))])  # same-target pair: not half2
+    assert list(analysis.failure_modes(df)) == ["converged", "half4", "half2", "third3",
+                                                "satwrong", "other", "other"]
+    t = analysis.failure_mode_table(df).set_index("failure_mode")
+    assert t.loc["other", "count"] == 2
+    assert t["share"].sum() == pytest.approx(1.0)
+    assert t.loc["half2", "theoretical_loss"] == pytest.approx(math.log(2) / 2)
+    assert t.loc["third3", "theoretical_loss"] == pytest.approx(0.477386, abs=1e-6)
+    with pytest.raises(ValueError, match="XOR runs only"):
+        analysis.failure_modes(df.assign(task="parity3"))
+
+
+def test_reads_a_run_without_numba(tmp_path):
+    import sweeps
+
+    sweeps.run({"name": "tiny", "epochs": 50, "replicates": 5}, out=tmp_path)
+    code = ("import sys; sys.modules['numba'] = None; sys.modules['kernels'] = None; "
+            "import analysis; df = analysis.load(sys.argv[1]); "
+            "print(len(df), analysis.convergence_table(df)['n'].iloc[0])")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "tiny")],
+                         capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["5", "5"]
