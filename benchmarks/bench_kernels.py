@@ -194,7 +194,7 @@ def epochs_for(name, n, full_epochs):
     budget = {"numpy-loop": 3e3, "numpy": 2e6, "torch": 6e6}.get(name)
     if budget is None:
         return full_epochs
-    return int(max(2, min(full_epochs, budget / max(n, 1) * (1 if name != "numpy-loop" else 1))))
+    return int(max(2, min(full_epochs, budget / max(n, 1))))
 
 
 def compile_times(dtype, hidden):

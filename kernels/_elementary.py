@@ -8,11 +8,11 @@ loop.  Only the ranges the kernels need are covered:
 * ``exp_neg(x)``: e**x for x <= 0 (and NaN -> NaN).  Cody-Waite reduction
   x = k ln2 + r, |r| <= ln2/2, Taylor polynomial of degree 13 (float64) or 7
   (float32), then scaling by 2**k in two exact steps so that results in the
-  subnormal range round once.  Measured error: at most 1 ulp (tests check it
-  against the correctly rounded value on a dense sample of [-750, 0]).
+  subnormal range round once.  Error at most 1.2 ulp of the exact value
+  (``tests/test_elementary.py`` checks it on a dense sample of the range).
 * ``log1p_unit(e)``: log(1 + e) for e in [0, 1].  u = 1 + e is split as 2**j m
   with m in [1/sqrt2, sqrt2], log m = 2 atanh(f / (2 + f)) by its series, plus
-  the rounding correction (e - (u - 1)) / u.  Measured error: at most 2 ulp.
+  the rounding correction (e - (u - 1)) / u.  Error at most 2.5 ulp (tested).
 
 Like ``_scalar.py`` these are plain-Python scalar functions; the names
 ``f64_bits``, ``bits_f64``, ``f32_bits`` and ``bits_f32`` are target primitives
@@ -61,7 +61,7 @@ _A32 = tuple(_F(c) for c in _A64[:5])
 
 
 def exp_neg_f64(x):
-    """Return e**x for float64 x <= 0 (NaN for NaN), within 1 ulp."""
+    """Return e**x for float64 x <= 0 (NaN for NaN), within 1.2 ulp."""
     x = _EXP_MIN if x < _EXP_MIN else x
     kf = np.floor(x * _LOG2E + 0.5)
     r = (x - kf * _LN2_HI) - kf * _LN2_LO
@@ -87,7 +87,7 @@ def exp_neg_f64(x):
 
 
 def exp_neg_f32(x):
-    """Return e**x for float32 x <= 0 (NaN for NaN), within 1 ulp."""
+    """Return e**x for float32 x <= 0 (NaN for NaN), within 1.2 ulp."""
     x = _EXP_MIN32 if x < _EXP_MIN32 else x
     kf = np.floor(x * _LOG2E32 + _HALF32)
     r = (x - kf * _LN2_HI32) - kf * _LN2_LO32
@@ -107,7 +107,7 @@ def exp_neg_f32(x):
 
 
 def log1p_unit_f64(e):
-    """Return log(1 + e) for float64 e in [0, 1], within 2 ulp."""
+    """Return log(1 + e) for float64 e in [0, 1], within 2.5 ulp."""
     u = 1.0 + e
     corr = (e - (u - 1.0)) / u
     big = u > _SQRT2
@@ -131,7 +131,7 @@ def log1p_unit_f64(e):
 
 
 def log1p_unit_f32(e):
-    """Return log(1 + e) for float32 e in [0, 1], within 2 ulp."""
+    """Return log(1 + e) for float32 e in [0, 1], within 2.5 ulp."""
     u = _ONE32 + e
     corr = (e - (u - _ONE32)) / u
     big = u > _SQRT2_32

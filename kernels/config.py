@@ -20,7 +20,12 @@ UNROLL_LIMIT: int = 256
 #: Lanes per block of the generated kernels (a compile-time constant there).
 UNROLLED_LANES: int = 64
 
-#: LLVM fast-math flags for the compiled kernels.  Never ``fastmath=True``: that
+#: Fewer networks than this train with the generic kernel in narrow blocks
+#: (a 64-lane block would mostly compute padding).  Results are identical.
+UNROLLED_MIN_NETS: int = 16
+
+#: LLVM fast-math flags for the compiled kernels (read when ``kernels`` is imported,
+#: like ``CACHE``: set them before that).  Never ``fastmath=True``: that
 #: includes ``nnan``/``ninf``, which let LLVM delete the non-finite checks that
 #: detect diverged networks.  Empty means strict IEEE arithmetic.
 FASTMATH_FLAGS: frozenset[str] = frozenset()

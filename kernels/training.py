@@ -99,10 +99,10 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     outputs = np.empty((N, S), dt)
     conv = np.empty(N, np.int64)
     outcome = np.empty(N, np.int8)
-    if not N:
-        pass
-    elif (mode == _cpu.MODE_TRAIN and _codegen.eligible(S, p.n_inputs, p.n_hidden)
-          and N >= config.UNROLLED_LANES // 4):
+    if N == 0:
+        return grads, curve, loss_out, outputs, conv, outcome
+    if (mode == _cpu.MODE_TRAIN and _codegen.eligible(S, p.n_inputs, p.n_hidden)
+            and N >= config.UNROLLED_MIN_NETS):
         kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
                                    LOSSES.index(loss))
         _launch(kernel.run_blocks, -(-N // config.UNROLLED_LANES), parallel,
@@ -134,8 +134,11 @@ def _launch(run_blocks, n_blocks: int, parallel: bool, args: tuple) -> None:
         return
     n_chunks = min(n_blocks, threads * config.CHUNKS_PER_THREAD)
     bounds = np.linspace(0, n_blocks, n_chunks + 1).astype(np.int64)
-    with ThreadPoolExecutor(threads) as pool:
+    pool = ThreadPoolExecutor(threads)
+    try:
         list(pool.map(lambda i: run_blocks(bounds[i], bounds[i + 1], *args), range(n_chunks)))
+    finally:  # on Ctrl-C, drop the ranges not yet started instead of running them all
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def forward(
@@ -304,11 +307,11 @@ def warmup(
         The networks that will be trained.
     """
     X = np.asarray(X)
-    n_nets = max(config.LANES, config.UNROLLED_LANES)  # enough to take the path big runs take
-    p = init_params(np.arange(n_nets), n_inputs=X.shape[1] if X.ndim == 2 else 1,
-                    n_hidden=n_hidden, dtype=dtype)
-    train(p, X, Y, lr=0.0, epochs=1, activation=activation, loss=loss, record_every=1,
-          parallel=False)
+    D = X.shape[1] if X.ndim == 2 else 1
+    for n_nets in (1, config.UNROLLED_LANES):  # the kernels for few networks and for many
+        p = init_params(np.arange(n_nets), n_inputs=D, n_hidden=n_hidden, dtype=dtype)
+        train(p, X, Y, lr=0.0, epochs=1, activation=activation, loss=loss, record_every=1,
+              parallel=False)
 
 
 def record_epochs(epochs: int, record_every: int | None) -> np.ndarray:

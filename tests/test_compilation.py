@@ -42,6 +42,7 @@ def test_processes_starting_together_on_cold_caches(tmp_path):
 
 def test_warmup_then_train(tmp_path, monkeypatch):
     monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_codegen, "_modules", {})  # forget kernels other tests generated
     X, Y = kernels.tasks.xor()
     kernels.warmup(X, Y, n_hidden=2, activation="sigmoid", loss="bce", dtype=np.float32)
     assert list(tmp_path.glob("xorsweep_train_S4_D2_H2_a0_l0_*.py"))
@@ -53,3 +54,15 @@ def test_cache_stamp_covers_every_kernel_source():
     assert digest.startswith(_codegen._sources_digest())
     # the generated kernels' file names carry the digest of all kernel sources
     assert _codegen._sources_digest() in Path(_codegen.unrolled(4, 2, 2, 0, 0).__file__).name
+
+
+def test_threads_generating_one_kernel_at_once(tmp_path, monkeypatch):
+    from concurrent.futures import ThreadPoolExecutor
+
+    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_codegen, "_modules", {})
+    with ThreadPoolExecutor(8) as pool:
+        modules = list(pool.map(lambda _: _codegen.unrolled(4, 2, 2, 0, 0), range(16)))
+    assert all(m is modules[0] for m in modules)
+    assert len(list(tmp_path.glob("xorsweep_train_*.py"))) == 1
+    assert not list(tmp_path.glob(".*.tmp"))

@@ -26,9 +26,15 @@ def _assert_results_identical(a: kernels.TrainResult, b: kernels.TrainResult):
 @pytest.fixture(params=["unrolled", "generic"])
 def kernel_path(request, monkeypatch):
     """Run a test through the generated straight-line kernel and through the generic one."""
+    calls = []
+    real = _codegen.unrolled
+    monkeypatch.setattr(_codegen, "unrolled", lambda *a: calls.append(a) or real(*a))
     if request.param == "generic":
         monkeypatch.setattr(config, "UNROLL_LIMIT", 0)
-    return request.param
+    else:
+        monkeypatch.setattr(config, "UNROLLED_MIN_NETS", 1)
+    yield request.param
+    assert bool(calls) == (request.param == "unrolled"), "the test ran the other kernel"
 
 
 # --- agreement with the naive reference ---------------------------------------------------
