@@ -48,7 +48,7 @@ def cmd_run(args) -> int:
     import sweeps
 
     spec = sweeps.load_spec(args.spec)
-    progress = not args.quiet and sys.stderr.isatty()
+    progress = not args.quiet and sys.stdout.isatty() and sys.stderr.isatty()
     # joblib reports the chunks it cancels on Ctrl-C; they are simply computed on resume
     warnings.filterwarnings("ignore", message=".*tasks which were still being processed")
     t0 = time.perf_counter()

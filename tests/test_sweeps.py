@@ -187,3 +187,15 @@ def test_example_script_runs(tmp_path, monkeypatch, capsys):
     runpy.run_path(str(Path(__file__).parents[1] / "examples" / "sweep_script.py"),
                    run_name="__main__")
     assert "converged" in capsys.readouterr().out
+
+
+def test_progress_bar_only_when_asked(tmp_path, capsys):
+    sweeps.run(SPEC, out=tmp_path / "a", progress=True)
+    err = capsys.readouterr().err
+    assert "112/112" in err
+    assert "net/s" in err
+    sweeps.run(SPEC, out=tmp_path / "b")
+    assert capsys.readouterr().err == ""
+    # the command line shows it only on a terminal: under pytest stdout is captured
+    assert main(["run", "quickstart", "--out", str(tmp_path / "c")]) == 0
+    assert "net/s" not in capsys.readouterr().err
