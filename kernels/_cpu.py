@@ -212,14 +212,23 @@ def _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve):
 
 
 @_inner
+def _scatter(src, j, n, W1, b1, W2, b2):
+    """Store lane ``j`` of the flat parameter layout ``src[p, j]`` as network ``n``."""
+    _, D, H = W1.shape
+    for d in range(D):
+        for h in range(H):
+            W1[n, d, h] = src[d * H + h, j]
+    for h in range(H):
+        b1[n, h] = src[D * H + h, j]
+        W2[n, h] = src[D * H + H + h, j]
+    b2[n] = src[D * H + 2 * H, j]
+
+
+@_inner
 def _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol, plat_tol,
             W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome):
     """Store lanes 0 .. nr-1 back to networks n0 ..: results, outcome, and params or gradients."""
-    _, D, H = W1.shape
     S = out.shape[0]
-    i_b1 = D * H
-    i_w2 = i_b1 + H
-    i_b2 = i_w2 + H
     zero = one - one
     half = one / (one + one)
     for j in range(nr):
@@ -242,21 +251,9 @@ def _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol
         outcome[n] = classify(min_margin, min_wrong, max_half, conv_l[j] >= 0, alive[j] != 0,
                               sat_tol, plat_tol)
         if mode == MODE_TRAIN:
-            for d in range(D):
-                for h in range(H):
-                    W1[n, d, h] = par[d * H + h, j]
-            for h in range(H):
-                b1[n, h] = par[i_b1 + h, j]
-                W2[n, h] = par[i_w2 + h, j]
-            b2[n] = par[i_b2, j]
+            _scatter(par, j, n, W1, b1, W2, b2)
         elif mode == MODE_GRADIENTS:
-            for d in range(D):
-                for h in range(H):
-                    G1[n, d, h] = g[d * H + h, j]
-            for h in range(H):
-                Gb1[n, h] = g[i_b1 + h, j]
-                G2[n, h] = g[i_w2 + h, j]
-            Gb2[n] = g[i_b2, j]
+            _scatter(g, j, n, G1, Gb1, G2, Gb2)
 
 
 @_inner

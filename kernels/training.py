@@ -141,6 +141,18 @@ def _launch(run_blocks, n_blocks: int, parallel: bool, args: tuple) -> None:
         pool.shutdown(wait=True, cancel_futures=True)
 
 
+def _evaluate_once(mode, p, X, Y, activation, loss, parallel):
+    """Validate, then evaluate every network once (forward, loss, gradients if asked)."""
+    p = _check_params(p)
+    act = check_choice("activation", activation, ACTIVATIONS)
+    loss = check_choice("loss", loss, LOSSES)
+    _check_bool("parallel", parallel)
+    Xc, Yc = _check_data(X, Y, p, need_y=Y is not None)
+    zeros = np.zeros(p.n_nets, p.dtype)
+    return _run(mode, p, Xc, Yc, act=act, loss=loss, lr=zeros, mom=zeros, epochs=0,
+                curve_epochs=np.empty(0, np.int64), target=0.5, parallel=parallel)
+
+
 def forward(
     p: Params,
     X,
@@ -183,14 +195,8 @@ def forward(
     >>> kernels.forward(kernels.init_params(np.arange(5)), X).shape
     (5, 4)
     """
-    p = _check_params(p)
-    act = check_choice("activation", activation, ACTIVATIONS)
-    _check_bool("parallel", parallel)
-    Xc, Yc = _check_data(X, None, p, need_y=False)
-    zeros = np.zeros(p.n_nets, p.dtype)
-    *_, outputs, _, _ = _run(_cpu.MODE_FORWARD, p, Xc, Yc, act=act, loss="bce", lr=zeros,
-                             mom=zeros, epochs=0, curve_epochs=np.empty(0, np.int64),
-                             target=0.5, parallel=parallel)
+    _, _, _, outputs, _, _ = _evaluate_once(_cpu.MODE_FORWARD, p, X, None, activation, "bce",
+                                            parallel)
     return outputs
 
 
@@ -217,15 +223,8 @@ def losses(
     ValueError
         On a wrong shape, non-finite value or unknown name; the message names the argument.
     """
-    p = _check_params(p)
-    act = check_choice("activation", activation, ACTIVATIONS)
-    loss = check_choice("loss", loss, LOSSES)
-    _check_bool("parallel", parallel)
-    Xc, Yc = _check_data(X, Y, p, need_y=True)
-    zeros = np.zeros(p.n_nets, p.dtype)
-    _, _, loss_out, _, _, _ = _run(_cpu.MODE_FORWARD, p, Xc, Yc, act=act, loss=loss, lr=zeros,
-                                   mom=zeros, epochs=0, curve_epochs=np.empty(0, np.int64),
-                                   target=0.5, parallel=parallel)
+    _, _, loss_out, _, _, _ = _evaluate_once(_cpu.MODE_FORWARD, p, X, Y, activation, loss,
+                                             parallel)
     return loss_out
 
 
@@ -273,14 +272,7 @@ def gradients(
     ValueError
         On a wrong shape, non-finite value or unknown name; the message names the argument.
     """
-    p = _check_params(p)
-    act = check_choice("activation", activation, ACTIVATIONS)
-    loss = check_choice("loss", loss, LOSSES)
-    _check_bool("parallel", parallel)
-    Xc, Yc = _check_data(X, Y, p, need_y=True)
-    zeros = np.zeros(p.n_nets, p.dtype)
-    grads, *_ = _run(_cpu.MODE_GRADIENTS, p, Xc, Yc, act=act, loss=loss, lr=zeros, mom=zeros,
-                     epochs=0, curve_epochs=np.empty(0, np.int64), target=0.5, parallel=parallel)
+    grads, *_ = _evaluate_once(_cpu.MODE_GRADIENTS, p, X, Y, activation, loss, parallel)
     return grads
 
 
