@@ -144,8 +144,10 @@ def _block(b, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, one, 
     loss_mean = st[{rows["LOSS"]} * L:{rows["LOSS"] + 1} * L]
     out = st[{rows["OUT"]} * L:R * L].reshape(({S}, L))
     conv_l = np.full(L, -1, np.int64)
-    _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve)
+    _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve[:, :0])
     K = curve_epochs.shape[0]
+    # the block's curves, lane-contiguous: one cache line per record instead of 64
+    curve_block = np.full((K, L), np.nan, W1.dtype)
     k = 0
     for e in range(epochs + 1):
         record = k < K and curve_epochs[k] == e
@@ -162,13 +164,16 @@ def _block(b, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, one, 
                 if conv_l[j] < 0 and max_err[j] < target:
                     conv_l[j] = e
         if record:
-            for j in range(nr):
-                curve[n0 + j, k] = loss_mean[j] if alive[j] != 0 else np.nan
+            for j in range(L):
+                curve_block[k, j] = loss_mean[j] if alive[j] != 0 else np.nan
             k += 1
         if n_alive == 0:
             if e < epochs:
                 _sweep_final(st, X, Y, one)  # outputs of the frozen parameters
             break
+    for j in range(nr):
+        for kk in range(K):
+            curve[n0 + j, kk] = curve_block[kk, j]
     _finish(n0, nr, MODE_TRAIN, par, par, out, alive, conv_l, loss_mean, Y, one, sat_tol,
             plat_tol, W1, b1, W2, b2, W1, b1, W2, b2, outputs, conv, loss_out, outcome)
 
