@@ -25,7 +25,7 @@ UNROLLED_LANES: int = 64
 UNROLLED_MIN_NETS: int = 16
 
 #: LLVM fast-math flags for the compiled kernels (read when ``kernels`` is imported,
-#: like ``CACHE``: set them before that).  Never ``fastmath=True``: that
+#: like ``CACHE``: set them before that).  Never numba's blanket fast-math switch: that
 #: includes ``nnan``/``ninf``, which let LLVM delete the non-finite checks that
 #: detect diverged networks.  Empty means strict IEEE arithmetic.
 FASTMATH_FLAGS: frozenset[str] = frozenset()
