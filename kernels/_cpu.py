@@ -113,7 +113,7 @@ def sources_digest() -> str:
 
 
 @_inner
-def _evaluate(par, X, Y, H, act, loss, one, inv_s, want_grad, want_loss,
+def _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s, want_grad, want_loss,
               z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err, z_check):
     """Forward pass (and backward if ``want_grad``) of every lane of a block.
 
@@ -178,9 +178,6 @@ def _evaluate(par, X, Y, H, act, loss, one, inv_s, want_grad, want_loss,
                     w = d * H + h
                     for j in range(L):
                         g[w, j] += x * dz1[j]
-    n_samples = zero
-    for _ in range(S):
-        n_samples += one
     for j in range(L):
         loss_mean[j] = loss_mean[j] / n_samples
 
@@ -297,7 +294,8 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
     k = 0
     for e in range(epochs + 1):
         record = k < K and curve_epochs[k] == e
-        _evaluate(par, X, Y, H, act, loss, one, inv_s, e < epochs or mode == MODE_GRADIENTS,
+        _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s,
+                  e < epochs or mode == MODE_GRADIENTS,
                   record or e == epochs, z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err,
                   z_check)
         # Divergence: a parameter is non-finite, or the sum of |z2| over samples is

@@ -399,9 +399,8 @@ def train(
     act = check_choice("activation", activation, ACTIVATIONS)
     loss = check_choice("loss", loss, LOSSES)
     Xc, Yc = _check_data(X, Y, p, need_y=True)
-    epochs = check_int("epochs", epochs, low=0, high=2**62)
-    if record_every is not None:
-        record_every = check_int("record_every", record_every, low=1)
+    curve_epochs = record_epochs(epochs, record_every)  # validates both
+    epochs = int(epochs)
     target = check_number("target_error", target_error, low=0.0, high=0.5, low_open=True)
     _check_bool("parallel", parallel)
     with np.errstate(over="ignore"):  # an lr beyond float32's range becomes inf: it diverges
@@ -409,7 +408,6 @@ def train(
     mom_arr = per_network("momentum", momentum, p.n_nets, p.dtype, low=0.0, high=1.0,
                           high_open=True)
     work = Params(*(a.copy() for a in p.arrays()))
-    curve_epochs = record_epochs(epochs, record_every)
     _, curve, loss_out, outputs, conv, outcome = _run(
         _cpu.MODE_TRAIN, work, Xc, Yc, act=act, loss=loss, lr=lr_arr, mom=mom_arr,
         epochs=epochs, curve_epochs=curve_epochs, target=target, parallel=parallel)

@@ -69,17 +69,16 @@ def cmd_run(args) -> int:
 
 
 def cmd_status(args) -> int:
-    """Describe a run directory."""
-    import sweeps
+    """Describe a run directory (from its manifest alone: no kernels needed)."""
+    from sweeps.store import open_run
 
-    run = sweeps.open_run(args.run_dir)
+    run = open_run(args.run_dir)
     m = run.manifest
     chunks = m["chunks"]
     done = run.done
     nets_done = sum(chunks[i][1] - chunks[i][0] for i in done)
-    nets_total = chunks[-1][1] if chunks else 0
-    spec = sweeps.load_spec(run.path / "spec.toml")
-    rate = nets_done * spec.epochs / m["elapsed_s"] if m["elapsed_s"] else 0.0
+    nets_total = m["n_networks"]
+    rate = nets_done * m["epochs"] / m["elapsed_s"] if m["elapsed_s"] else 0.0
     print(f"run        {run.path}  ({m['name']})")
     print(f"chunks     {len(done)} of {len(chunks)} done, {len(chunks) - len(done)} missing")
     print(f"networks   {nets_done:,} of {nets_total:,}")

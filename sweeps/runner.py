@@ -120,6 +120,7 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool) -> dict:
         (run_dir / store.MANIFEST).unlink(missing_ok=True)
     chunks = plan.make_chunks(spec, chunk_size)
     manifest = {"format": 1, "name": spec.name, "spec_digest": spec.digest(),
+                "epochs": spec.epochs, "n_networks": spec.n_networks,
                 "versions": _versions(),
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                 "chunk_size": chunk_size, "chunks": [[c.start, c.stop] for c in chunks],

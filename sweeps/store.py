@@ -3,7 +3,8 @@
 Layout of ``<out>/<name>/``::
 
     spec.toml                 the frozen spec (explicit lists)
-    manifest.json             spec digest, versions, machine, chunk table, chunks done
+    manifest.json             spec digest, epochs, networks, versions, machine, chunk table,
+                              chunks done
     networks/part-NNNNN.parquet   one row per network (see DESIGN.md's columns)
     curves/part-NNNNN.parquet     network id and the loss at each recorded epoch
     .lock                     held (flock) by the one process running the sweep
