@@ -26,9 +26,10 @@ import math
 from typing import Literal
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 from . import config
+from ._parallel import launch
 from ._types import Params
 from ._validation import check_choice, check_dtype, check_int
 
@@ -70,10 +71,10 @@ def _base_draw(state, tensor, i, j, normal):
     return math.sqrt(-2.0 * math.log(1.0 - u0)) * math.cos(2.0 * math.pi * u1)
 
 
-@njit(parallel=True, nogil=True, cache=config.CACHE)
-def _init(seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2):
-    N, D, H = W1.shape
-    for n in prange(N):
+@njit(nogil=True, cache=config.CACHE)
+def _init(start, stop, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2):
+    _, D, H = W1.shape
+    for n in range(start, stop):
         state = _mix(seeds[n] + _G)
         for d in range(D):
             for h in range(H):
@@ -158,7 +159,7 @@ def init_params(
     b1 = np.empty((N, H))
     W2 = np.empty((N, H))
     b2 = np.empty(N)
-    _init(seeds_u64, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2)
+    launch(_init, N, True, (seeds_u64, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2))
     if dtype != np.float64:
         with np.errstate(over="ignore"):
             W1, b1, W2, b2 = (a.astype(dtype) for a in (W1, b1, W2, b2))

@@ -7,13 +7,12 @@ raises on data; every check a user can trip lives here.
 from __future__ import annotations
 
 import math
-from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
-import numba
 import numpy as np
 
 from . import _codegen, _cpu, config
+from ._parallel import launch
 from ._types import OUTCOMES, Params, TrainResult
 from ._validation import check_choice, check_int, check_number, per_network
 from .initialization import init_params
@@ -105,40 +104,18 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
             and N >= config.UNROLLED_MIN_NETS):
         kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
                                    LOSSES.index(loss))
-        _launch(kernel.run_blocks, -(-N // config.UNROLLED_LANES), parallel,
+        launch(kernel.run_blocks, -(-N // config.UNROLLED_LANES), parallel,
                 (*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target), dt.type(1),
                  float(config.SATURATED_TOL), float(config.PLATEAU_TOL), curve, loss_out,
                  outputs, conv, outcome))
     else:  # the generic kernel; a handful of networks get a block no wider than needed
         lanes = min(lanes, N)
-        _launch(_cpu.run_blocks, -(-N // lanes), parallel,
+        launch(_cpu.run_blocks, -(-N // lanes), parallel,
                 (mode, *p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target),
                  ACTIVATIONS.index(act), LOSSES.index(loss), dt.type(1), lanes,
                  float(config.SATURATED_TOL), float(config.PLATEAU_TOL), *grads.arrays(), curve,
                  loss_out, outputs, conv, outcome))
     return grads, curve, loss_out, outputs, conv, outcome
-
-
-def _launch(run_blocks, n_blocks: int, parallel: bool, args: tuple) -> None:
-    """Run ``n_blocks`` blocks: on this thread, or split over a pool of threads.
-
-    Which level owns the cores: with ``parallel`` this call does, with
-    ``numba.get_num_threads()`` threads (``NUMBA_NUM_THREADS`` sets it); without,
-    the caller does and the kernel runs on the calling thread.  The compiled code
-    releases the GIL, and blocks never share data, so the split never changes a bit.
-    """
-    threads = numba.get_num_threads() if parallel else 1
-    run_blocks(0, 0, *args)  # compile (or load from cache) once, on this thread
-    if threads <= 1 or n_blocks <= 1:
-        run_blocks(0, n_blocks, *args)
-        return
-    n_chunks = min(n_blocks, threads * config.CHUNKS_PER_THREAD)
-    bounds = np.linspace(0, n_blocks, n_chunks + 1).astype(np.int64)
-    pool = ThreadPoolExecutor(threads)
-    try:
-        list(pool.map(lambda i: run_blocks(bounds[i], bounds[i + 1], *args), range(n_chunks)))
-    finally:  # on Ctrl-C, drop the ranges not yet started instead of running them all
-        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _evaluate_once(mode, p, X, Y, activation, loss, parallel):
