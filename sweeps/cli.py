@@ -1,4 +1,4 @@
-"""The ``xorsweep`` command line: ``run``, ``status``, ``specs``.
+"""The ``xorsweep`` command line: ``run``, ``status``, ``report``, ``specs``.
 
 Exit status: 0 success, 2 usage or spec error (nothing written), 1 any other
 failure, 130 interrupted (finished chunks are kept; the same command resumes).
@@ -38,6 +38,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("status", help="describe a run directory")
     p.add_argument("run_dir", metavar="RUN_DIR")
+
+    p = sub.add_parser("report", help="write a run's HTML report (RUN_DIR/report/index.html)")
+    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("--x", default=None, help="heatmap x axis (default: the axis with most values)")
+    p.add_argument("--y", default=None, help="heatmap y axis (default: the next one)")
+    p.add_argument("--metric", default="rate",
+                   help="heatmap metric: rate (default), expected_epochs, epochs_median, "
+                        "final_loss_median")
 
     sub.add_parser("specs", help="list the bundled specs")
     return parser
@@ -87,6 +95,15 @@ def cmd_status(args) -> int:
     return 0
 
 
+def cmd_report(args) -> int:
+    """Write a run's report and say where it is."""
+    from analysis.report import write_report
+
+    path = write_report(args.run_dir, x=args.x, y=args.y, metric=args.metric)
+    print(f"report written: {path}  (open it in a browser; figures and summary.csv beside it)")
+    return 0
+
+
 def cmd_specs(args) -> int:
     """List the bundled specs."""
     import sweeps
@@ -107,12 +124,15 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from analysis.report import ReportError
     from sweeps.spec import SpecError
     from sweeps.store import RunError
 
     try:
-        return {"run": cmd_run, "status": cmd_status, "specs": cmd_specs}[args.command](args)
-    except (SpecError, RunError) as exc:
+        commands = {"run": cmd_run, "status": cmd_status, "report": cmd_report,
+                    "specs": cmd_specs}
+        return commands[args.command](args)
+    except (SpecError, RunError, ReportError) as exc:
         if args.debug:
             raise
         print(f"xorsweep: error: {exc}", file=sys.stderr)

@@ -122,6 +122,13 @@ class Run:
         df = pa.concat_tables(parts).to_pandas()
         return df.sort_values("network", ignore_index=True) if "network" in df else df
 
+    def columns(self) -> list[str]:
+        """Return the network table's column names (empty before the first chunk is done)."""
+        done = self.done
+        if not done:
+            return []
+        return pq.read_schema(self.path / "networks" / part_name(done[0])).names
+
     def curves(self) -> Iterator[pd.DataFrame]:
         """Yield the recorded loss curves chunk by chunk: ``network`` and one column per epoch."""
         for i in self.done:

@@ -1,0 +1,374 @@
+"""Figures: a pure function computes each figure's data, a thin renderer draws it.
+
+Renderers take an optional matplotlib ``ax`` and return it; without one they make
+a new figure with ``plt.subplots``.  They change no global style (no rcParams,
+no ``plt.style.use``).  The data functions are plain pandas/numpy and are tested
+on hand-built frames.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from .tables import GRID_AXES, STATIONARY_LOSSES, _pooled, convergence_table, failure_modes
+
+__all__ = ["METRICS", "FAILURE_MODES", "HeatmapData", "is_log_spaced", "heatmap_data",
+           "plot_heatmap", "plot_loss_bands", "plot_fraction_converged",
+           "failure_mode_shares", "plot_failure_modes", "epochs_histogram",
+           "plot_epochs_histogram", "plot_rate", "pooled_note", "format_value"]
+
+#: Heatmap metrics: column of :func:`convergence_table` -> (label, log colour scale).
+METRICS: dict[str, tuple[str, bool]] = {
+    "rate": ("convergence rate", False),
+    "expected_epochs": ("expected epochs to a solution, with restarts", True),
+    "epochs_median": ("median epochs to converge (converged networks)", False),
+    "final_loss_median": ("median final loss", True),
+}
+
+#: Bar segments of the failure-mode plot, in stacking order.
+FAILURE_MODES = ("converged", "half4", "half2", "third3", "satwrong", "other")
+
+_MAX_ANNOTATED_CELLS = 400
+
+
+def _axis_label(name: str) -> str:
+    return {"lr": "learning rate", "init_scale": "init scale", "hidden": "hidden units"
+            }.get(name, name)
+
+
+def pooled_note(pooled: list[str]) -> str:
+    """Return "pooled over a, b" (or "nothing pooled") for a title."""
+    return f"pooled over {', '.join(pooled)}" if pooled else "nothing pooled"
+
+
+def format_value(v) -> str:
+    """Format an axis value compactly (3 significant digits for floats)."""
+    if isinstance(v, float | np.floating):
+        return f"{v:.3g}"
+    return str(v)
+
+
+def is_log_spaced(values) -> bool:
+    """Return whether numeric ``values`` form a geometric, not an arithmetic, progression.
+
+    Needs at least three distinct positive values; ratios of neighbours equal within 1%.
+    """
+    try:
+        v = np.unique(np.asarray(values, dtype=np.float64))
+    except (TypeError, ValueError):
+        return False
+    if len(v) < 3 or v[0] <= 0:
+        return False
+    ratios = v[1:] / v[:-1]
+    steps = np.diff(v)
+    geometric = np.allclose(ratios, ratios[0], rtol=0.01)
+    arithmetic = np.allclose(steps, steps[0], rtol=0.01)
+    return bool(geometric and not arithmetic)
+
+
+@dataclass(frozen=True)
+class HeatmapData:
+    """Heatmap cells: ``values[i, j]`` and ``n[i, j]`` at (``y_values[i]``, ``x_values[j]``)."""
+
+    x: str
+    y: str
+    metric: str
+    x_values: list
+    y_values: list
+    values: np.ndarray
+    n: np.ndarray
+    x_log: bool
+    y_log: bool
+    pooled: list[str]
+
+    @property
+    def title(self) -> str:
+        """Title naming the metric and what was pooled."""
+        return f"{METRICS[self.metric][0]} ({pooled_note(self.pooled)})"
+
+
+def heatmap_data(df: pd.DataFrame, x: str, y: str, metric: str = "rate") -> HeatmapData:
+    """Compute a metric of :func:`convergence_table` over two axes; other axes pooled.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Network table.
+    x, y : str
+        Two different grid axes (columns of ``df``).
+    metric : str
+        A key of :data:`METRICS`.
+
+    Returns
+    -------
+    HeatmapData
+        Cells without networks hold NaN and n = 0.
+
+    Raises
+    ------
+    ValueError
+        On an unknown metric or axis, or ``x == y``.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
+    for a in (x, y):
+        if a not in df:
+            raise ValueError(f"unknown axis {a!r}; the run has {', '.join(_axes_in(df))}")
+    if x == y:
+        raise ValueError(f"x and y are both {x!r}; choose two different axes")
+    table = convergence_table(df, by=[y, x])
+    xs = sorted(df[x].unique().tolist())
+    ys = sorted(df[y].unique().tolist())
+    values = table.pivot(index=y, columns=x, values=metric).reindex(index=ys, columns=xs)
+    n = table.pivot(index=y, columns=x, values="n").reindex(index=ys, columns=xs)
+    return HeatmapData(x=x, y=y, metric=metric, x_values=xs, y_values=ys,
+                       values=values.to_numpy(dtype=np.float64),
+                       n=n.fillna(0).to_numpy(dtype=np.int64),
+                       x_log=is_log_spaced(xs), y_log=is_log_spaced(ys),
+                       pooled=table.attrs["pooled"])
+
+
+def _axes_in(df: pd.DataFrame) -> list[str]:
+    return [a for a in GRID_AXES if a in df]
+
+
+def _edges(values: list, log: bool) -> np.ndarray:
+    """Cell edges: midpoints between numeric values (geometric if log), else unit cells."""
+    if not values or not all(isinstance(v, int | float | np.integer | np.floating)
+                             for v in values):
+        return np.arange(len(values) + 1) - 0.5
+    v = np.asarray(values, dtype=np.float64)
+    if len(v) == 1:
+        return np.array([v[0] / 2, v[0] * 2]) if log or v[0] > 0 else v[0] + np.array([-.5, .5])
+    if log:
+        lv = np.log(v)
+        mids = (lv[1:] + lv[:-1]) / 2
+        return np.exp(np.concatenate([[2 * lv[0] - mids[0]], mids, [2 * lv[-1] - mids[-1]]]))
+    mids = (v[1:] + v[:-1]) / 2
+    return np.concatenate([[2 * v[0] - mids[0]], mids, [2 * v[-1] - mids[-1]]])
+
+
+def _centres(values: list, edges: np.ndarray, log: bool) -> np.ndarray:
+    if log:
+        return np.sqrt(edges[1:] * edges[:-1])
+    return (edges[1:] + edges[:-1]) / 2
+
+
+def _new_ax(ax):
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(7, 5))
+    return ax
+
+
+def plot_heatmap(data: HeatmapData, ax=None):
+    """Draw a heatmap: log axes where the values are log-spaced, cells annotated, colour bar.
+
+    Cells show the value and n (when there are at most 400 cells); empty cells
+    and cells whose value is undefined (no converged network) are left blank.
+    Returns ``ax``.
+    """
+    from matplotlib.colors import LogNorm
+
+    ax = _new_ax(ax)
+    xe, ye = _edges(data.x_values, data.x_log), _edges(data.y_values, data.y_log)
+    label, log_colour = METRICS[data.metric]
+    vals = np.ma.masked_invalid(data.values)
+    norm = None
+    if log_colour and vals.count() and vals.min() > 0 and vals.max() > vals.min():
+        norm = LogNorm(vmin=vals.min(), vmax=vals.max())
+    cmap = "viridis_r" if data.metric != "rate" else "viridis"
+    kw = {"vmin": 0.0, "vmax": 1.0} if data.metric == "rate" else {"norm": norm}
+    mesh = ax.pcolormesh(xe, ye, vals, cmap=cmap, shading="flat", **kw)
+    ax.figure.colorbar(mesh, ax=ax, label=label)
+    if data.x_log:
+        ax.set_xscale("log")
+    if data.y_log:
+        ax.set_yscale("log")
+    xc, yc = _centres(data.x_values, xe, data.x_log), _centres(data.y_values, ye, data.y_log)
+    ax.set_xticks(xc, [format_value(v) for v in data.x_values], rotation=45 if len(xc) > 6 else 0)
+    ax.set_yticks(yc, [format_value(v) for v in data.y_values])
+    ax.minorticks_off()
+    if data.values.size <= _MAX_ANNOTATED_CELLS:
+        small = 7 if data.values.size > 60 else 8
+        for i, yv in enumerate(yc):
+            for j, xv in enumerate(xc):
+                v = data.values[i, j]
+                if data.n[i, j] == 0 or np.isnan(v):
+                    continue
+                if np.isinf(v):  # expected epochs when nothing converged
+                    text, colour = "never", "black"
+                else:
+                    text = _cell_text(v, data.metric)
+                    dark = mesh.norm(v) < 0.5 if data.metric == "rate" else mesh.norm(v) > 0.5
+                    colour = "white" if dark else "black"
+                ax.text(xv, yv, f"{text}\nn={data.n[i, j]}", ha="center", va="center",
+                        fontsize=small, color=colour)
+    ax.set_xlabel(_axis_label(data.x))
+    ax.set_ylabel(_axis_label(data.y))
+    ax.set_title(data.title, fontsize=10)
+    return ax
+
+
+def _cell_text(v: float, metric: str) -> str:
+    if metric == "rate":
+        return f"{v:.2f}"
+    if metric.startswith("final_loss"):
+        return f"{v:.2g}"
+    return f"{v:,.0f}"
+
+
+def _group_colours(n: int):
+    from matplotlib import colormaps
+
+    cmap = colormaps["viridis"]
+    return [cmap(i / max(n - 1, 1) * 0.9) for i in range(n)]
+
+
+def plot_loss_bands(bands: pd.DataFrame, ax=None, *, group_name: str = "", pooled=()):
+    """Draw the median loss per group with its interquartile band, log y.  Returns ``ax``.
+
+    ``bands`` is :func:`analysis.curves.loss_bands`' output (columns q25, q50, q75).
+    """
+    ax = _new_ax(ax)
+    groups = list(dict.fromkeys(bands.columns.get_level_values(0)))
+    for colour, g in zip(_group_colours(len(groups)), groups, strict=True):
+        med = bands[(g, "q50")]
+        ax.plot(bands.index, med, color=colour, lw=1.5,
+                label=f"{group_name} = {format_value(g)}" if group_name else format_value(g))
+        ax.fill_between(bands.index, bands[(g, "q25")], bands[(g, "q75")], color=colour,
+                        alpha=0.2, lw=0)
+    ax.set_yscale("log")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("loss (median and interquartile range)")
+    ax.set_title(f"loss curves ({pooled_note(list(pooled))})", fontsize=10)
+    if groups:
+        ax.legend(fontsize=7, ncol=2 if len(groups) > 6 else 1)
+    return ax
+
+
+def plot_fraction_converged(frac: pd.DataFrame, ax=None):
+    """Draw the fraction converged by epoch per group (from :func:`fraction_converged`).
+
+    Returns ``ax``.
+    """
+    ax = _new_ax(ax)
+    name = frac.columns.name
+    for colour, g in zip(_group_colours(frac.shape[1]), frac.columns, strict=True):
+        ax.step(frac.index, frac[g], where="post", color=colour,
+                label=f"{name} = {format_value(g)}" if name else format_value(g))
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("fraction converged")
+    ax.set_title(f"time to converge ({pooled_note(frac.attrs.get('pooled', []))})",
+                 fontsize=10)
+    ax.legend(fontsize=7, ncol=2 if frac.shape[1] > 6 else 1)
+    return ax
+
+
+def failure_mode_shares(df: pd.DataFrame, by: str | None = None, tol: float = 0.05
+                        ) -> pd.DataFrame:
+    """Share of each outcome pattern per group: converged, then the XOR failure modes.
+
+    Rows: groups of ``by`` (one row ``"all"`` without it); columns
+    :data:`FAILURE_MODES` (absent patterns are 0); rows sum to 1.
+    ``attrs["pooled"]`` lists the pooled axes, ``attrs["loss"]`` the run's loss(es).
+    """
+    modes = pd.Categorical(failure_modes(df, tol), categories=list(FAILURE_MODES))
+    keys = df[by].to_numpy() if by else np.full(len(df), "all", dtype=object)
+    counts = pd.crosstab(pd.Series(keys, name=by or "group"),
+                         pd.Series(modes, name="failure_mode"), dropna=False)
+    counts = counts.reindex(columns=list(FAILURE_MODES), fill_value=0)
+    shares = counts.div(counts.sum(axis=1), axis=0)
+    shares.columns = pd.Index(list(shares.columns), name="failure_mode")
+    shares.attrs["pooled"] = _pooled(df, [by] if by else [])
+    shares.attrs["loss"] = sorted(df["loss"].astype(str).unique()) if "loss" in df else ["bce"]
+    return shares
+
+
+def plot_failure_modes(shares: pd.DataFrame, ax=None):
+    """Draw stacked bars of outcome shares per group; the legend gives each pattern's loss."""
+    from matplotlib import colormaps
+
+    ax = _new_ax(ax)
+    colours = ["#2a9d8f"] + [colormaps["Oranges"](0.35 + 0.6 * i / 4) for i in range(4)] \
+        + ["#9e9e9e"]
+    x = np.arange(len(shares))
+    bottom = np.zeros(len(shares))
+    losses = shares.attrs.get("loss", ["bce"])
+    for colour, mode in zip(colours, FAILURE_MODES, strict=True):
+        label = mode
+        if mode in STATIONARY_LOSSES["bce"] and len(losses) == 1:
+            lv = STATIONARY_LOSSES[losses[0]].get(mode, math.nan)
+            label += f" (loss {lv:.3f})" if math.isfinite(lv) else ""
+        ax.bar(x, shares[mode].to_numpy(), bottom=bottom, color=colour, label=label,
+               width=0.8)
+        bottom += shares[mode].to_numpy()
+    ax.set_xticks(x, [format_value(v) for v in shares.index], rotation=45 if len(x) > 6 else 0)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel(_axis_label(shares.index.name or ""))
+    ax.set_ylabel("share of networks")
+    ax.set_title(f"outcomes and XOR failure modes ({pooled_note(shares.attrs.get('pooled', []))})",
+                 fontsize=10)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return ax
+
+
+def epochs_histogram(df: pd.DataFrame, bins: int = 40) -> pd.DataFrame:
+    """Histogram of ``converged_epoch`` over the converged networks (all groups pooled).
+
+    Returns one row per bin: ``left``, ``right`` (bin edges over 0 .. epoch limit)
+    and ``count``.  ``attrs["n_converged"]`` and ``attrs["n"]`` give the totals.
+    """
+    limit = int(df["epochs"].max()) if len(df) else 0
+    ce = df["converged_epoch"].to_numpy()
+    ce = ce[ce >= 0]
+    edges = np.linspace(0, max(limit, 1), bins + 1)
+    counts, _ = np.histogram(ce, bins=edges)
+    out = pd.DataFrame({"left": edges[:-1], "right": edges[1:], "count": counts})
+    out.attrs["n_converged"] = int(len(ce))
+    out.attrs["n"] = int(len(df))
+    out.attrs["pooled"] = _pooled(df, [])
+    return out
+
+
+def plot_epochs_histogram(hist: pd.DataFrame, ax=None):
+    """Draw the distribution of epochs to converge.  Returns ``ax``."""
+    ax = _new_ax(ax)
+    ax.bar(hist["left"], hist["count"], width=hist["right"] - hist["left"], align="edge",
+           color="#2a9d8f", edgecolor="white", lw=0.3)
+    ax.set_xlabel("epoch of convergence")
+    ax.set_ylabel("networks")
+    n_conv, n = hist.attrs.get("n_converged", 0), hist.attrs.get("n", 0)
+    ax.set_title(f"epochs to converge: {n_conv:,} of {n:,} networks converged "
+                 f"({pooled_note(hist.attrs.get('pooled', []))})", fontsize=10)
+    return ax
+
+
+def plot_rate(table: pd.DataFrame, axis: str, ax=None):
+    """Draw the convergence rate with its 95% Wilson interval against one axis.
+
+    ``table`` is :func:`convergence_table` grouped by ``axis``.  Returns ``ax``.
+    """
+    ax = _new_ax(ax)
+    values = table[axis].tolist()
+    numeric = all(isinstance(v, int | float | np.integer | np.floating) for v in values)
+    xs = np.asarray(values, dtype=np.float64) if numeric else np.arange(len(values))
+    rate = table["rate"].to_numpy()
+    err = np.vstack([rate - table["rate_low"].to_numpy(), table["rate_high"].to_numpy() - rate])
+    ax.errorbar(xs, rate, yerr=err, marker="o", capsize=3, color="#2a9d8f")
+    if numeric and is_log_spaced(values):
+        ax.set_xscale("log")
+    if not numeric:
+        ax.set_xticks(xs, [format_value(v) for v in values])
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel(_axis_label(axis))
+    ax.set_ylabel("convergence rate (95% Wilson interval)")
+    ax.set_title(f"convergence rate ({pooled_note(table.attrs.get('pooled', []))})",
+                 fontsize=10)
+    return ax
