@@ -361,6 +361,7 @@ def plot_rate(table: pd.DataFrame, axis: str, ax=None):
     xs = np.asarray(values, dtype=np.float64) if numeric else np.arange(len(values))
     rate = table["rate"].to_numpy()
     err = np.vstack([rate - table["rate_low"].to_numpy(), table["rate_high"].to_numpy() - rate])
+    err = np.clip(err, 0, None)
     ax.errorbar(xs, rate, yerr=err, marker="o", capsize=3, color="#2a9d8f")
     if numeric and is_log_spaced(values):
         ax.set_xscale("log")

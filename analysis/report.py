@@ -244,7 +244,8 @@ def _page(run, df, table, figures, x, y, metric) -> str:
              ("95% interval", f"{float(lo):.1%} - {float(hi):.1%}")]
     if m.get("elapsed_s"):
         rate = n * m["epochs"] / m["elapsed_s"]
-        cards.append(("training time", f"{m['elapsed_s']:.1f} s ({rate / 1e6:.0f} M net-epochs/s)"))
+        cards.append(("training time",
+                      f"{m['elapsed_s']:.1f} s ({rate / 1e6:.3g} M network-epochs/s)"))
     best = ""
     if len(table) > 1 and "rate" in table:
         top = table.sort_values(["rate", "expected_epochs"], ascending=[False, True]).iloc[0]

@@ -47,8 +47,9 @@ def wilson_interval(k, n, z: float = Z95):
     with np.errstate(invalid="ignore", divide="ignore"):
         centre = (k + z * z / 2) / (n + z * z)
         half = z / (n + z * z) * np.sqrt(np.where(n > 0, k * (n - k) / n, 0) + z * z / 4)
-    low = np.where(n > 0, np.clip(centre - half, 0, 1), 0.0)
-    high = np.where(n > 0, np.clip(centre + half, 0, 1), 1.0)
+    # exact ends at k = 0 and k = n (the formula gives them up to rounding)
+    low = np.where((n > 0) & (k > 0), np.clip(centre - half, 0, 1), 0.0)
+    high = np.where((n > 0) & (k < n), np.clip(centre + half, 0, 1), 1.0)
     return low, high
 
 

@@ -101,3 +101,12 @@ def test_reads_a_run_without_numba(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "tiny")],
                          capture_output=True, text=True, check=True).stdout
     assert out.split() == ["5", "5"]
+
+
+def test_wilson_interval_ends_are_exact():
+    lo, hi = analysis.wilson_interval(np.array([0, 7, 3]), np.array([7, 7, 3]))
+    assert lo[0] == 0.0
+    assert hi[1] == 1.0
+    assert hi[2] == 1.0
+    assert 0 < lo[1] < 1
+    assert 0 < hi[0] < 1
