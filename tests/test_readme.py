@@ -52,3 +52,9 @@ def test_quick_start_sweep_runs(tmp_path, capsys):
     assert "8,800 networks" in capsys.readouterr().out
     assert main(["status", str(tmp_path / "quickstart")]) == 0
     assert "complete" in capsys.readouterr().out
+    assert "xorsweep report runs/quickstart" in README.read_text()
+    assert main(["report", str(tmp_path / "quickstart")]) == 0
+    assert "index.html" in capsys.readouterr().out
+    page = (tmp_path / "quickstart" / "report" / "index.html").read_text()
+    assert "8,800" in page
+    assert page.count("data:image/png;base64,") == 6
