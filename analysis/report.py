@@ -22,7 +22,14 @@ from sweeps.store import RunError, atomic_write, open_run
 
 from . import plots
 from .curves import loss_bands
-from .tables import GRID_AXES, convergence_table, fraction_converged, wilson_interval
+from .tables import (
+    GRID_AXES,
+    convergence_table,
+    failure_mode_table,
+    failure_modes,
+    fraction_converged,
+    wilson_interval,
+)
 
 __all__ = ["write_report", "choose_axes", "ReportError"]
 
@@ -284,6 +291,7 @@ def _page(run, df, table, figures, x, y, metric) -> str:
 {best}
 <h2>Figures</h2>
 {figs_html}
+{_failure_section(df)}
 <h2>Convergence table</h2>
 <p>One row per cell{'' if not pooled else ' (pooled: ' + esc(', '.join(pooled)) + ')'}; also in
 <code>summary.csv</code>. <i>rate</i> with its 95% Wilson interval; epochs among converged
@@ -299,6 +307,27 @@ cost the epoch limit ("never" when none converged); <i>n_&lt;outcome&gt;</i>: ou
 Heatmap axes: x = {esc(str(x))}, y = {esc(str(y))}, metric = {esc(metric)}.</p>
 </body></html>
 """
+
+
+def _failure_section(df) -> str:
+    """XOR failure modes, pooled: counts beside each pattern's theoretical and observed loss."""
+    if not _is_xor(df):
+        return ""
+    t = failure_mode_table(df)
+    if t.empty:
+        return ""
+    observed = df["final_loss"].groupby(failure_modes(df)).median()
+    t = t.assign(observed_median_loss=t["failure_mode"].map(observed))
+    t = t[["failure_mode", "count", "share", "theoretical_loss", "observed_median_loss"]]
+    losses = ", ".join(sorted(df["loss"].astype(str).unique())) if "loss" in df else "bce"
+    return f"""<h2>Failure modes</h2>
+<p>Non-converged XOR networks by the stationary pattern their final outputs sit at
+(tolerance 0.05 on every output): <i>half4</i> all outputs 1/2; <i>half2</i> two right, two
+at 1/2; <i>third3</i> one right, three at the mean of their targets; <i>satwrong</i> an output
+saturated at the wrong target; <i>other</i> none of these. The theoretical loss is the
+pattern's loss ({html.escape(losses)}); the observed one is the median final loss of the
+networks found in it.</p>
+{_fmt_table(t)}"""
 
 
 def _epochs_text(v) -> str:

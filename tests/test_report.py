@@ -41,7 +41,8 @@ def test_report_is_self_contained_and_embeds_every_figure(run_dir):
     assert all(s.startswith("data:image/png;base64,") for s in
                re.findall(r"src=['\"]([^'\"]*)", page))
     assert not re.search(r"<link|<script|@import|url\(|https?://", page)
-    for text in ("rep", "Convergence table", "xorsweep run", "Best cell", "numba"):
+    for text in ("rep", "Convergence table", "xorsweep run", "Best cell", "numba",
+                 "Failure modes", "theoretical_loss", "observed_median_loss"):
         assert text in page
     assert "incomplete" not in page
 
@@ -104,7 +105,7 @@ def test_incomplete_run_is_reported_as_such(tmp_path):
 def test_one_axis_and_non_xor_runs(tmp_path):
     sweeps.run({"name": "one", "task": "and", "epochs": 60, "replicates": 4,
                 "grid": {"lr": [0.5, 1.0, 2.0]}}, out=tmp_path)
-    write_report(tmp_path / "one")
+    assert "Failure modes" not in write_report(tmp_path / "one").read_text()
     names = {p.stem for p in (tmp_path / "one" / "report").glob("*.png")}
     assert names == {"rate", "loss_curves", "fraction_converged", "epochs"}  # no XOR patterns
     sweeps.run({"name": "none", "epochs": 60, "replicates": 4}, out=tmp_path)
