@@ -30,7 +30,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default="runs", help="parent directory of the run (default: runs)")
     p.add_argument("--jobs", type=int, default=None, help="workers (default: all cores)")
     p.add_argument("--backend", default="threads",
-                   help="threads (default), loky, or any joblib backend")
+                   help="threads (default), loky, dask (a dask.distributed cluster: "
+                        "pip install 'xorsweep[dask]'), or any joblib backend")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="with --backend dask: the scheduler, e.g. tcp://10.0.0.5:8786 "
+                        "(default: $XORSWEEP_SCHEDULER; with neither, a local cluster)")
     p.add_argument("--chunk-size", type=int, default=None, help="networks per chunk")
     p.add_argument("--force", action="store_true",
                    help="start over in a directory that holds another spec's run")
@@ -62,10 +66,15 @@ def cmd_run(args) -> int:
     t0 = time.perf_counter()
     try:
         run = sweeps.run(spec, out=args.out, jobs=args.jobs, backend=args.backend,
-                         chunk_size=args.chunk_size, force=args.force, progress=progress)
+                         chunk_size=args.chunk_size, force=args.force, progress=progress,
+                         scheduler=args.scheduler)
     except KeyboardInterrupt:
-        again = " ".join(shlex.quote(a) for a in ["xorsweep", "run", args.spec, "--out",
-                                                   args.out])
+        words = ["xorsweep", "run", args.spec, "--out", args.out]
+        if args.backend != "threads":
+            words += ["--backend", args.backend]
+        if args.scheduler:
+            words += ["--scheduler", args.scheduler]
+        again = " ".join(shlex.quote(a) for a in words)
         print(f"interrupted; finished chunks are kept in {Path(args.out) / spec.name}. "
               f"Resume with: {again}", file=sys.stderr)
         return 130
@@ -125,6 +134,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from analysis.report import ReportError
+    from sweeps.cluster import ClusterError
     from sweeps.spec import SpecError
     from sweeps.store import RunError
 
@@ -132,6 +142,11 @@ def main(argv: list[str] | None = None) -> int:
         commands = {"run": cmd_run, "status": cmd_status, "report": cmd_report,
                     "specs": cmd_specs}
         return commands[args.command](args)
+    except ClusterError as exc:  # a failure of the environment, not of the command line
+        if args.debug:
+            raise
+        print(f"xorsweep: error: {exc}", file=sys.stderr)
+        return 1
     except (SpecError, RunError, ReportError) as exc:
         if args.debug:
             raise

@@ -4,8 +4,9 @@ Which level owns the cores: the joblib workers.  Each worker trains its chunk
 with ``kernels.train(..., parallel=False)`` (one thread, GIL released), so
 ``jobs`` workers use ``jobs`` cores and numba never adds threads of its own.
 The default backend is joblib's ``threading``: the kernels release the GIL, so
-threads share the cores with no pickling or process start-up.  Only the driver
-(this process) writes to the store.
+threads share the cores with no pickling or process start-up; ``"dask"`` sends
+chunks to a dask.distributed cluster (``cluster.py``).  Only the driver (this
+process) writes to the store.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ BACKENDS = {"threads": "threading", "loky": "loky", "processes": "loky"}
 
 def compute_chunk(spec_data: dict, start: int, stop: int) -> dict[str, np.ndarray]:
     """Train networks ``start .. stop-1`` of a spec; return compact arrays (worker side)."""
+    # one core per chunk: the workers own the cores; numba's thread count is per
+    # thread, so it is set here, in the task, on whatever thread runs it
+    numba.set_num_threads(1)
     spec = load_spec(spec_data)
     cols = plan.network_columns(spec, start, stop)
     X, Y = kernels.tasks.by_name(spec.task)
@@ -145,8 +149,8 @@ def _verify(run_dir: Path, manifest: dict) -> None:
 
 
 def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
-        chunk_size: int | None = None, force: bool = False, progress: bool = False
-        ) -> store.Run:
+        chunk_size: int | None = None, force: bool = False, progress: bool = False,
+        scheduler: str | None = None) -> store.Run:
     """Run (or resume) a sweep and return its store.
 
     Parameters
@@ -157,7 +161,8 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
     jobs : int, optional
         Workers (default: every core).
     backend : str
-        ``"threads"`` (default), ``"loky"``/``"processes"``, or any joblib backend name.
+        ``"threads"`` (default), ``"loky"``/``"processes"``, ``"dask"`` (a
+        dask.distributed cluster, see ``scheduler``), or any joblib backend name.
     chunk_size : int, optional
         Networks per chunk (default: about eight chunks per worker).  Only a new
         run uses it; a resumed run keeps its chunk table.  Results never depend on it.
@@ -165,6 +170,11 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         Start over in a directory that holds another spec's run.
     progress : bool
         Show a progress bar of completed networks on stderr.
+    scheduler : str, optional
+        With ``backend="dask"``: the scheduler address (default
+        ``$XORSWEEP_SCHEDULER``; with neither, a LocalCluster of ``jobs`` worker
+        processes).  ``jobs`` is ignored for an existing cluster: its worker
+        threads are the workers.
 
     Raises
     ------
@@ -172,6 +182,8 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         If the spec is invalid (nothing is written).
     RunError
         If the directory holds another spec's run or another process is running it.
+    ClusterError
+        If the Dask scheduler cannot be reached (nothing is written).
     """
     spec = load_spec(spec)
     jobs = os.cpu_count() or 1 if jobs is None else jobs
@@ -180,7 +192,16 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
                                    or chunk_size < 1):
         raise store.RunError(f"chunk size {chunk_size!r} must be a positive integer")
-    joblib_backend = BACKENDS.get(backend, backend)
+    if backend == "dask":  # connect first: an unreachable cluster writes nothing
+        from . import cluster
+
+        with cluster.connect(scheduler, jobs) as client:
+            return _run(spec, out, cluster.worker_threads(client), "dask", chunk_size, force,
+                        progress, client)
+    return _run(spec, out, jobs, BACKENDS.get(backend, backend), chunk_size, force, progress)
+
+
+def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=None):
     run_dir = Path(out) / spec.name
     run_dir.mkdir(parents=True, exist_ok=True)
     with store.RunLock(run_dir):
@@ -189,18 +210,30 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         todo = [(i, a, b) for i, (a, b) in enumerate(manifest["chunks"])
                 if str(i) not in manifest["done"]]
         if todo:
-            _execute(run_dir, spec, manifest, todo, jobs, joblib_backend, progress)
+            _execute(run_dir, spec, manifest, todo, jobs, joblib_backend, progress, client)
     return store.open_run(run_dir)
 
 
-def _execute(run_dir, spec, manifest, todo, jobs, backend, progress) -> None:
-    from tqdm import tqdm
-
+def warm_kernels(spec_data: dict) -> None:
+    """Compile (or load from the cache) every kernel a spec needs, in this process."""
+    spec = load_spec(spec_data)
     X, Y = kernels.tasks.by_name(spec.task)
-    for H in spec.grid["hidden"]:  # compile once, before any worker needs the kernels
+    for H in spec.grid["hidden"]:
         for act in spec.grid["activation"]:
             for loss in spec.grid["loss"]:
                 kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=spec.dtype)
+
+
+def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None) -> None:
+    from tqdm import tqdm
+
+    warm_kernels(spec.to_dict())  # compile once, before any worker needs the kernels
+    backend_params = {}
+    if client is not None:  # each worker process compiles once, before the chunks arrive
+        from .cluster import warm_workers
+
+        warm_workers(client, spec.to_dict())
+        backend_params = {"client": client}
     done_nets = sum(b - a for i, (a, b) in enumerate(manifest["chunks"])
                     if str(i) in manifest["done"])
     bar = tqdm(total=spec.n_networks, initial=done_nets, unit="net", unit_scale=True,
@@ -210,7 +243,7 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress) -> None:
     t0 = time.perf_counter()
     elapsed0 = manifest["elapsed_s"]
     try:
-        with joblib.parallel_config(backend=backend, n_jobs=jobs):
+        with joblib.parallel_config(backend=backend, n_jobs=jobs, **backend_params):
             results = joblib.Parallel(return_as="generator_unordered")(
                 joblib.delayed(compute_chunk)(data, a, b) for _, a, b in todo)
             for result in results:

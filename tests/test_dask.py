@@ -1,0 +1,133 @@
+"""The Dask backend on loopback: same table as the local backends, worker loss, bad addresses."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import threading
+import time
+
+import pandas as pd
+import pytest
+
+import sweeps
+from sweeps import cluster, store
+from sweeps.cli import main
+
+distributed = pytest.importorskip("distributed")
+
+SPEC = {"name": "dsk", "epochs": 150, "replicates": 9, "record_every": 50,
+        "grid": {"lr": [0.5, 2.0, 8.0], "init_scale": [0.5, 2.0], "hidden": [2, 3]}}
+
+
+@pytest.fixture(scope="module")
+def local_cluster():
+    with cluster.local_cluster(2) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """The same spec on the default (threads) backend."""
+    return sweeps.run(SPEC, out=tmp_path_factory.mktemp("ref"), jobs=2)
+
+
+def _tables(run):
+    curves = pd.concat(list(run.curves())).sort_values("network", ignore_index=True)
+    return run.networks(), curves
+
+
+def _assert_same(a, b):
+    for x, y in zip(_tables(a), _tables(b), strict=True):
+        pd.testing.assert_frame_equal(x, y)
+
+
+def _parts_match_manifest(run_dir) -> None:
+    m = json.loads((run_dir / store.MANIFEST).read_text())
+    for key, entry in m["done"].items():
+        for sub in ("networks", "curves"):
+            blob = (run_dir / sub / store.part_name(int(key))).read_bytes()
+            assert store.sha256(blob) == entry[sub], (key, sub)
+
+
+def test_cluster_gives_the_same_tables_as_threads(local_cluster, reference, tmp_path, capsys):
+    run = sweeps.run(SPEC, out=tmp_path, backend="dask", chunk_size=7,
+                     scheduler=local_cluster.scheduler_address)
+    assert run.complete
+    _assert_same(run, reference)
+    # the address may come from the environment too, and the command line reports the run
+    spec_file = tmp_path / "dsk.toml"
+    spec_file.write_text(sweeps.load_spec(SPEC).to_toml())
+    os.environ[cluster.SCHEDULER_ENV] = local_cluster.scheduler_address
+    try:
+        assert main(["run", str(spec_file), "--out", str(tmp_path / "env"), "--backend",
+                     "dask", "--quiet"]) == 0
+    finally:
+        del os.environ[cluster.SCHEDULER_ENV]
+    assert "done" in capsys.readouterr().out
+    _assert_same(sweeps.open_run(tmp_path / "env" / "dsk"), reference)
+
+
+def test_backend_dask_without_address_starts_a_local_cluster(reference, tmp_path):
+    run = sweeps.run(SPEC, out=tmp_path, backend="dask", jobs=2)
+    _assert_same(run, reference)
+
+
+def test_worker_killed_mid_run_leaves_a_store_that_resume_completes(local_cluster, tmp_path):
+    spec = {**SPEC, "name": "dsk-kill", "epochs": 20000}
+    ref = sweeps.run(spec, out=tmp_path / "ref", jobs=2)
+    run_dir = tmp_path / "dsk-kill"
+    with distributed.Client(local_cluster) as client:
+        pids = sorted(client.run(os.getpid).values())
+    killed = threading.Event()
+    at_kill = {}
+
+    def kill_after_a_few_chunks():
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                done = json.loads((run_dir / store.MANIFEST).read_text())["done"]
+            except (OSError, ValueError):
+                done = {}
+            if len(done) >= 3:
+                os.kill(pids[0], signal.SIGKILL)
+                at_kill["done"] = len(done)
+                killed.set()
+                return
+            time.sleep(0.01)
+
+    killer = threading.Thread(target=kill_after_a_few_chunks)
+    killer.start()
+    try:
+        sweeps.run(spec, out=tmp_path, backend="dask", chunk_size=3,
+                   scheduler=local_cluster.scheduler_address)
+    except Exception:  # noqa: BLE001 - Dask may retry the chunk, or give it up: both are fine
+        pass
+    killer.join()
+    assert killed.is_set()
+    n_chunks = len(json.loads((run_dir / store.MANIFEST).read_text())["chunks"])
+    assert at_kill["done"] < n_chunks  # killed mid-run
+    _parts_match_manifest(run_dir)  # whatever was written is whole
+    resumed = sweeps.run(spec, out=tmp_path, jobs=2)
+    assert resumed.complete
+    _assert_same(resumed, ref)
+
+
+def test_unreachable_scheduler_is_one_line_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+    address = "tcp://127.0.0.1:9"
+    assert main(["run", "quickstart", "--out", str(tmp_path / "out"), "--backend", "dask",
+                 "--scheduler", address]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"cannot reach the Dask scheduler at {address}" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_missing_extra_says_what_to_install(tmp_path, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "distributed", None)
+    assert main(["run", "quickstart", "--out", str(tmp_path), "--backend", "dask"]) == 2
+    assert "pip install 'xorsweep[dask]'" in capsys.readouterr().err
+    assert not (tmp_path / "quickstart").exists()
