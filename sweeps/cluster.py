@@ -7,8 +7,9 @@ no shared filesystem.  Each chunk runs on one worker thread: a worker with T
 threads trains T chunks at once, one core each.
 
 Before dispatching, every worker compiles the kernels the spec needs once
-(``client.run``); worker processes sharing a machine share its on-disk caches,
-whose writes are atomic (see ``tests/test_compilation.py``).
+(``client.run``): one worker per host first, then the others, which load what
+it cached, so a host's on-disk caches are never written by several processes
+at once.
 """
 
 from __future__ import annotations
@@ -92,7 +93,18 @@ def worker_threads(client) -> int:
 
 
 def warm_workers(client, spec_data: dict) -> None:
-    """Compile (or load from cache) the kernels ``spec_data`` needs on every worker, once."""
+    """Compile (or load from cache) the kernels ``spec_data`` needs on every worker, once.
+
+    One worker per host compiles first, filling that host's on-disk caches; then
+    the others load from them, so no cache is written by several processes at once.
+    """
     from .runner import warm_kernels
 
-    client.run(warm_kernels, spec_data)
+    workers = client.scheduler_info(n_workers=-1)["workers"]
+    first: dict[str, str] = {}
+    for address, info in sorted(workers.items()):
+        first.setdefault(info.get("host", address), address)
+    client.run(warm_kernels, spec_data, workers=list(first.values()))
+    rest = [a for a in workers if a not in first.values()]
+    if rest:
+        client.run(warm_kernels, spec_data, workers=rest)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import os
 import signal
@@ -68,6 +69,17 @@ def test_cluster_gives_the_same_tables_as_threads(local_cluster, reference, tmp_
         del os.environ[cluster.SCHEDULER_ENV]
     assert "done" in capsys.readouterr().out
     _assert_same(sweeps.open_run(tmp_path / "env" / "dsk"), reference)
+
+
+def test_every_worker_is_warmed_before_any_chunk(local_cluster):
+    def n_generated():
+        return len(importlib.import_module("kernels._codegen")._modules)
+
+    with distributed.Client(local_cluster) as client:
+        client.restart()  # fresh worker processes: nothing compiled or loaded yet
+        assert sorted(client.run(n_generated).values()) == [0, 0]
+        cluster.warm_workers(client, sweeps.load_spec(SPEC).to_dict())
+        assert sorted(client.run(n_generated).values()) == [2, 2]  # hidden 2 and 3
 
 
 def test_backend_dask_without_address_starts_a_local_cluster(reference, tmp_path):
