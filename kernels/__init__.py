@@ -17,7 +17,9 @@ from ._types import OUTCOMES, Params, TrainResult
 from .initialization import SCHEMES, init_params
 from .training import (
     ACTIVATIONS,
+    DEVICES,
     LOSSES,
+    cuda_available,
     forward,
     gradients,
     losses,
@@ -30,12 +32,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ACTIVATIONS",
+    "DEVICES",
     "LOSSES",
     "OUTCOMES",
     "SCHEMES",
     "Params",
     "TrainResult",
     "config",
+    "cuda_available",
     "forward",
     "gradients",
     "init_params",

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 
+import numpy as _np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
@@ -35,6 +36,20 @@ def bits_f32(i):
     import numpy as np
 
     return np.float32(struct.unpack("<f", struct.pack("<I", int(i) & (2**32 - 1)))[0])
+
+
+def floor_f64(x):
+    """Return floor(x) for a float64, as a float64."""
+    import numpy as np
+
+    return np.floor(x)
+
+
+def floor_f32(x):
+    """Return floor(x) for a float32, as a float32."""
+    import numpy as np
+
+    return np.floor(x)
 
 
 def _cast(builder, value, width):
@@ -91,6 +106,8 @@ def bits_f32_intrinsic(typingctx, i):
 
 #: What the CPU build binds each primitive's name to.
 CPU_PRIMITIVES = {
+    "floor_f64": _np.floor,
+    "floor_f32": _np.floor,
     "f64_bits": f64_bits_intrinsic,
     "bits_f64": bits_f64_intrinsic,
     "f32_bits": f32_bits_intrinsic,

@@ -35,12 +35,14 @@ _inner = njit(nogil=True, error_model="numpy", fastmath=_FASTMATH)
 _outer = {"nogil": True, "error_model": "numpy", "fastmath": _FASTMATH, "cache": config.CACHE}
 
 
-def _compile_scalar_math(jit, primitives):
+def _compile_scalar_math(jit, primitives, dispatch=None):
     """Compile the plain-Python scalar math (``_elementary``, ``_scalar``) for one target.
 
     Each function is rebuilt over a shared namespace in which the names it calls
     (each other, the target's bit primitives) are bound to their compiled
-    versions; the source stays free of any target.
+    versions; the source stays free of any target.  ``dispatch`` gives the
+    target's dtype dispatchers for ``exp_neg`` and ``log1p_unit`` (default: the
+    CPU ones below).
     """
     modules = (_elementary, _scalar)
     ns: dict = {}
@@ -53,7 +55,7 @@ def _compile_scalar_math(jit, primitives):
             f = getattr(mod, name)
             compiled[name] = jit(FunctionType(f.__code__, ns, name, f.__defaults__))
     ns.update(compiled)
-    ns["exp_neg"], ns["log1p_unit"] = _exp_neg, _log1p_unit
+    ns["exp_neg"], ns["log1p_unit"] = dispatch or (_exp_neg, _log1p_unit)
     return compiled
 
 

@@ -15,7 +15,8 @@ loop.  Only the ranges the kernels need are covered:
   the rounding correction (e - (u - 1)) / u.  Error at most 2.5 ulp (tested).
 
 Like ``_scalar.py`` these are plain-Python scalar functions; the names
-``f64_bits``, ``bits_f64``, ``f32_bits`` and ``bits_f32`` are target primitives
+``f64_bits``, ``bits_f64``, ``f32_bits``, ``bits_f32``, ``floor_f64`` and
+``floor_f32`` are target primitives
 (``_bits.py``), and ``exp_neg``/``log1p_unit`` dispatch on the dtype.
 """
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._bits import bits_f32, bits_f64, f32_bits, f64_bits
+from ._bits import bits_f32, bits_f64, f32_bits, f64_bits, floor_f32, floor_f64
 
 __all__ = ["exp_neg_f64", "exp_neg_f32", "log1p_unit_f64", "log1p_unit_f32"]
 
@@ -63,7 +64,7 @@ _A32 = tuple(_F(c) for c in _A64[:5])
 def exp_neg_f64(x):
     """Return e**x for float64 x <= 0 (NaN for NaN), within 1.2 ulp."""
     x = _EXP_MIN if x < _EXP_MIN else x
-    kf = np.floor(x * _LOG2E + 0.5)
+    kf = floor_f64(x * _LOG2E + 0.5)
     r = (x - kf * _LN2_HI) - kf * _LN2_LO
     c = _E64
     p = c[13]
@@ -89,7 +90,7 @@ def exp_neg_f64(x):
 def exp_neg_f32(x):
     """Return e**x for float32 x <= 0 (NaN for NaN), within 1.2 ulp."""
     x = _EXP_MIN32 if x < _EXP_MIN32 else x
-    kf = np.floor(x * _LOG2E32 + _HALF32)
+    kf = floor_f32(x * _LOG2E32 + _HALF32)
     r = (x - kf * _LN2_HI32) - kf * _LN2_LO32
     c = _E32
     p = c[7]

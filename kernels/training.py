@@ -23,6 +23,8 @@ __all__ = ["forward", "losses", "gradients", "train", "warmup", "ACTIVATIONS", "
 ACTIVATIONS: tuple[str, ...] = ("sigmoid", "tanh", "relu")
 #: Losses, in kernel code order.
 LOSSES: tuple[str, ...] = ("bce", "mse")
+#: Devices ``train`` runs on.
+DEVICES: tuple[str, ...] = ("cpu", "cuda")
 
 _OUTCOME_LABELS = np.array(OUTCOMES)
 
@@ -116,6 +118,51 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
                  float(config.SATURATED_TOL), float(config.PLATEAU_TOL), *grads.arrays(), curve,
                  loss_out, outputs, conv, outcome))
     return grads, curve, loss_out, outputs, conv, outcome
+
+
+def cuda_available() -> bool:
+    """Return whether ``train(..., device="cuda")`` can run here.
+
+    True with numba-cuda installed and a working NVIDIA GPU and driver (or under
+    numba's CUDA simulator, ``NUMBA_ENABLE_CUDASIM=1``); never raises.
+    """
+    try:
+        from . import _cuda
+    except Exception:  # noqa: BLE001 - numba-cuda missing or broken: not available
+        return False
+    return _cuda.available()
+
+
+def require_cuda():
+    """Return the CUDA module, or raise a one-line RuntimeError saying what is missing."""
+    try:
+        from . import _cuda
+    except ImportError:
+        raise RuntimeError("device='cuda' needs numba-cuda: pip install 'xorsweep[cuda]' "
+                           "(on a machine with an NVIDIA GPU and driver)") from None
+    if not _cuda.available():
+        raise RuntimeError("device='cuda' but no CUDA GPU is usable here "
+                           "(numba.cuda.is_available() is False); use device='cpu'")
+    return _cuda
+
+
+def _run_cuda(p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target):
+    """Train on the GPU, in place in ``p``; return curve, loss, outputs, converged, outcome."""
+    _cuda = require_cuda()
+    N, S = p.n_nets, X.shape[0]
+    dt = p.dtype
+    curve = np.empty((N, curve_epochs.shape[0]), dt)
+    loss_out = np.empty(N, dt)
+    outputs = np.empty((N, S), dt)
+    conv = np.empty(N, np.int64)
+    outcome = np.empty(N, np.int8)
+    if N:
+        # thresholds in float64, as the CPU kernels compare them
+        _cuda.run_train(*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target),
+                        ACTIVATIONS.index(act), LOSSES.index(loss), dt.type(1),
+                        float(config.SATURATED_TOL), float(config.PLATEAU_TOL), curve,
+                        loss_out, outputs, conv, outcome)
+    return curve, loss_out, outputs, conv, outcome
 
 
 def _evaluate_once(mode, p, X, Y, activation, loss, parallel):
@@ -306,6 +353,7 @@ def train(
     record_every: int | None = None,
     target_error: float = 0.1,
     parallel: bool = True,
+    device: Literal["cpu", "cuda"] = "cpu",
 ) -> TrainResult:
     r"""Train every network by full-batch gradient descent, all in compiled code.
 
@@ -343,6 +391,10 @@ def train(
         Spread networks over ``numba.get_num_threads()`` threads (True), or run on
         the calling thread with the GIL released (False), for callers whose own
         workers own the cores.  Results are bitwise identical either way.
+    device : {"cpu", "cuda"}
+        Where to train: ``"cuda"`` runs one GPU thread per network (numba-cuda,
+        ``pip install "xorsweep[cuda]"``); results agree with the CPU's to rounding
+        (see ``kernels/_cuda.py``).  See :func:`cuda_available`.
 
     Returns
     -------
@@ -384,9 +436,15 @@ def train(
         lr_arr = per_network("lr", lr, p.n_nets, p.dtype, low=0.0, high=math.inf)
     mom_arr = per_network("momentum", momentum, p.n_nets, p.dtype, low=0.0, high=1.0,
                           high_open=True)
+    check_choice("device", device, DEVICES)
     work = Params(*(a.copy() for a in p.arrays()))
-    _, curve, loss_out, outputs, conv, outcome = _run(
-        _cpu.MODE_TRAIN, work, Xc, Yc, act=act, loss=loss, lr=lr_arr, mom=mom_arr,
-        epochs=epochs, curve_epochs=curve_epochs, target=target, parallel=parallel)
+    if device == "cuda":
+        curve, loss_out, outputs, conv, outcome = _run_cuda(
+            work, Xc, Yc, act=act, loss=loss, lr=lr_arr, mom=mom_arr, epochs=epochs,
+            curve_epochs=curve_epochs, target=target)
+    else:
+        _, curve, loss_out, outputs, conv, outcome = _run(
+            _cpu.MODE_TRAIN, work, Xc, Yc, act=act, loss=loss, lr=lr_arr, mom=mom_arr,
+            epochs=epochs, curve_epochs=curve_epochs, target=target, parallel=parallel)
     return TrainResult(params=work, loss=loss_out, outputs=outputs, converged_epoch=conv,
                        curve=curve, curve_epochs=curve_epochs, outcome=_OUTCOME_LABELS[outcome])

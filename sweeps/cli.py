@@ -36,6 +36,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="with --backend dask: the scheduler, e.g. tcp://10.0.0.5:8786 "
                         "(default: $XORSWEEP_SCHEDULER; with neither, a local cluster)")
     p.add_argument("--chunk-size", type=int, default=None, help="networks per chunk")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="train on the CPU (default) or an NVIDIA GPU "
+                        "(pip install 'xorsweep[cuda]')")
     p.add_argument("--force", action="store_true",
                    help="start over in a directory that holds another spec's run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -67,13 +70,15 @@ def cmd_run(args) -> int:
     try:
         run = sweeps.run(spec, out=args.out, jobs=args.jobs, backend=args.backend,
                          chunk_size=args.chunk_size, force=args.force, progress=progress,
-                         scheduler=args.scheduler)
+                         scheduler=args.scheduler, device=args.device)
     except KeyboardInterrupt:
         words = ["xorsweep", "run", args.spec, "--out", args.out]
         if args.backend != "threads":
             words += ["--backend", args.backend]
         if args.scheduler:
             words += ["--scheduler", args.scheduler]
+        if args.device != "cpu":
+            words += ["--device", args.device]
         again = " ".join(shlex.quote(a) for a in words)
         print(f"interrupted; finished chunks are kept in {Path(args.out) / spec.name}. "
               f"Resume with: {again}", file=sys.stderr)

@@ -38,7 +38,8 @@ log = logging.getLogger(__name__)
 BACKENDS = {"threads": "threading", "loky": "loky", "processes": "loky"}
 
 
-def compute_chunk(spec_data: dict, start: int, stop: int) -> dict[str, np.ndarray]:
+def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu"
+                  ) -> dict[str, np.ndarray]:
     """Train networks ``start .. stop-1`` of a spec; return compact arrays (worker side)."""
     # one core per chunk: the workers own the cores; numba's thread count is per
     # thread, so it is set here, in the task, on whatever thread runs it
@@ -66,7 +67,7 @@ def compute_chunk(spec_data: dict, start: int, stop: int) -> dict[str, np.ndarra
                       momentum=cols["momentum"], epochs=spec.epochs,
                       activation=str(cols["activation"][0]), loss=str(cols["loss"][0]),
                       record_every=spec.record_every, target_error=spec.target_error,
-                      parallel=False)
+                      parallel=False, device=device)
     return {"start": start, "stop": stop, "seconds": time.perf_counter() - t0,
             "loss": r.loss, "converged_epoch": r.converged_epoch, "outcome": r.outcome,
             "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
@@ -150,7 +151,7 @@ def _verify(run_dir: Path, manifest: dict) -> None:
 
 def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         chunk_size: int | None = None, force: bool = False, progress: bool = False,
-        scheduler: str | None = None) -> store.Run:
+        scheduler: str | None = None, device: str = "cpu") -> store.Run:
     """Run (or resume) a sweep and return its store.
 
     Parameters
@@ -175,6 +176,9 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         ``$XORSWEEP_SCHEDULER``; with neither, a LocalCluster of ``jobs`` worker
         processes).  ``jobs`` is ignored for an existing cluster: its worker
         threads are the workers.
+    device : {"cpu", "cuda"}
+        Train on the CPU cores or on the GPU (``"cuda"``: chunks go to the GPU one
+        at a time, from this process; the table agrees with the CPU's to rounding).
 
     Raises
     ------
@@ -184,8 +188,18 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         If the directory holds another spec's run or another process is running it.
     ClusterError
         If the Dask scheduler cannot be reached (nothing is written).
+    RuntimeError
+        If ``device="cuda"`` and no GPU is usable (nothing is written).
     """
     spec = load_spec(spec)
+    if device not in kernels.DEVICES:
+        raise store.RunError(f"device {device!r} is not one of {', '.join(kernels.DEVICES)}")
+    if device == "cuda":  # one GPU, fed from this process; checked before anything is written
+        kernels.training.require_cuda()
+        if backend != "threads":
+            raise store.RunError("--device cuda runs chunks from this process; "
+                                 "use the default backend (threads)")
+        jobs = 1
     jobs = os.cpu_count() or 1 if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise store.RunError(f"jobs = {jobs!r} must be a positive integer")
@@ -198,10 +212,12 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         with cluster.connect(scheduler, jobs) as client:
             return _run(spec, out, cluster.worker_threads(client), "dask", chunk_size, force,
                         progress, client)
-    return _run(spec, out, jobs, BACKENDS.get(backend, backend), chunk_size, force, progress)
+    return _run(spec, out, jobs, BACKENDS.get(backend, backend), chunk_size, force, progress,
+                device=device)
 
 
-def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=None):
+def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=None,
+         device="cpu"):
     run_dir = Path(out) / spec.name
     run_dir.mkdir(parents=True, exist_ok=True)
     with store.RunLock(run_dir):
@@ -210,7 +226,8 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
         todo = [(i, a, b) for i, (a, b) in enumerate(manifest["chunks"])
                 if str(i) not in manifest["done"]]
         if todo:
-            _execute(run_dir, spec, manifest, todo, jobs, joblib_backend, progress, client)
+            _execute(run_dir, spec, manifest, todo, jobs, joblib_backend, progress, client,
+                     device)
     return store.open_run(run_dir)
 
 
@@ -224,10 +241,12 @@ def warm_kernels(spec_data: dict) -> None:
                 kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=spec.dtype)
 
 
-def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None) -> None:
+def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None,
+             device="cpu") -> None:
     from tqdm import tqdm
 
-    warm_kernels(spec.to_dict())  # compile once, before any worker needs the kernels
+    if device == "cpu":
+        warm_kernels(spec.to_dict())  # compile once, before any worker needs the kernels
     backend_params = {}
     if client is not None:  # each worker process compiles once, before the chunks arrive
         from .cluster import warm_workers
@@ -245,7 +264,7 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
     try:
         with joblib.parallel_config(backend=backend, n_jobs=jobs, **backend_params):
             results = joblib.Parallel(return_as="generator_unordered")(
-                joblib.delayed(compute_chunk)(data, a, b) for _, a, b in todo)
+                joblib.delayed(compute_chunk)(data, a, b, device) for _, a, b in todo)
             for result in results:
                 i = index[result["start"]]
                 entry = {"seconds": result["seconds"]}

@@ -29,3 +29,8 @@ def params_from_logits(logits, dtype=np.float64) -> kernels.Params:
         logits.astype(dtype),
         np.zeros(n, dtype),
     )
+
+
+# tests/cuda_sim runs in its own process with NUMBA_ENABLE_CUDASIM=1 (tests/test_cuda.py)
+collect_ignore = [] if __import__("os").environ.get("NUMBA_ENABLE_CUDASIM") == "1" \
+    else ["cuda_sim"]
