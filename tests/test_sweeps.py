@@ -148,13 +148,14 @@ def test_ctrl_c_keeps_finished_chunks_and_says_how_to_resume(tmp_path):
     spec_file = tmp_path / "kill.toml"
     spec_file.write_text(sweeps.load_spec(KILL_SPEC).to_toml())
     cmd = [sys.executable, "-m", "sweeps.cli", "run", str(spec_file), "--out", str(tmp_path),
-           "--jobs", "1", "--chunk-size", "200"]
+           "--jobs", "1", "--chunk-size", "50"]  # 96 chunks: seconds of work after the first
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     manifest = tmp_path / "kill" / "manifest.json"
     deadline = time.time() + 120
     while time.time() < deadline and not (
             manifest.exists() and json.loads(manifest.read_text())["done"]):
         time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be interrupted"
     proc.send_signal(signal.SIGINT)
     _, err = proc.communicate(timeout=120)
     assert proc.returncode == 130
