@@ -149,7 +149,13 @@ def test_ctrl_c_keeps_finished_chunks_and_says_how_to_resume(tmp_path):
     spec_file.write_text(sweeps.load_spec(KILL_SPEC).to_toml())
     cmd = [sys.executable, "-m", "sweeps.cli", "run", str(spec_file), "--out", str(tmp_path),
            "--jobs", "1", "--chunk-size", "50"]  # 96 chunks: seconds of work after the first
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # A shell that starts this suite in the background makes its children ignore SIGINT,
+    # and Python then never turns it into KeyboardInterrupt: catch it again in the child.
+    catch = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
+             " sys.argv = ['xorsweep'] + sys.argv[1:]; runpy.run_module('sweeps.cli', "
+             "run_name='__main__')")
+    proc = subprocess.Popen([sys.executable, "-c", catch, *cmd[3:]], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
     manifest = tmp_path / "kill" / "manifest.json"
     deadline = time.time() + 120
     while time.time() < deadline and not (
