@@ -3,7 +3,8 @@
 A run of 10^6 networks recording 100 epochs holds 10^8 losses; the median and
 quartiles per group and epoch are computed from a histogram of log10(loss)
 accumulated over the chunks instead (:data:`BINS_PER_DECADE` bins per decade,
-so a quantile is exact to within half a bin: 2.9% relative).  Memory is
+so a quantile is exact to within half a bin: 2.9% relative, for losses
+between 1e-12 and 1e2; smaller or larger ones are counted in the end bins).  Memory is
 groups x epochs x bins counters, whatever the number of networks.
 """
 
@@ -100,5 +101,6 @@ def _bands_from_histogram(hist, cats, epochs, quantiles) -> pd.DataFrame:
             cols[(cat, f"q{round(q * 100):02d}")] = np.where(n[g] > 0, vals, np.nan)
         cols[(cat, "n")] = n[g]
     out = pd.DataFrame(cols, index=pd.Index(epochs, name="epoch"))
-    out.columns = pd.MultiIndex.from_tuples(out.columns, names=["group", "stat"])
+    out.columns = (pd.MultiIndex.from_tuples(out.columns, names=["group", "stat"]) if cols
+                   else pd.MultiIndex.from_arrays([[], []], names=["group", "stat"]))
     return out

@@ -269,7 +269,8 @@ def _page(run, df, table, figures, x, y, metric) -> str:
     spec_path = run.path / "spec.toml"
     spec_text = spec_path.read_text() if spec_path.is_file() else "(spec.toml missing)"
     command = (f"xorsweep run {shlex.quote(str(spec_path))} --out "
-               f"{shlex.quote(str(run.path.parent))}")
+               f"{shlex.quote(str(run.path.parent))}"
+               + (" --device cuda" if m.get("device") == "cuda" else ""))
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
     machine = m.get("machine", {})
     figs_html = "\n".join(
@@ -313,12 +314,16 @@ def _failure_section(df) -> str:
     """XOR failure modes, pooled: counts beside each pattern's theoretical and observed loss."""
     if not _is_xor(df):
         return ""
-    t = failure_mode_table(df)
+    by = ["loss"] if "loss" in df and df["loss"].nunique() > 1 else []  # per loss function
+    t = failure_mode_table(df, by=by)
     if t.empty:
         return ""
-    observed = df["final_loss"].groupby(failure_modes(df)).median()
-    t = t.assign(observed_median_loss=t["failure_mode"].map(observed))
-    t = t[["failure_mode", "count", "share", "theoretical_loss", "observed_median_loss"]]
+    keys = [df[k].astype(str) for k in by] + [failure_modes(df)]
+    observed = df["final_loss"].groupby(keys).median()
+    t = t.assign(observed_median_loss=[
+        observed.get((*(str(r[k]) for k in by), r["failure_mode"]) if by else r["failure_mode"])
+        for _, r in t.iterrows()])
+    t = t[by + ["failure_mode", "count", "share", "theoretical_loss", "observed_median_loss"]]
     losses = ", ".join(sorted(df["loss"].astype(str).unique())) if "loss" in df else "bce"
     return f"""<h2>Failure modes</h2>
 <p>Non-converged XOR networks by the stationary pattern their final outputs sit at

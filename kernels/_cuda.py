@@ -1,7 +1,7 @@
 """Training on an NVIDIA GPU with numba-cuda: one thread per network.
 
 Each thread trains one network for all its epochs with its parameters,
-velocities and gradient in thread-local arrays (registers), in a grid-stride
+velocities and gradient in thread-local arrays, in a grid-stride
 loop over networks.  The math is the same plain-Python scalar source as the CPU
 kernels (``_scalar.py``, ``_elementary.py``), compiled here as CUDA device
 functions, and the epoch follows the generic CPU kernel (``_cpu._block``)
@@ -9,8 +9,9 @@ operation for operation, so the two agree to rounding (and the initial
 parameters, drawn on the host by ``init_params``, are the same on any device).
 
 Differences that rounding can make: the GPU compiler fuses ``a * b + c`` into
-one FMA, the CPU build does not, so float64 losses agree to about 1e-12
-relative after 1,000 epochs rather than bit for bit; ``converged_epoch`` can
+one FMA, the CPU build does not, so results agree to rounding rather than bit
+for bit (expected, not yet measured on a GPU: float64 within 1e-9 relative after
+1,000 epochs, the gpu-marked tests' bound); ``converged_epoch`` can
 differ only when a network's largest error passes ``target_error`` within that
 rounding of the threshold at some epoch.
 

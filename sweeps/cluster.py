@@ -72,6 +72,11 @@ def connect(scheduler: str | None, jobs: int | None) -> Iterator[object]:
                            "`dask scheduler`, or fix --scheduler / $"
                            f"{SCHEDULER_ENV}") from None
     with client:
+        try:  # a scheduler without workers would leave the run waiting with no message
+            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+        except (TimeoutError, OSError):
+            raise ClusterError(f"the Dask scheduler at {address} has no workers; start them "
+                               f"with `dask worker {address}`") from None
         yield client
 
 

@@ -43,7 +43,15 @@ def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu"
     """Train networks ``start .. stop-1`` of a spec; return compact arrays (worker side)."""
     # one core per chunk: the workers own the cores; numba's thread count is per
     # thread, so it is set here, in the task, on whatever thread runs it
+    threads = numba.get_num_threads()
     numba.set_num_threads(1)
+    try:
+        return _compute_chunk(spec_data, start, stop, device)
+    finally:  # the caller's thread may be the caller's own (jobs = 1): leave it as it was
+        numba.set_num_threads(threads)
+
+
+def _compute_chunk(spec_data, start, stop, device):
     spec = load_spec(spec_data)
     cols = plan.network_columns(spec, start, stop)
     X, Y = kernels.tasks.by_name(spec.task)
@@ -108,7 +116,8 @@ def _versions() -> dict[str, str]:
             "numpy": np.__version__, "python": platform.python_version()}
 
 
-def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool) -> dict:
+def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: str = "cpu"
+             ) -> dict:
     """Create or reopen the run directory; return the manifest (chunks done verified)."""
     manifest_path = run_dir / store.MANIFEST
     if manifest_path.is_file():
@@ -116,6 +125,9 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool) -> dict:
         if manifest["spec_digest"] != spec.digest() and not force:
             raise store.RunError(f"{run_dir} holds a run of a different spec; use another "
                                  "--out, or --force to start over")
+        if manifest.get("device", "cpu") != device and not force:  # results differ in rounding
+            raise store.RunError(f"{run_dir} was run with --device {manifest.get('device', 'cpu')}"
+                                 f"; resume it with that device, or --force to start over")
         if not force:
             _verify(run_dir, manifest)
             return manifest
@@ -124,7 +136,7 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool) -> dict:
             shutil.rmtree(run_dir / sub, ignore_errors=True)
         (run_dir / store.MANIFEST).unlink(missing_ok=True)
     chunks = plan.make_chunks(spec, chunk_size)
-    manifest = {"format": 1, "name": spec.name, "spec_digest": spec.digest(),
+    manifest = {"format": 1, "name": spec.name, "spec_digest": spec.digest(), "device": device,
                 "epochs": spec.epochs, "n_networks": spec.n_networks,
                 "versions": _versions(),
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
@@ -194,6 +206,8 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
     spec = load_spec(spec)
     if device not in kernels.DEVICES:
         raise store.RunError(f"device {device!r} is not one of {', '.join(kernels.DEVICES)}")
+    if scheduler is not None and backend != "dask":
+        raise store.RunError("--scheduler needs --backend dask")
     if device == "cuda":  # one GPU, fed from this process; checked before anything is written
         kernels.training.require_cuda()
         if backend != "threads":
@@ -222,7 +236,7 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
     run_dir.mkdir(parents=True, exist_ok=True)
     with store.RunLock(run_dir):
         manifest = _prepare(run_dir, spec, chunk_size or plan.default_chunk_size(spec, jobs),
-                            force)
+                            force, device)
         todo = [(i, a, b) for i, (a, b) in enumerate(manifest["chunks"])
                 if str(i) not in manifest["done"]]
         if todo:
@@ -245,7 +259,7 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
              device="cpu") -> None:
     from tqdm import tqdm
 
-    if device == "cpu":
+    if device == "cpu" and client is None:
         warm_kernels(spec.to_dict())  # compile once, before any worker needs the kernels
     backend_params = {}
     if client is not None:  # each worker process compiles once, before the chunks arrive

@@ -71,7 +71,7 @@ def test_cluster_gives_the_same_tables_as_threads(local_cluster, reference, tmp_
     _assert_same(sweeps.open_run(tmp_path / "env" / "dsk"), reference)
 
 
-def test_every_worker_is_warmed_before_any_chunk(local_cluster):
+def test_warm_workers_compiles_on_every_worker(local_cluster):
     def n_generated():
         return len(importlib.import_module("kernels._codegen")._modules)
 
@@ -143,3 +143,12 @@ def test_missing_extra_says_what_to_install(tmp_path, capsys, monkeypatch):
     assert main(["run", "quickstart", "--out", str(tmp_path), "--backend", "dask"]) == 2
     assert "pip install 'xorsweep[dask]'" in capsys.readouterr().err
     assert not (tmp_path / "quickstart").exists()
+
+
+def test_scheduler_without_workers_is_one_line(tmp_path, monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 1)
+    with distributed.LocalCluster(n_workers=0, host="127.0.0.1", scheduler_kwargs={
+            "dashboard": False, "dashboard_address": "127.0.0.1:0"}) as empty:
+        with pytest.raises(cluster.ClusterError, match="has no workers; start them"):
+            sweeps.run(SPEC, out=tmp_path, backend="dask", scheduler=empty.scheduler_address)
+    assert not (tmp_path / "dsk").exists()

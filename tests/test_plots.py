@@ -220,3 +220,9 @@ def test_renderers_change_no_global_style_and_make_a_figure_without_ax():
         plt.close(ax.figure)
     assert dict(matplotlib.rcParams) == before
     assert plt.get_fignums() == []
+
+
+def test_loss_bands_with_no_grouped_network_are_empty_not_an_error():
+    bands = curves.loss_bands([_chunk([0, 1], [[1, 1, 1], [2, 2, 2]])],
+                              pd.Series([], dtype=object))
+    assert bands.shape == (3, 0)

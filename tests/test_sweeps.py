@@ -206,3 +206,28 @@ def test_progress_bar_only_when_asked(tmp_path, capsys):
     # the command line shows it only on a terminal: under pytest stdout is captured
     assert main(["run", "quickstart", "--out", str(tmp_path / "c")]) == 0
     assert "net/s" not in capsys.readouterr().err
+
+
+def test_resume_on_another_device_and_stray_scheduler_are_refused(tmp_path):
+    spec = {"name": "dev", "epochs": 20, "replicates": 3}
+    sweeps.run(spec, out=tmp_path)
+    path = tmp_path / "dev" / store.MANIFEST
+    m = json.loads(path.read_text())
+    assert m["device"] == "cpu"
+    m["device"] = "cuda"
+    path.write_text(json.dumps(m))
+    with pytest.raises(store.RunError, match="was run with --device cuda"):
+        sweeps.run(spec, out=tmp_path)
+    with pytest.raises(store.RunError, match="--scheduler needs --backend dask"):
+        sweeps.run(spec, out=tmp_path / "other", scheduler="tcp://127.0.0.1:9")
+    assert not (tmp_path / "other").exists()
+
+
+def test_compute_chunk_leaves_the_callers_thread_count_alone():
+    import numba
+
+    from sweeps.runner import compute_chunk
+
+    before = numba.get_num_threads()
+    compute_chunk(sweeps.load_spec({"name": "t", "epochs": 5, "replicates": 2}).to_dict(), 0, 2)
+    assert numba.get_num_threads() == before
