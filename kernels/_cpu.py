@@ -35,14 +35,15 @@ _inner = njit(nogil=True, error_model="numpy", fastmath=_FASTMATH)
 _outer = {"nogil": True, "error_model": "numpy", "fastmath": _FASTMATH, "cache": config.CACHE}
 
 
-def _compile_scalar_math(jit, primitives, dispatch=None):
+def _compile_scalar_math(jit, primitives, target="cpu"):
     """Compile the plain-Python scalar math (``_elementary``, ``_scalar``) for one target.
 
     Each function is rebuilt over a shared namespace in which the names it calls
     (each other, the target's bit primitives) are bound to their compiled
-    versions; the source stays free of any target.  ``dispatch`` gives the
-    target's dtype dispatchers for ``exp_neg`` and ``log1p_unit`` (default: the
-    CPU ones below).
+    versions; the source stays free of any target.  ``exp_neg`` and ``log1p_unit``
+    become numba overloads for ``target`` that pick the float32 or float64 version
+    by type; with ``target=None`` (the functions stay Python, ``jit`` the identity)
+    they keep their pure-Python dispatch.
     """
     modules = (_elementary, _scalar)
     ns: dict = {}
@@ -55,31 +56,27 @@ def _compile_scalar_math(jit, primitives, dispatch=None):
             f = getattr(mod, name)
             compiled[name] = jit(FunctionType(f.__code__, ns, name, f.__defaults__))
     ns.update(compiled)
-    ns["exp_neg"], ns["log1p_unit"] = dispatch or (_exp_neg, _log1p_unit)
+    if target is not None:
+        for name in ("exp_neg", "log1p_unit"):
+            ns[name] = _dtype_dispatch(compiled[f"{name}_f32"], compiled[f"{name}_f64"], target)
     return compiled
 
 
-def _exp_neg(x):
-    """Dtype dispatch for the compiled ``exp_neg`` (see the overload below)."""
+def _dtype_dispatch(f32, f64, target):
+    """Return a stub that numba compiles, for ``target``, as ``f32`` or ``f64`` by type."""
 
+    def stub(x):
+        """Call the float32 or the float64 version (resolved at compile time)."""
 
-def _log1p_unit(e):
-    """Dtype dispatch for the compiled ``log1p_unit`` (see the overload below)."""
+    @overload(stub, target=target, inline="always")
+    def _by_type(x):
+        f = f32 if x == types.float32 else f64
+        return lambda x: f(x)
+
+    return stub
 
 
 _math = _compile_scalar_math(_inner, _bits.CPU_PRIMITIVES)
-
-
-@overload(_exp_neg, inline="always")
-def _exp_neg_overload(x):
-    f = _math["exp_neg_f32"] if x == types.float32 else _math["exp_neg_f64"]
-    return lambda x: f(x)
-
-
-@overload(_log1p_unit, inline="always")
-def _log1p_unit_overload(e):
-    f = _math["log1p_unit_f32"] if e == types.float32 else _math["log1p_unit_f64"]
-    return lambda e: f(e)
 
 
 activate = _math["activate"]

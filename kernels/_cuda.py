@@ -36,57 +36,18 @@ THREADS_PER_BLOCK = 128
 SIMULATOR = bool(config.ENABLE_CUDASIM)
 
 
-def _python_dispatch(compiled: dict):
-    """Dtype dispatch for the simulator, where device functions run as Python."""
-
-    def exp_neg(x):
-        return (compiled["exp_neg_f32"] if isinstance(x, np.float32)
-                else compiled["exp_neg_f64"])(x)
-
-    def log1p_unit(e):
-        return (compiled["log1p_unit_f32"] if isinstance(e, np.float32)
-                else compiled["log1p_unit_f64"])(e)
-
-    return exp_neg, log1p_unit
-
-
 def _device_math() -> dict:
     if SIMULATOR:
         # Device functions run as Python in the simulator anyway; its device-function
         # wrapper swaps module globals on every call (a hundred times per epoch here),
         # so the plain functions are used directly.
-        compiled: dict = {}
         primitives = {name: getattr(_bits, name) for name in _bits.CPU_PRIMITIVES}
-        compiled.update(_cpu._compile_scalar_math(lambda f: f, primitives,
-                                                  _python_dispatch(compiled)))
-        return compiled
-    from numba.core import types
-    from numba.extending import overload
-
-    def exp_neg(x):
-        """Dtype dispatch for the CUDA build of ``exp_neg``."""
-
-    def log1p_unit(e):
-        """Dtype dispatch for the CUDA build of ``log1p_unit``."""
-
+        return _cpu._compile_scalar_math(lambda f: f, primitives, target=None)
     from numba.cuda import libdevice
 
     primitives = {**_bits.CPU_PRIMITIVES, "floor_f64": libdevice.floor,
                   "floor_f32": libdevice.floorf}
-    compiled = _cpu._compile_scalar_math(cuda.jit(device=True), primitives,
-                                         (exp_neg, log1p_unit))
-
-    @overload(exp_neg, target="cuda", inline="always")
-    def _exp_neg(x):
-        f = compiled["exp_neg_f32"] if x == types.float32 else compiled["exp_neg_f64"]
-        return lambda x: f(x)
-
-    @overload(log1p_unit, target="cuda", inline="always")
-    def _log1p_unit(e):
-        f = compiled["log1p_unit_f32"] if e == types.float32 else compiled["log1p_unit_f64"]
-        return lambda e: f(e)
-
-    return compiled
+    return _cpu._compile_scalar_math(cuda.jit(device=True), primitives, target="cuda")
 
 
 _math = _device_math()
