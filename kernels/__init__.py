@@ -13,7 +13,7 @@
 from __future__ import annotations
 
 from . import config, tasks
-from ._types import OUTCOMES, Params, TrainResult
+from ._types import OUTCOMES, Params, TrainResult, param_names, parse_param_name
 from .initialization import SCHEMES, init_params
 from .training import (
     ACTIVATIONS,
@@ -44,6 +44,8 @@ __all__ = [
     "gradients",
     "init_params",
     "losses",
+    "param_names",
+    "parse_param_name",
     "record_epochs",
     "tasks",
     "train",

@@ -2,12 +2,57 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import numpy as np
 
 #: Outcome labels, indexed by the kernels' outcome codes (see :func:`kernels.train`).
 OUTCOMES: tuple[str, ...] = ("converged", "slow", "plateau", "stuck", "saturated", "diverged")
+
+
+_PARAM = re.compile(r"^(W1)\[(\d+),(\d+)\]$|^(b1|W2)\[(\d+)\]$|^(b2)$")
+
+
+def param_names(n_inputs: int, n_hidden: int) -> list[str]:
+    """Return the names of a network's parameters, in ``Params`` order.
+
+    ``W1[i,j]`` is the weight from input i to hidden unit j, ``b1[j]`` hidden unit
+    j's bias, ``W2[j]`` the weight from hidden unit j to the output, ``b2`` the
+    output's bias (indices from 0).  For the 2-2-1 XOR network: ``W1[0,0]``,
+    ``W1[0,1]``, ``W1[1,0]``, ``W1[1,1]``, ``b1[0]``, ``b1[1]``, ``W2[0]``,
+    ``W2[1]``, ``b2``.
+    """
+    return ([f"W1[{i},{j}]" for i in range(n_inputs) for j in range(n_hidden)]
+            + [f"b1[{j}]" for j in range(n_hidden)] + [f"W2[{j}]" for j in range(n_hidden)]
+            + ["b2"])
+
+
+def parse_param_name(name: str) -> tuple[str, tuple[int, ...]]:
+    """Split a parameter name into its array and index: ``"W1[0,1]"`` -> ``("W1", (0, 1))``.
+
+    Spaces are ignored (``"W1[0, 1]"`` is ``"W1[0,1]"``).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is not of the form ``W1[i,j]``, ``b1[j]``, ``W2[j]`` or ``b2``.
+    """
+    m = _PARAM.match(name.replace(" ", "")) if isinstance(name, str) else None
+    if m is None:
+        raise ValueError(f"{name!r} is not a parameter name; use W1[i,j] (input i to hidden "
+                         "unit j), b1[j], W2[j] or b2, indices from 0")
+    if m.group(1):
+        return "W1", (int(m.group(2)), int(m.group(3)))
+    if m.group(4):
+        return m.group(4), (int(m.group(5)),)
+    return "b2", ()
+
+
+def canonical_param_name(name: str) -> str:
+    """Return a parameter name without spaces (``"W1[0, 1]"`` -> ``"W1[0,1]"``); validated."""
+    array, index = parse_param_name(name)
+    return array + (f"[{','.join(map(str, index))}]" if index else "")
 
 
 @dataclass(frozen=True)
@@ -62,6 +107,35 @@ class Params:
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Return ``(W1, b1, W2, b2)``."""
         return self.W1, self.b1, self.W2, self.b2
+
+    def get(self, name: str) -> np.ndarray:
+        """Return one named parameter of every network, shape (n_nets,) (a view).
+
+        Names are those of :func:`param_names`, e.g. ``"W1[0,1]"``.
+
+        Raises
+        ------
+        ValueError
+            If the name is malformed or its index is out of range for these networks.
+        """
+        array, index = parse_param_name(name)
+        limits = {"W1": (self.n_inputs, self.n_hidden), "b1": (self.n_hidden,),
+                  "W2": (self.n_hidden,), "b2": ()}[array]
+        if any(not 0 <= i < n for i, n in zip(index, limits, strict=True)):
+            raise ValueError(f"{name!r} is out of range for networks with n_inputs = "
+                             f"{self.n_inputs} and n_hidden = {self.n_hidden}; the names are "
+                             f"{', '.join(param_names(self.n_inputs, self.n_hidden))}")
+        return getattr(self, array)[(slice(None), *index)]
+
+    def with_values(self, values: dict) -> Params:
+        """Return a copy with named parameters set: ``{"W1[0,1]": 2.0, "b2": array}``.
+
+        Each value is a scalar or one value per network; it is cast to the dtype.
+        """
+        out = Params(*(a.copy() for a in self.arrays()))
+        for name, v in values.items():
+            out.get(name)[...] = v
+        return out
 
 
 @dataclass(frozen=True)

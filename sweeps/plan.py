@@ -1,12 +1,13 @@
 """Expansion of a spec into cells, networks and chunks; deterministic, independent of chunking.
 
-Cells are the product of the grid axes in :data:`sweeps.spec.AXES` order (the
-first axis varies slowest); cell ``c`` holds networks ``c * R .. c * R + R - 1``
-for R replicates.  Replicate ``r`` of every cell uses the seed
-``(spec.seed << 32) + r``, so it starts from the same base draw in every cell
-(comparisons across cells are paired).  The axes that change the compiled
-kernel (hidden, activation, loss) come first, so each kernel's networks form one
-contiguous range of ids, which is cut into chunks.
+Cells are the product of the grid axes in :data:`sweeps.spec.AXES` order, then
+the parameter axes in the spec's order (the first axis varies slowest); cell
+``c`` holds networks ``c * R .. c * R + R - 1`` for R replicates.  Replicate
+``r`` of every cell uses the seed ``(spec.seed << 32) + r``, so it starts from
+the same base draw in every cell (comparisons across cells are paired).  The
+axes that change the compiled kernel (task, hidden, activation, loss) come
+first, so each kernel's networks form one contiguous range of ids, which is cut
+into chunks.
 """
 
 from __future__ import annotations
@@ -15,14 +16,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .spec import AXES, Spec
+from .spec import KERNEL_AXES, Spec
 
 __all__ = ["Chunk", "make_chunks", "network_columns", "default_chunk_size"]
 
 
 @dataclass(frozen=True)
 class Chunk:
-    """Networks ``start .. stop - 1``, all with one (hidden, activation, loss)."""
+    """Networks ``start .. stop - 1``, all with one (task, hidden, activation, loss)."""
 
     index: int
     start: int
@@ -37,7 +38,7 @@ def default_chunk_size(spec: Spec, jobs: int) -> int:
 def make_chunks(spec: Spec, chunk_size: int) -> list[Chunk]:
     """Cut every kernel group into chunks of at most ``chunk_size`` networks."""
     per_group = spec.replicates
-    for axis in AXES[3:]:
+    for axis in list(spec.grid)[KERNEL_AXES:]:
         per_group *= len(spec.grid[axis])
     chunks = []
     for g0 in range(0, spec.n_networks, per_group):
@@ -52,8 +53,8 @@ def network_columns(spec: Spec, start: int, stop: int) -> dict[str, np.ndarray]:
     cells = ids // spec.replicates
     replicate = ids % spec.replicates
     cols = {"network": ids, "cell": cells}
-    index = np.unravel_index(cells, tuple(len(spec.grid[a]) for a in AXES))
-    for axis, idx in zip(AXES, index, strict=True):
+    index = np.unravel_index(cells, tuple(len(v) for v in spec.grid.values()))
+    for axis, idx in zip(spec.grid, index, strict=True):
         cols[axis] = np.asarray(spec.grid[axis])[idx]
     cols["replicate"] = replicate
     cols["seed"] = (np.int64(spec.seed) << 32) + replicate

@@ -28,7 +28,7 @@ import pandas as pd
 import kernels
 
 from . import plan, store
-from .spec import AXES, Spec, load_spec
+from .spec import Spec, load_spec
 
 __all__ = ["run", "compute_chunk", "BACKENDS"]
 
@@ -54,7 +54,7 @@ def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu"
 def _compute_chunk(spec_data, start, stop, device):
     spec = load_spec(spec_data)
     cols = plan.network_columns(spec, start, stop)
-    X, Y = kernels.tasks.by_name(spec.task)
+    X, Y = kernels.tasks.by_name(str(cols["task"][0]))
     dtype = np.dtype(spec.dtype)
     n, D, H = stop - start, X.shape[1], int(cols["hidden"][0])
     W1, b1, W2, b2 = (np.empty((n, D, H), dtype), np.empty((n, H), dtype),
@@ -70,8 +70,13 @@ def _compute_chunk(spec_data, start, stop, device):
         q = kernels.init_params(cols["seed"][idx], n_inputs=D, n_hidden=H, scheme=scheme,
                                 scale=scale, dtype=dtype)
         W1[idx], b1[idx], W2[idx], b2[idx] = q.arrays()
+    p = kernels.Params(W1, b1, W2, b2)
+    for name, value in spec.init_values.items():  # fixed, then per-network (slice) values
+        p.get(name)[:] = value
+    for name in spec.param_axes:
+        p.get(name)[:] = cols[name]
     t0 = time.perf_counter()
-    r = kernels.train(kernels.Params(W1, b1, W2, b2), X, Y, lr=cols["lr"],
+    r = kernels.train(p, X, Y, lr=cols["lr"],
                       momentum=cols["momentum"], epochs=spec.epochs,
                       activation=str(cols["activation"][0]), loss=str(cols["loss"][0]),
                       record_every=spec.record_every, target_error=spec.target_error,
@@ -86,11 +91,11 @@ def network_table(spec: Spec, result: dict) -> pd.DataFrame:
     cols = plan.network_columns(spec, result["start"], result["stop"])
     n = result["stop"] - result["start"]
     df = pd.DataFrame({"network": cols["network"], "cell": cols["cell"]})
-    for axis in AXES:  # names are stored dictionary-encoded (pandas: categorical)
+    # names are stored dictionary-encoded (pandas: categorical); task after the other axes
+    for axis in [*(a for a in spec.grid if a != "task"), "task"]:
         values = cols[axis]
         df[axis] = (pd.Categorical(values, categories=list(spec.grid[axis]))
                     if values.dtype.kind in "OU" else values)
-    df["task"] = pd.Categorical.from_codes(np.zeros(n, np.int8), categories=[spec.task])
     df["replicate"] = cols["replicate"]
     df["seed"] = cols["seed"]
     df["epochs"] = np.full(n, spec.epochs, np.int64)
@@ -98,8 +103,11 @@ def network_table(spec: Spec, result: dict) -> pd.DataFrame:
     df["final_loss"] = result["loss"].astype(np.float64)
     df["converged_epoch"] = result["converged_epoch"]
     df["outcome"] = pd.Categorical(result["outcome"], categories=list(kernels.OUTCOMES))
-    for s in range(result["outputs"].shape[1]):
-        df[f"out_{s}"] = result["outputs"][:, s].astype(np.float64)
+    outputs = result["outputs"]
+    for s in range(max(len(kernels.tasks.by_name(t)[1]) for t in spec.tasks)):
+        # a task with fewer samples than the run's largest has NaN in the extra columns
+        df[f"out_{s}"] = (outputs[:, s].astype(np.float64) if s < outputs.shape[1]
+                          else np.full(n, np.nan))
     return df
 
 
@@ -248,11 +256,13 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
 def warm_kernels(spec_data: dict) -> None:
     """Compile (or load from the cache) every kernel a spec needs, in this process."""
     spec = load_spec(spec_data)
-    X, Y = kernels.tasks.by_name(spec.task)
-    for H in spec.grid["hidden"]:
-        for act in spec.grid["activation"]:
-            for loss in spec.grid["loss"]:
-                kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=spec.dtype)
+    for task in spec.tasks:
+        X, Y = kernels.tasks.by_name(task)
+        for H in spec.grid["hidden"]:
+            for act in spec.grid["activation"]:
+                for loss in spec.grid["loss"]:
+                    kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss,
+                                   dtype=spec.dtype)
 
 
 def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None,

@@ -5,6 +5,13 @@ list of values or a range table: ``{ linspace = [start, stop, n] }``,
 ``{ logspace = [start_exp, stop_exp, n] }`` (base 10) or
 ``{ range = [start, stop, step] }`` (integers, stop excluded).  Every problem is
 a :class:`SpecError` whose one-line message names the key and the fix.
+
+Besides the axes of :data:`AXES`, a grid axis may be an initial parameter, named
+as in :func:`kernels.param_names` (``"W1[0,1]"``, ``"b1[0]"``, ``"W2[1]"``,
+``"b2"``): its values replace that parameter's initial value.  ``[init_values]``
+fixes parameters to one value each; a parameter named in neither is drawn from
+the network's seed by ``init`` and ``init_scale``.  Two parameter axes and fixed
+values for the rest make an *init slice* (Kolen & Pollack 1990).
 """
 
 from __future__ import annotations
@@ -14,16 +21,16 @@ import json
 import math
 import re
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from kernels import ACTIVATIONS, LOSSES, SCHEMES, tasks
+from kernels import ACTIVATIONS, LOSSES, SCHEMES, parse_param_name, tasks
 
-__all__ = ["Spec", "SpecError", "load_spec", "bundled_specs", "AXES", "DEFAULTS"]
+__all__ = ["Spec", "SpecError", "load_spec", "bundled_specs", "AXES", "DEFAULTS", "CRITERIA"]
 
 
 class SpecError(ValueError):
@@ -32,9 +39,14 @@ class SpecError(ValueError):
 
 #: Grid axes in cell order: the first axis varies slowest.  The axes that change
 #: the compiled kernel come first, so each kernel's networks are one contiguous range.
-AXES: tuple[str, ...] = ("hidden", "activation", "loss", "init", "init_scale", "momentum", "lr")
+#: Parameter axes (``"W1[0,1]"``, ``"b2"``, ...) follow them, in the spec's order.
+AXES: tuple[str, ...] = ("task", "hidden", "activation", "loss", "init", "init_scale",
+                         "momentum", "lr")
+#: How many of the first AXES select the compiled kernel.
+KERNEL_AXES = 4
 
-#: Default value of every grid axis and top-level key.
+#: Default value of every grid axis and top-level key.  ``task`` is a top-level key
+#: (one task) or a grid axis (several), not both.
 DEFAULTS: dict[str, Any] = {
     "task": "xor", "epochs": 5000, "replicates": 100, "seed": 0, "record_every": 50,
     "target_error": 0.1, "dtype": "float64",
@@ -42,17 +54,28 @@ DEFAULTS: dict[str, Any] = {
              "hidden": [2], "activation": ["sigmoid"], "loss": ["bce"]},
 }
 
-_TOP_KEYS = ("name", "description", *(k for k in DEFAULTS if k != "grid"), "grid")
+#: Convergence criteria: the threshold on max |output - target| each one means
+#: (None: the spec's ``target_error``).  ``right-side``: every output on the right
+#: side of 0.5 (Kolen & Pollack 1990); ``fahlman``: every output within 0.4 of its
+#: target (Fahlman 1988's 40-20-40 criterion).
+CRITERIA: dict[str, float | None] = {"target-error": None, "right-side": 0.5, "fahlman": 0.4}
+
+_TOP_KEYS = ("name", "description", *(k for k in DEFAULTS if k != "grid"), "criterion",
+             "grid", "init_values")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
-_CHOICES = {"init": SCHEMES, "activation": ACTIVATIONS, "loss": LOSSES}
+_CHOICES = {"task": tasks.NAMES, "init": SCHEMES, "activation": ACTIVATIONS, "loss": LOSSES}
 
 
 @dataclass(frozen=True)
 class Spec:
-    """A validated sweep spec.  ``grid`` maps every axis in :data:`AXES` to its values."""
+    """A validated sweep spec.
+
+    ``grid`` maps every axis in :data:`AXES`, then every parameter axis, to its
+    values; ``init_values`` maps parameter names to fixed initial values.
+    ``target_error`` is the threshold of the chosen ``criterion``.
+    """
 
     name: str
-    task: str
     epochs: int
     replicates: int
     seed: int
@@ -61,6 +84,8 @@ class Spec:
     dtype: str
     grid: dict[str, tuple]
     description: str = ""
+    criterion: str = "target-error"
+    init_values: dict[str, float] = field(default_factory=dict)
 
     @property
     def n_cells(self) -> int:
@@ -72,17 +97,51 @@ class Spec:
         """Number of networks: cells x replicates."""
         return self.n_cells * self.replicates
 
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        """The tasks of the sweep (the ``task`` axis)."""
+        return self.grid["task"]
+
+    @property
+    def task(self) -> str | None:
+        """The task when the sweep has one, else None."""
+        return self.tasks[0] if len(self.tasks) == 1 else None
+
+    @property
+    def param_axes(self) -> tuple[str, ...]:
+        """The grid axes that set an initial parameter (``"W1[0,1]"``, ...), in cell order."""
+        return tuple(a for a in self.grid if a not in AXES)
+
     def to_dict(self) -> dict[str, Any]:
-        """Return the spec as plain data, every axis as an explicit list."""
-        d = {k: getattr(self, k) for k in ("name", "description", *DEFAULTS) if k != "grid"}
-        d["grid"] = {a: list(self.grid[a]) for a in AXES}
+        """Return the spec as plain data, every axis as an explicit list.
+
+        A single task is the top-level ``task``; defaults of the newer keys
+        (``criterion``, ``init_values``) are left out, so a spec's digest does not
+        change with the version that wrote it.
+        """
+        d = {"name": self.name, "description": self.description}
+        if self.task is not None:
+            d["task"] = self.task
+        d |= {k: getattr(self, k) for k in ("epochs", "replicates", "seed", "record_every",
+                                             "target_error", "dtype")}
+        if self.criterion != "target-error":
+            d["criterion"] = self.criterion
+            del d["target_error"]
+        d["grid"] = {a: list(v) for a, v in self.grid.items()
+                     if not (a == "task" and self.task is not None)}
+        if self.init_values:
+            d["init_values"] = dict(self.init_values)
         return d
 
     def to_toml(self) -> str:
         """Return the spec as TOML (explicit lists), which :func:`load_spec` reads back."""
         d = self.to_dict()
-        lines = [f"{k} = {json.dumps(v)}" for k, v in d.items() if k != "grid"]
-        lines += ["", "[grid]"] + [f"{a} = {json.dumps(v)}" for a, v in d["grid"].items()]
+        lines = [f"{k} = {json.dumps(v)}" for k, v in d.items()
+                 if k not in ("grid", "init_values")]
+        for table in ("grid", "init_values"):
+            if table in d:
+                lines += ["", f"[{table}]"]
+                lines += [f"{_toml_key(a)} = {json.dumps(v)}" for a, v in d[table].items()]
         return "\n".join(lines) + "\n"
 
     def digest(self) -> str:
@@ -91,6 +150,10 @@ class Spec:
         d.pop("name")
         d.pop("description")
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
 
 def bundled_specs() -> dict[str, Path]:
@@ -141,9 +204,7 @@ def _validate(data: dict) -> Spec:
     description = data.get("description", "")
     if not isinstance(description, str):
         raise SpecError("description must be a string")
-    top = {k: data.get(k, v) for k, v in DEFAULTS.items() if k != "grid"}
-    if not isinstance(top["task"], str) or top["task"] not in tasks.NAMES:
-        raise SpecError(f"task = {top['task']!r} is unknown; use one of {', '.join(tasks.NAMES)}")
+    top = {k: data.get(k, v) for k, v in DEFAULTS.items() if k not in ("grid", "task")}
     for key in ("epochs", "replicates", "record_every"):
         v = top[key]
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
@@ -154,16 +215,82 @@ def _validate(data: dict) -> Spec:
     te = top["target_error"]
     if isinstance(te, bool) or not isinstance(te, int | float) or not 0 < te <= 0.5:
         raise SpecError(f"target_error = {te!r} must be a number in (0, 0.5]")
+    criterion = data.get("criterion", "target-error")
+    if criterion not in CRITERIA:
+        raise SpecError(f"criterion = {criterion!r} is unknown; use one of "
+                        f"{', '.join(CRITERIA)}")
+    if CRITERIA[criterion] is not None:
+        if "target_error" in data:
+            raise SpecError(f"criterion = {criterion!r} sets the threshold itself "
+                            f"({CRITERIA[criterion]}); remove target_error")
+        top["target_error"] = CRITERIA[criterion]
     if top["dtype"] not in ("float32", "float64"):
         raise SpecError(f"dtype = {top['dtype']!r} is unknown; use \"float32\" or \"float64\"")
     grid_in = data.get("grid", {})
     if not isinstance(grid_in, dict):
         raise SpecError("grid must be a table of axes, e.g. [grid] lr = [0.5, 1.0]")
-    bad = [a for a in grid_in if a not in AXES]
-    if bad:
-        raise SpecError(f"unknown grid axis {bad[0]!r}; axes are {', '.join(AXES)}")
-    grid = {a: _axis(a, grid_in.get(a, DEFAULTS["grid"][a])) for a in AXES}
-    return Spec(name=name, description=description, grid=grid, **top)
+    if "task" in data and "task" in grid_in:
+        raise SpecError("task is given both as a top-level key and as a grid axis; keep one")
+    task = data.get("task", DEFAULTS["task"])
+    if "task" not in grid_in and (not isinstance(task, str) or task not in tasks.NAMES):
+        raise SpecError(f"task = {task!r} is unknown; use one of {', '.join(tasks.NAMES)}")
+    params = {}
+    for a in grid_in:
+        if a not in AXES:
+            params[_param_name("grid", a)] = grid_in[a]
+    grid = {a: _axis(a, grid_in.get(a, [task] if a == "task" else DEFAULTS["grid"].get(a)))
+            for a in AXES}
+    grid |= {a: _axis(a, raw) for a, raw in params.items()}
+    if len(params) != len([a for a in grid_in if a not in AXES]):
+        raise SpecError("grid: a parameter is named twice (spaces are ignored); name it once")
+    init_values = _init_values(data.get("init_values", {}), params)
+    _check_param_range([*params, *init_values], grid)
+    return Spec(name=name, description=description, grid=grid, criterion=criterion,
+                init_values=init_values, **top)
+
+
+def _param_name(where: str, name: str) -> str:
+    """Return the canonical name of an initial parameter; ``where`` is "grid" or "init_values"."""
+    try:
+        array, index = parse_param_name(name)
+    except ValueError:
+        if where == "grid":
+            raise SpecError(f"unknown grid axis {name!r}; axes are {', '.join(AXES)}, or an "
+                            "initial parameter: W1[i,j] (input i to hidden unit j), b1[j], "
+                            "W2[j], b2") from None
+        raise SpecError(f"init_values: {name!r} is not a parameter name; use W1[i,j] (input i "
+                        "to hidden unit j), b1[j], W2[j] or b2, indices from 0") from None
+    return array + (f"[{','.join(map(str, index))}]" if index else "")
+
+
+def _init_values(table, grid_params) -> dict[str, float]:
+    if not isinstance(table, dict):
+        raise SpecError('init_values must be a table of parameter values, e.g. '
+                        '[init_values] "W1[0,0]" = 0.5')
+    out = {}
+    for raw, v in table.items():
+        name = _param_name("init_values", raw)
+        if name in out:
+            raise SpecError(f"init_values: {name!r} is named twice; name it once")
+        if name in grid_params:
+            raise SpecError(f"init_values: {name!r} is also a grid axis; remove one of them")
+        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
+            raise SpecError(f"init_values.{name} = {v!r} must be a finite number")
+        out[name] = float(v)
+    return out
+
+
+def _check_param_range(names, grid) -> None:
+    D = min(tasks.by_name(t)[0].shape[1] for t in grid["task"])
+    H = min(grid["hidden"])
+    for name in names:
+        array, index = parse_param_name(name)
+        if array == "W1" and index[0] >= D:
+            raise SpecError(f"{name}: input {index[0]} does not exist (the task has {D} "
+                            f"inputs, numbered from 0)")
+        if array != "b2" and index[-1] >= H:
+            raise SpecError(f"{name}: hidden unit {index[-1]} does not exist with hidden = {H} "
+                            f"(units are numbered from 0)")
 
 
 def _axis(axis: str, raw) -> tuple:

@@ -85,7 +85,7 @@ def test_defaults_and_ranges(tmp_path):
     for key, value in DEFAULTS.items():
         if key != "grid":
             assert getattr(spec, key) == value
-    assert {a: list(v) for a, v in spec.grid.items()} == DEFAULTS["grid"]
+    assert {a: list(v) for a, v in spec.grid.items()} == DEFAULTS["grid"] | {"task": ["xor"]}
     spec = sweeps.load_spec({"name": "r", "grid": {
         "lr": {"logspace": [-1, 1, 3]}, "init_scale": {"linspace": [1, 2, 3]},
         "hidden": {"range": [1, 7, 2]}}})
@@ -113,4 +113,4 @@ def test_bundled_specs_are_valid():
     for name in names:
         spec = sweeps.load_spec(name)
         assert spec.name == name
-        assert set(spec.grid) == set(AXES)
+        assert set(spec.grid) - set(AXES) == set(spec.param_axes)
