@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .tables import GRID_AXES, STATIONARY_LOSSES, _pooled, convergence_table, failure_modes
+from .tables import STATIONARY_LOSSES, _pooled, convergence_table, failure_modes, grid_axes
 
 __all__ = ["METRICS", "FAILURE_MODES", "HeatmapData", "is_log_spaced", "heatmap_data",
            "plot_heatmap", "plot_loss_bands", "plot_fraction_converged",
@@ -117,7 +117,7 @@ def heatmap_data(df: pd.DataFrame, x: str, y: str, metric: str = "rate") -> Heat
         raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(METRICS)}")
     for a in (x, y):
         if a not in df:
-            raise ValueError(f"unknown axis {a!r}; the run has {', '.join(_axes_in(df))}")
+            raise ValueError(f"unknown axis {a!r}; the run has {', '.join(grid_axes(df))}")
     if x == y:
         raise ValueError(f"x and y are both {x!r}; choose two different axes")
     table = convergence_table(df, by=[y, x])
@@ -130,10 +130,6 @@ def heatmap_data(df: pd.DataFrame, x: str, y: str, metric: str = "rate") -> Heat
                        n=n.fillna(0).to_numpy(dtype=np.int64),
                        x_log=is_log_spaced(xs), y_log=is_log_spaced(ys),
                        pooled=table.attrs["pooled"])
-
-
-def _axes_in(df: pd.DataFrame) -> list[str]:
-    return [a for a in GRID_AXES if a in df]
 
 
 def _edges(values: list, log: bool) -> np.ndarray:

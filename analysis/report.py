@@ -20,20 +20,24 @@ import pandas as pd
 
 from sweeps.store import RunError, atomic_write, open_run
 
-from . import plots
+from . import plots, slices
 from .curves import loss_bands
 from .tables import (
-    GRID_AXES,
     convergence_table,
     failure_mode_table,
     failure_modes,
     fraction_converged,
+    grid_axes,
+    is_param_axis,
     wilson_interval,
 )
 
 __all__ = ["write_report", "choose_axes", "ReportError"]
 
 _MAX_GROUPS = 12  # curves and bars are drawn per value of one axis with at most this many
+_DPI = 110
+_MAX_SLICES = 6  # slice images drawn (one per replicate and value of other varying axes)
+_MAX_TABLE_ROWS = 500  # longer convergence tables are in summary.csv only
 
 
 class ReportError(ValueError):
@@ -45,21 +49,23 @@ class _Figure:
     name: str
     caption: str
     png: bytes
+    full_size: bool = False  # never scaled down to the page width (one pixel per network)
 
 
 def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
                 ) -> tuple[str | None, str | None]:
     """Return the heatmap axes: those given, else the varying axes with the most values.
 
-    Ties go to the earlier axis of the spec's axis order.  Either may be None when
-    fewer axes vary.
+    Ties go to the earlier axis of the spec's axis order; when two or more
+    initial-parameter axes vary, the first two are chosen (an init slice).  Either
+    may be None when fewer axes vary.
 
     Raises
     ------
     ReportError
         If a given axis is not a grid axis of the run, or x == y.
     """
-    present = [a for a in GRID_AXES if a in df]
+    present = grid_axes(df)
     for name, a in (("--x", x), ("--y", y)):
         if a is not None and a not in present:
             raise ReportError(f"{name} {a!r} is not an axis of this run; choose one of "
@@ -68,6 +74,9 @@ def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
         raise ReportError(f"--x and --y are both {x!r}; choose two different axes")
     varying = sorted((a for a in present if df[a].nunique() > 1),
                      key=lambda a: (-df[a].nunique(), present.index(a)))
+    params = [a for a in present if is_param_axis(a) and df[a].nunique() > 1]
+    if len(params) >= 2:
+        varying = params + [a for a in varying if a not in params]
     rest = [a for a in varying if a not in (x, y)]
     if x is None and rest:
         x = rest.pop(0)
@@ -78,7 +87,7 @@ def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    fig.savefig(buf, format="png", dpi=_DPI, bbox_inches="tight")
     return buf.getvalue()
 
 
@@ -91,8 +100,10 @@ def _new_figure(width=7.0, height=5.0):
 
 def _needed_columns(run) -> list[str]:
     cols = run.columns()
-    base = ["network", "task", "epochs", "converged_epoch", "outcome", "final_loss"]
-    return [c for c in cols if c in base or c in GRID_AXES or c.startswith("out_")]
+    base = ["network", "task", "replicate", "epochs", "target_error", "converged_epoch",
+            "outcome", "final_loss"]
+    return [c for c in cols if c in base or c.startswith("out_") or c in grid_axes(
+        pd.DataFrame(columns=cols))]
 
 
 def write_report(run_dir, *, x: str | None = None, y: str | None = None,
@@ -128,7 +139,7 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
         raise RunError(f"{run.path} has no finished chunk yet; run the sweep first")
     df = run.networks(columns=_needed_columns(run))
     x, y = choose_axes(df, x, y)
-    varying = [a for a in GRID_AXES if a in df and df[a].nunique() > 1]
+    varying = [a for a in grid_axes(df) if df[a].nunique() > 1]
     by = varying or []
     table = convergence_table(df, by=by)
     group = _group_axis(df, x, varying)
@@ -138,6 +149,8 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     out_dir.mkdir(exist_ok=True)
     for f in figures:
         atomic_write(out_dir / f"{f.name}.png", f.png)
+    for stale in set(out_dir.glob("*.png")) - {out_dir / f"{f.name}.png" for f in figures}:
+        stale.unlink()  # a figure of an earlier report that this one does not draw
     atomic_write(out_dir / "summary.csv", table.to_csv(index=False).encode())
     page = _page(run, df, table, figures, x, y, metric)
     atomic_write(out_dir / "index.html", page.encode())
@@ -154,7 +167,10 @@ def _group_axis(df, x, varying) -> str | None:
 
 def _figures(run, df, x, y, metric, group, varying) -> list[_Figure]:
     figs: list[_Figure] = []
-    if x is not None and y is not None:
+    is_slice = x is not None and y is not None and is_param_axis(x) and is_param_axis(y)
+    if is_slice:
+        figs += _slice_figures(df, x, y)
+    if x is not None and y is not None and (not is_slice or df.duplicated([x, y]).any()):
         metrics = [metric] + (["expected_epochs"] if metric == "rate" else [])
         for m in metrics:
             data = plots.heatmap_data(df, x, y, m)
@@ -164,7 +180,7 @@ def _figures(run, df, x, y, metric, group, varying) -> list[_Figure]:
             name = "heatmap" if m == metric else f"heatmap_{m}"
             figs.append(_Figure(name, f"{plots.METRICS[m][0]} over {x} x {y}; "
                                       f"{plots.pooled_note(data.pooled)}.", _png(fig)))
-    elif x is not None:
+    elif x is not None and not is_slice:
         t = convergence_table(df, by=[x])
         fig, ax = _new_figure()
         plots.plot_rate(t, x, ax)
@@ -201,6 +217,26 @@ def _figures(run, df, x, y, metric, group, varying) -> list[_Figure]:
     return figs
 
 
+def _slice_figures(df, x, y) -> list[_Figure]:
+    """One image per slice, at least one screen pixel per network (at most 6 slices)."""
+    facets = slices.slice_facets(df, x, y)
+    figs = []
+    for k, (title, rows) in enumerate(facets[:_MAX_SLICES]):
+        data = slices.slice_image(rows, x, y, title=title)
+        side = max(data.epochs.shape)
+        per_cell = max(1, 800 // side)  # 200 x 200 -> 4 px per network
+        inches = min(2000, max(300, side * per_cell)) / _DPI
+        fig, ax = _new_figure(inches + 2.2, inches + 1.4)
+        slices.plot_slice(data, ax)
+        more = (f" Showing {_MAX_SLICES} of {len(facets)} slices." if k == 0
+                and len(facets) > _MAX_SLICES else "")
+        figs.append(_Figure(f"slice_{k}", f"epochs to converge from each initial {x} x {y} "
+                            f"(other parameters fixed or drawn from the seed), one pixel per "
+                            f"network; black: never converged.{more}", _png(fig),
+                            full_size=True))
+    return figs
+
+
 def _is_xor(df) -> bool:
     return "task" in df and (df["task"].astype(str) == "xor").all() and "out_3" in df
 
@@ -215,6 +251,7 @@ h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom:
 .card b { display: block; font-size: 1.4em; }
 .warn { background: #fff3cd; border: 1px solid #e0c46c; padding: 0.6em 1em; border-radius: 6px; }
 figure { margin: 1.5em 0; } figure img { max-width: 100%; }
+figure.full { overflow-x: auto; } figure.full img { max-width: none; }
 figcaption { color: #555; font-size: 0.9em; }
 pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; border-radius: 6px; }
 table { border-collapse: collapse; font-size: 0.85em; }
@@ -256,8 +293,7 @@ def _page(run, df, table, figures, x, y, metric) -> str:
     best = ""
     if len(table) > 1 and "rate" in table:
         top = table.sort_values(["rate", "expected_epochs"], ascending=[False, True]).iloc[0]
-        axes = [a for a in GRID_AXES if a in table.columns]
-        cell = ", ".join(f"{a} = {plots.format_value(top[a])}" for a in axes)
+        cell = ", ".join(f"{a} = {plots.format_value(top[a])}" for a in grid_axes(table))
         best = (f"<p>Best cell: <b>{esc(cell)}</b> converged {top['rate']:.1%} "
                 f"({int(top['converged'])} of {int(top['n'])}), expected "
                 f"{_epochs_text(top['expected_epochs'])} epochs to a solution with restarts.</p>")
@@ -274,9 +310,9 @@ def _page(run, df, table, figures, x, y, metric) -> str:
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
     machine = m.get("machine", {})
     figs_html = "\n".join(
-        f"<figure><img alt='{esc(f.name)}' src='data:image/png;base64,"
-        f"{base64.b64encode(f.png).decode()}'><figcaption>{esc(f.caption)}</figcaption></figure>"
-        for f in figures)
+        f"<figure{' class=full' if f.full_size else ''}><img alt='{esc(f.name)}' "
+        f"src='data:image/png;base64,{base64.b64encode(f.png).decode()}'>"
+        f"<figcaption>{esc(f.caption)}</figcaption></figure>" for f in figures)
     cards_html = "".join(f"<div class='card'>{esc(k)}<b>{esc(v)}</b></div>" for k, v in cards)
     pooled = table.attrs.get("pooled", [])
     return f"""<!DOCTYPE html>
@@ -287,6 +323,7 @@ def _page(run, df, table, figures, x, y, metric) -> str:
 <body>
 <h1>{esc(m.get('name', run.path.name))}</h1>
 <p class="lead">{esc(_description(spec_text))}</p>
+<p>Converged means {esc(_criterion_text(spec_text, df))}.</p>
 {warn}
 <div class="cards">{cards_html}</div>
 {best}
@@ -294,11 +331,10 @@ def _page(run, df, table, figures, x, y, metric) -> str:
 {figs_html}
 {_failure_section(df)}
 <h2>Convergence table</h2>
-<p>One row per cell{'' if not pooled else ' (pooled: ' + esc(', '.join(pooled)) + ')'}; also in
-<code>summary.csv</code>. <i>rate</i> with its 95% Wilson interval; epochs among converged
+{_table_intro(table, pooled)} <i>rate</i> with its 95% Wilson interval; epochs among converged
 networks; <i>expected_epochs</i>: expected epochs to a solution when failures are restarted and
 cost the epoch limit ("never" when none converged); <i>n_&lt;outcome&gt;</i>: outcome counts.</p>
-<div class="scroll">{_fmt_table(table)}</div>
+<div class="scroll">{_fmt_table(_shown_table(df, table))}</div>
 <h2>Reproduce</h2>
 <pre>{esc(command)}</pre>
 <p>with the spec as run (<code>spec.toml</code> in the run directory):</p>
@@ -333,6 +369,38 @@ saturated at the wrong target; <i>other</i> none of these. The theoretical loss 
 pattern's loss ({html.escape(losses)}); the observed one is the median final loss of the
 networks found in it.</p>
 {_fmt_table(t)}"""
+
+
+def _table_intro(table, pooled) -> str:
+    what = "One row per cell" + ("" if not pooled else
+                                 f" (pooled: {html.escape(', '.join(pooled))})")
+    if len(table) > _MAX_TABLE_ROWS:
+        return (f"<p>{what} is in <code>summary.csv</code> ({len(table):,} rows); here the "
+                "initial-parameter axes are pooled.")
+    return f"<p>{what}; also in <code>summary.csv</code>."
+
+
+def _shown_table(df, table) -> pd.DataFrame:
+    """Return the table for the page: the full one, or without parameter axes if too long."""
+    if len(table) <= _MAX_TABLE_ROWS:
+        return table
+    by = [a for a in grid_axes(df) if not is_param_axis(a) and df[a].nunique() > 1]
+    return convergence_table(df, by=by).head(_MAX_TABLE_ROWS)
+
+
+def _criterion_text(spec_text: str, df) -> str:
+    import tomllib
+
+    try:
+        criterion = tomllib.loads(spec_text).get("criterion", "target-error")
+    except tomllib.TOMLDecodeError:
+        criterion = "target-error"
+    if criterion == "right-side":
+        return "every output on the right side of 0.5 (Kolen & Pollack 1990)"
+    if criterion == "fahlman":
+        return "every output within 0.4 of its target (Fahlman 1988's 40-20-40 criterion)"
+    te = float(df["target_error"].iloc[0]) if "target_error" in df and len(df) else 0.1
+    return f"every output within {te:g} of its target (target_error)"
 
 
 def _epochs_text(v) -> str:

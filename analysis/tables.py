@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -10,10 +11,23 @@ import pandas as pd
 from sweeps.store import open_run
 
 __all__ = ["load", "wilson_interval", "convergence_table", "fraction_converged",
-           "failure_modes", "failure_mode_table", "STATIONARY_LOSSES", "GRID_AXES"]
+           "failure_modes", "failure_mode_table", "STATIONARY_LOSSES", "GRID_AXES", "grid_axes",
+           "is_param_axis"]
 
-#: The grid axes of a run's network table (as in ``sweeps.spec.AXES``).
-GRID_AXES = ("hidden", "activation", "loss", "init", "init_scale", "momentum", "lr")
+#: The standard grid axes of a run's network table (as in ``sweeps.spec.AXES``).
+GRID_AXES = ("task", "hidden", "activation", "loss", "init", "init_scale", "momentum", "lr")
+
+_PARAM_AXIS = re.compile(r"^(W1\[\d+,\d+\]|b1\[\d+\]|W2\[\d+\]|b2)$")
+
+
+def is_param_axis(name: str) -> bool:
+    """Return whether a column is an initial-parameter axis (``"W1[0,1]"``, ``"b2"``, ...)."""
+    return isinstance(name, str) and _PARAM_AXIS.match(name) is not None
+
+
+def grid_axes(df: pd.DataFrame) -> list[str]:
+    """Return the grid axes among ``df``'s columns: standard axes, then parameter axes."""
+    return [a for a in GRID_AXES if a in df] + [c for c in df.columns if is_param_axis(c)]
 
 #: Outcome labels (as in ``kernels.OUTCOMES``).
 OUTCOMES = ("converged", "slow", "plateau", "stuck", "saturated", "diverged")
@@ -54,7 +68,7 @@ def wilson_interval(k, n, z: float = Z95):
 
 
 def _pooled(df: pd.DataFrame, by: list[str]) -> list[str]:
-    return [a for a in GRID_AXES if a in df and a not in by and df[a].nunique() > 1]
+    return [a for a in grid_axes(df) if a not in by and df[a].nunique() > 1]
 
 
 def convergence_table(df: pd.DataFrame, by: list[str] | tuple = ()) -> pd.DataFrame:
