@@ -346,26 +346,40 @@ def plot_epochs_histogram(hist: pd.DataFrame, ax=None):
     return ax
 
 
-def plot_rate(table: pd.DataFrame, axis: str, ax=None):
+def plot_rate(table: pd.DataFrame, axis: str, ax=None, *, by: str | None = None,
+              failure: bool = False):
     """Draw the convergence rate with its 95% Wilson interval against one axis.
 
-    ``table`` is :func:`convergence_table` grouped by ``axis``.  Returns ``ax``.
+    ``table`` is :func:`convergence_table` grouped by ``axis`` (and ``by``, which
+    draws one line per value of ``by``).  ``failure=True`` draws 1 - rate, the
+    share of networks that did not converge.  Returns ``ax``.
     """
     ax = _new_ax(ax)
-    values = table[axis].tolist()
+    groups = [(None, table)] if by is None else list(table.groupby(by, observed=True,
+                                                                   sort=True))
+    colours = ["#2a9d8f"] if by is None else _group_colours(len(groups))
+    values = table[axis].drop_duplicates().tolist()
     numeric = all(isinstance(v, int | float | np.integer | np.floating) for v in values)
-    xs = np.asarray(values, dtype=np.float64) if numeric else np.arange(len(values))
-    rate = table["rate"].to_numpy()
-    err = np.vstack([rate - table["rate_low"].to_numpy(), table["rate_high"].to_numpy() - rate])
-    err = np.clip(err, 0, None)
-    ax.errorbar(xs, rate, yerr=err, marker="o", capsize=3, color="#2a9d8f")
+    for colour, (key, t) in zip(colours, groups, strict=True):
+        xs = (t[axis].to_numpy(dtype=np.float64) if numeric
+              else np.array([values.index(v) for v in t[axis]], dtype=np.float64))
+        rate, low, high = (t[c].to_numpy() for c in ("rate", "rate_low", "rate_high"))
+        if failure:
+            rate, low, high = 1 - rate, 1 - high, 1 - low
+        err = np.clip(np.vstack([rate - low, high - rate]), 0, None)
+        key = key[0] if isinstance(key, tuple) else key
+        label = None if by is None else f"{by} = {format_value(key)}"
+        ax.errorbar(xs, rate, yerr=err, marker="o", markersize=4, capsize=3, color=colour,
+                    label=label)
     if numeric and is_log_spaced(values):
         ax.set_xscale("log")
     if not numeric:
-        ax.set_xticks(xs, [format_value(v) for v in values])
+        ax.set_xticks(np.arange(len(values)), [format_value(v) for v in values])
+    what = "not converged" if failure else "convergence rate"
     ax.set_ylim(0, 1.02)
     ax.set_xlabel(_axis_label(axis))
-    ax.set_ylabel("convergence rate (95% Wilson interval)")
-    ax.set_title(f"convergence rate ({pooled_note(table.attrs.get('pooled', []))})",
-                 fontsize=10)
+    ax.set_ylabel(f"{'share ' if failure else ''}{what} (95% Wilson interval)")
+    ax.set_title(f"{what} ({pooled_note(table.attrs.get('pooled', []))})", fontsize=10)
+    if by is not None:
+        ax.legend(fontsize=8)
     return ax

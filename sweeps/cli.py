@@ -122,9 +122,11 @@ def cmd_specs(args) -> int:
     """List the bundled specs."""
     import sweeps
 
-    for name, path in sorted(sweeps.bundled_specs().items()):
+    bundled = sorted(sweeps.bundled_specs().items())
+    width = max(len(name) for name, _ in bundled)
+    for name, path in bundled:
         spec = sweeps.load_spec(path)
-        print(f"{name:14s} {spec.n_networks:>9,} networks  {spec.description}")
+        print(f"{name:{width}s} {spec.n_networks:>9,} networks  {spec.description}")
     return 0
 
 

@@ -206,6 +206,16 @@ def test_other_renderers_draw_and_save():
     assert ax.get_xscale() == "log"
     assert ax.get_ylim() == (0, 1.02)
     _saves(ax)
+    # one line per group; failure=True draws 1 - rate
+    table = convergence_table(DF, by=["init_scale", "lr"])
+    ax = plots.plot_rate(table, "lr", _ax(), by="init_scale", failure=True)
+    lines = [c.lines[0] for c in ax.containers]  # the data line of each errorbar
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["init_scale = 1",
+                                                                  "init_scale = 2"]
+    np.testing.assert_allclose(lines[0].get_ydata(), [0.5, 0.0, 1.0])  # scale 1: 1/2, 2/2, 0/2
+    np.testing.assert_allclose(lines[1].get_ydata(), [1.0, 0.0, 1.0])
+    assert ax.get_ylabel() == "share not converged (95% Wilson interval)"
+    _saves(ax)
 
 
 def test_renderers_change_no_global_style_and_make_a_figure_without_ax():

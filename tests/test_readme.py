@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+import kernels
+
 README = Path(__file__).resolve().parents[1] / "README.md"
 BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
 
@@ -37,7 +39,7 @@ def test_readme_spec_example_is_a_valid_spec_with_every_key():
     import sweeps
     from sweeps.spec import AXES, DEFAULTS
 
-    (toml,) = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
+    toml, *_ = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
     data = tomllib.loads(toml)
     assert set(data) == {"name", "description", *DEFAULTS}
     assert set(data["grid"]) | {"task"} == set(AXES)  # one task: the top-level key
@@ -58,3 +60,17 @@ def test_quick_start_sweep_runs(tmp_path, capsys):
     page = (tmp_path / "quickstart" / "report" / "index.html").read_text()
     assert "8,800" in page
     assert page.count("data:image/png;base64,") == 6
+
+
+def test_readme_slice_example_is_a_valid_slice_spec():
+    import tomllib
+
+    import sweeps
+
+    _, toml = re.findall(r"```toml\n(.*?)```", README.read_text(), flags=re.S)
+    spec = sweeps.load_spec(tomllib.loads(toml))
+    assert spec.param_axes == ("W1[0,1]", "W2[1]")
+    assert spec.n_cells == 200 * 200
+    assert spec.target_error == 0.5
+    # the base point names every other parameter: nothing is drawn from the seed
+    assert set(spec.init_values) | set(spec.param_axes) == set(kernels.param_names(2, 2))

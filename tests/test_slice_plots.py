@@ -99,3 +99,18 @@ def test_report_of_a_slice_draws_the_image_and_keeps_the_page_small(tmp_path):
     assert len(pd.read_csv(run.path / "report" / "summary.csv")) == 600
     assert "<th>W1[0,1]</th>" not in page
     assert f"<b>{(df.converged_epoch >= 0).mean():.1%}</b>" in page
+
+
+def test_bundled_kolen_pollack_slice_then_report_shows_the_map(tmp_path, capsys):
+    from sweeps.cli import main
+
+    assert main(["run", "kolen-pollack-slice", "--out", str(tmp_path), "--quiet"]) == 0
+    assert main(["report", str(tmp_path / "kolen-pollack-slice")]) == 0
+    report = tmp_path / "kolen-pollack-slice" / "report"
+    page = (report / "index.html").read_text()
+    assert "slice_0" in page
+    df = sweeps.open_run(tmp_path / "kolen-pollack-slice").networks()
+    data = slices.slice_image(df, "W1[0,1]", "W2[1]")
+    assert data.epochs.shape == (200, 200)
+    assert data.present.all()
+    assert 0 < data.never.sum() < 200 * 200  # some of the slice converges, some does not

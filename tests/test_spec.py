@@ -109,8 +109,28 @@ def test_toml_round_trip_and_digest(tmp_path):
 
 def test_bundled_specs_are_valid():
     names = set(sweeps.bundled_specs())
-    assert {"quickstart", "lr-vs-init", "hidden-width", "activations"} <= names
+    assert {"quickstart", "lr-vs-init", "hidden-width", "activations", "kolen-pollack-slice",
+            "kolen-pollack-range", "init-schemes", "parity"} <= names
     for name in names:
         spec = sweeps.load_spec(name)
         assert spec.name == name
+        assert len(spec.description) > 40, name  # a note on what the study shows
         assert set(spec.grid) - set(AXES) == set(spec.param_axes)
+
+
+def test_bundled_studies_are_what_their_notes_say():
+    kp = sweeps.load_spec("kolen-pollack-slice")
+    assert kp.param_axes == ("W1[0,1]", "W2[1]")
+    assert [len(kp.grid[a]) for a in kp.param_axes] == [200, 200]
+    assert (min(kp.grid["W2[1]"]), max(kp.grid["W2[1]"])) == (-10.0, 10.0)
+    assert (kp.criterion, kp.target_error, kp.epochs, kp.replicates) == ("right-side", 0.5,
+                                                                         200, 1)
+    assert len(kp.init_values) == 7  # the other seven weights fixed
+    rng = sweeps.load_spec("kolen-pollack-range")
+    assert rng.grid["lr"] == (2.0, 4.0)  # the paper's 1 and 2 on 1/2 SSE, x S/2 = 2
+    assert rng.grid["momentum"] == (0.0, 0.5, 0.9)
+    np.testing.assert_allclose([min(rng.grid["init_scale"]), max(rng.grid["init_scale"])],
+                               [0.1, 10])
+    assert sweeps.load_spec("init-schemes").grid["init"] == ("uniform", "normal", "xavier", "he")
+    parity = sweeps.load_spec("parity")
+    assert parity.tasks == ("parity2", "parity3", "parity4", "parity5")
