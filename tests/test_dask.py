@@ -152,3 +152,14 @@ def test_scheduler_without_workers_is_one_line(tmp_path, monkeypatch):
         with pytest.raises(cluster.ClusterError, match="has no workers; start them"):
             sweeps.run(SPEC, out=tmp_path, backend="dask", scheduler=empty.scheduler_address)
     assert not (tmp_path / "dsk").exists()
+
+
+def test_slice_with_several_tasks_on_dask_matches_threads(local_cluster, tmp_path):
+    spec = {"name": "dsk-slice", "epochs": 60, "replicates": 2, "record_every": 30,
+            "criterion": "fahlman", "init_values": {"b2": 0.5},
+            "grid": {"task": ["xor", "parity3"], "hidden": [3],
+                     "W1[0,1]": {"linspace": [-3, 3, 4]}, "W2[2]": [-1.0, 1.0]}}
+    threads = sweeps.run(spec, out=tmp_path / "threads", jobs=2)
+    dask = sweeps.run(spec, out=tmp_path / "dask", backend="dask", chunk_size=5,
+                      scheduler=local_cluster.scheduler_address)
+    _assert_same(dask, threads)

@@ -169,3 +169,14 @@ def test_task_axis_runs_each_task_with_its_own_kernel(tmp_path):
                             "grid": {"hidden": [3], "lr": [1.0, 2.0]}},
                            out=tmp_path, jobs=1).networks()
         np.testing.assert_array_equal(df[df.task == task].final_loss, alone.final_loss)
+
+
+def test_slice_run_resumes_after_lost_parts(tmp_path):
+    run = sweeps.run(SLICE, out=tmp_path, chunk_size=8)
+    ref = run.networks()
+    parts = sorted((run.path / "networks").glob("*.parquet"))
+    parts[0].unlink()
+    parts[2].write_bytes(parts[2].read_bytes()[:50])
+    again = sweeps.run(SLICE, out=tmp_path)
+    assert again.complete
+    pd.testing.assert_frame_equal(again.networks(), ref)
