@@ -1,7 +1,7 @@
 """Straight-line training kernels for small networks, generated per shape.
 
 For a network small enough (``S * H * (D + 1) <= config.UNROLL_LIMIT``: XOR and
-the other 2-input gates at any practical width, parity-3 up to H = 8) the whole
+the other 2-input gates up to H = 10, parity-3 up to H = 4) the whole
 epoch of one network (forward over all samples, backward, update) is written
 out as straight-line code inside one loop over the lanes of a block.  LLVM then
 vectorizes that loop: each SIMD register holds one quantity of 8 or 16
