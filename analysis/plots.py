@@ -350,9 +350,23 @@ def plot_rate(table: pd.DataFrame, axis: str, ax=None, *, by: str | None = None,
               failure: bool = False):
     """Draw the convergence rate with its 95% Wilson interval against one axis.
 
-    ``table`` is :func:`convergence_table` grouped by ``axis`` (and ``by``, which
-    draws one line per value of ``by``).  ``failure=True`` draws 1 - rate, the
-    share of networks that did not converge.  Returns ``ax``.
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`convergence_table` grouped by ``axis`` (and by ``by``).
+    axis : str
+        The x axis; log scale when its values are log-spaced.
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    by : str, optional
+        Draw one line per value of this column, with a legend.
+    failure : bool
+        Draw 1 - rate, the share of networks that did not converge.
+
+    Returns
+    -------
+    Axes
+        ``ax``.
     """
     ax = _new_ax(ax)
     groups = [(None, table)] if by is None else list(table.groupby(by, observed=True,
@@ -360,6 +374,8 @@ def plot_rate(table: pd.DataFrame, axis: str, ax=None, *, by: str | None = None,
     colours = ["#2a9d8f"] if by is None else _group_colours(len(groups))
     values = table[axis].drop_duplicates().tolist()
     numeric = all(isinstance(v, int | float | np.integer | np.floating) for v in values)
+    if numeric:
+        values = sorted(values)
     for colour, (key, t) in zip(colours, groups, strict=True):
         xs = (t[axis].to_numpy(dtype=np.float64) if numeric
               else np.array([values.index(v) for v in t[axis]], dtype=np.float64))

@@ -37,7 +37,7 @@ __all__ = ["write_report", "choose_axes", "ReportError"]
 _MAX_GROUPS = 12  # curves and bars are drawn per value of one axis with at most this many
 _DPI = 110
 _MAX_SLICES = 6  # slice images drawn (one per replicate and value of other varying axes)
-_MAX_TABLE_ROWS = 500  # longer convergence tables are in summary.csv only
+_MAX_TABLE_ROWS = 1000  # longer convergence tables are shortened on the page
 
 
 class ReportError(ValueError):
@@ -169,7 +169,7 @@ def _figures(run, df, x, y, metric, group, varying) -> list[_Figure]:
     figs: list[_Figure] = []
     is_slice = x is not None and y is not None and is_param_axis(x) and is_param_axis(y)
     if is_slice:
-        figs += _slice_figures(df, x, y)
+        figs += _slice_figures(df, x, y, _spec_grid(run))
     if x is not None and y is not None and (not is_slice or df.duplicated([x, y]).any()):
         metrics = [metric] + (["expected_epochs"] if metric == "rate" else [])
         for m in metrics:
@@ -217,21 +217,29 @@ def _figures(run, df, x, y, metric, group, varying) -> list[_Figure]:
     return figs
 
 
-def _slice_figures(df, x, y) -> list[_Figure]:
-    """One image per slice, at least one screen pixel per network (at most 6 slices)."""
+def _spec_grid(run) -> dict:
+    """Return the run's grid axes as listed in its frozen spec (explicit lists), or {}."""
+    import tomllib
+
+    try:
+        grid = tomllib.loads((run.path / "spec.toml").read_text()).get("grid", {})
+    except (OSError, tomllib.TOMLDecodeError):
+        return {}
+    return grid if isinstance(grid, dict) else {}
+
+
+def _slice_figures(df, x, y, grid: dict) -> list[_Figure]:
+    """One image per slice (at most 6), whole pixels per network, missing points grey."""
     facets = slices.slice_facets(df, x, y)
     figs = []
     for k, (title, rows) in enumerate(facets[:_MAX_SLICES]):
-        data = slices.slice_image(rows, x, y, title=title)
-        side = max(data.epochs.shape)
-        per_cell = max(1, 800 // side)  # 200 x 200 -> 4 px per network
-        inches = min(2000, max(300, side * per_cell)) / _DPI
-        fig, ax = _new_figure(inches + 2.2, inches + 1.4)
-        slices.plot_slice(data, ax)
+        data = slices.slice_image(rows, x, y, x_values=grid.get(x), y_values=grid.get(y),
+                                  title=title)
+        fig = slices.slice_figure(data, dpi=_DPI)
         more = (f" Showing {_MAX_SLICES} of {len(facets)} slices." if k == 0
                 and len(facets) > _MAX_SLICES else "")
         figs.append(_Figure(f"slice_{k}", f"epochs to converge from each initial {x} x {y} "
-                            f"(other parameters fixed or drawn from the seed), one pixel per "
+                            f"(other parameters fixed or drawn from the seed), one cell per "
                             f"network; black: never converged.{more}", _png(fig),
                             full_size=True))
     return figs
@@ -314,7 +322,7 @@ def _page(run, df, table, figures, x, y, metric) -> str:
         f"src='data:image/png;base64,{base64.b64encode(f.png).decode()}'>"
         f"<figcaption>{esc(f.caption)}</figcaption></figure>" for f in figures)
     cards_html = "".join(f"<div class='card'>{esc(k)}<b>{esc(v)}</b></div>" for k, v in cards)
-    pooled = table.attrs.get("pooled", [])
+    table_intro, shown_table = _table_section(df, table)
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -331,10 +339,10 @@ def _page(run, df, table, figures, x, y, metric) -> str:
 {figs_html}
 {_failure_section(df)}
 <h2>Convergence table</h2>
-{_table_intro(table, pooled)} <i>rate</i> with its 95% Wilson interval; epochs among converged
+{table_intro} <i>rate</i> with its 95% Wilson interval; epochs among converged
 networks; <i>expected_epochs</i>: expected epochs to a solution when failures are restarted and
 cost the epoch limit ("never" when none converged); <i>n_&lt;outcome&gt;</i>: outcome counts.</p>
-<div class="scroll">{_fmt_table(_shown_table(df, table))}</div>
+<div class="scroll">{_fmt_table(shown_table)}</div>
 <h2>Reproduce</h2>
 <pre>{esc(command)}</pre>
 <p>with the spec as run (<code>spec.toml</code> in the run directory):</p>
@@ -371,21 +379,29 @@ networks found in it.</p>
 {_fmt_table(t)}"""
 
 
-def _table_intro(table, pooled) -> str:
+def _table_section(df, table) -> tuple[str, pd.DataFrame]:
+    """Return the table's introduction and the rows shown on the page (all in summary.csv).
+
+    Longer tables than ``_MAX_TABLE_ROWS`` are shown with the initial-parameter axes
+    pooled, when they vary, and then cut to their first rows; the text says which.
+    """
+    pooled = table.attrs.get("pooled", [])
     what = "One row per cell" + ("" if not pooled else
                                  f" (pooled: {html.escape(', '.join(pooled))})")
-    if len(table) > _MAX_TABLE_ROWS:
-        return (f"<p>{what} is in <code>summary.csv</code> ({len(table):,} rows); here the "
-                "initial-parameter axes are pooled.")
-    return f"<p>{what}; also in <code>summary.csv</code>."
-
-
-def _shown_table(df, table) -> pd.DataFrame:
-    """Return the table for the page: the full one, or without parameter axes if too long."""
     if len(table) <= _MAX_TABLE_ROWS:
-        return table
-    by = [a for a in grid_axes(df) if not is_param_axis(a) and df[a].nunique() > 1]
-    return convergence_table(df, by=by).head(_MAX_TABLE_ROWS)
+        return f"<p>{what}; also in <code>summary.csv</code>.", table
+    notes = [f"<p>{what} is in <code>summary.csv</code> ({len(table):,} rows)."]
+    shown = table
+    params = [a for a in grid_axes(df) if is_param_axis(a) and df[a].nunique() > 1]
+    if params:
+        by = [a for a in grid_axes(df) if not is_param_axis(a) and df[a].nunique() > 1]
+        shown = convergence_table(df, by=by)
+        notes.append(f"Here the initial-parameter axes ({html.escape(', '.join(params))}) "
+                     "are pooled.")
+    if len(shown) > _MAX_TABLE_ROWS:
+        notes.append(f"Shown: the first {_MAX_TABLE_ROWS:,} of {len(shown):,} rows.")
+        shown = shown.head(_MAX_TABLE_ROWS)
+    return " ".join(notes), shown
 
 
 def _criterion_text(spec_text: str, df) -> str:

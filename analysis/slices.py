@@ -17,8 +17,8 @@ import pandas as pd
 
 from .tables import grid_axes, is_param_axis
 
-__all__ = ["SliceImage", "slice_image", "slice_facets", "plot_slice", "NEVER_COLOUR",
-           "ABSENT_COLOUR"]
+__all__ = ["SliceImage", "slice_image", "slice_facets", "plot_slice", "slice_figure",
+           "NEVER_COLOUR", "ABSENT_COLOUR"]
 
 #: Colour of networks that never converged (as in Kolen & Pollack's figures).
 NEVER_COLOUR = "black"
@@ -50,7 +50,8 @@ class SliceImage:
         return self.present & np.isnan(self.epochs)
 
 
-def slice_image(df: pd.DataFrame, x: str, y: str, *, title: str = "") -> SliceImage:
+def slice_image(df: pd.DataFrame, x: str, y: str, *, x_values=None, y_values=None,
+                title: str = "") -> SliceImage:
     """Arrange the networks of one slice on the grid of their ``x`` and ``y`` values.
 
     Parameters
@@ -60,32 +61,45 @@ def slice_image(df: pd.DataFrame, x: str, y: str, *, title: str = "") -> SliceIm
         at most one row per (x, y) point: one replicate of one value of every other
         varying axis (see :func:`slice_facets`).
     x, y : str
-        Two different columns (usually parameter axes such as ``"W1[0,1]"``).
+        Two different numeric columns (usually parameter axes such as ``"W1[0,1]"``).
+    x_values, y_values : array_like, optional
+        The grid's values (the spec's axis); default: the values present in ``df``.
+        Give them for an incomplete run, so that missing points show as absent.
     title : str
         Kept with the data, drawn as the plot's title.
 
     Returns
     -------
     SliceImage
+        ``epochs`` and ``present`` of shape (len(y_values), len(x_values)).
 
     Raises
     ------
     ValueError
-        If an axis is missing, x == y, or two rows share a point.
+        If an axis is missing or not numeric, x == y, two rows share a point, or
+        ``df`` has a value that is not in ``x_values`` / ``y_values``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"W1[0,1]": [0.0, 1.0], "W2[1]": [2.0, 2.0],
+    ...                    "converged_epoch": [12, -1], "epochs": [100, 100]})
+    >>> slice_image(df, "W1[0,1]", "W2[1]").epochs
+    array([[12., nan]])
     """
     for a in (x, y):
         if a not in df:
             raise ValueError(f"unknown axis {a!r}; the run has {', '.join(grid_axes(df))}")
+        if not pd.api.types.is_numeric_dtype(df[a]):
+            raise ValueError(f"axis {a!r} is not numeric; a slice needs two numeric axes such "
+                             "as initial parameters")
     if x == y:
         raise ValueError(f"x and y are both {x!r}; choose two different axes")
     shared = int(df.duplicated([x, y]).sum())
     if shared:
         raise ValueError(f"{shared} networks share a ({x}, {y}) point with another; select "
                          "one replicate and one value of every other varying axis first")
-    xs = np.unique(df[x].to_numpy(dtype=np.float64))
-    ys = np.unique(df[y].to_numpy(dtype=np.float64))
-    ix = np.searchsorted(xs, df[x].to_numpy(dtype=np.float64))
-    iy = np.searchsorted(ys, df[y].to_numpy(dtype=np.float64))
+    xs, ix = _positions(df, x, x_values)
+    ys, iy = _positions(df, y, y_values)
     ce = df["converged_epoch"].to_numpy()
     epochs = np.full((len(ys), len(xs)), np.nan)
     present = np.zeros((len(ys), len(xs)), dtype=bool)
@@ -96,11 +110,31 @@ def slice_image(df: pd.DataFrame, x: str, y: str, *, title: str = "") -> SliceIm
                       limit=limit, title=title)
 
 
+def _positions(df, axis, values) -> tuple[np.ndarray, np.ndarray]:
+    """Return the sorted grid values of an axis and each row's index into them."""
+    col = df[axis].to_numpy(dtype=np.float64)
+    grid = np.unique(col if values is None else np.asarray(values, dtype=np.float64))
+    index = np.searchsorted(grid, col).clip(0, max(len(grid) - 1, 0))
+    if len(col) and not (grid[index] == col).all():
+        raise ValueError(f"{axis} has values that are not in the grid given for it")
+    return grid, index
+
+
 def slice_facets(df: pd.DataFrame, x: str, y: str) -> list[tuple[str, pd.DataFrame]]:
     """Split a run into slices: one per replicate and value of every other varying axis.
 
-    Returns ``(title, rows)`` pairs in table order; the title names the fixed values
-    (empty when the run is a single slice).
+    Parameters
+    ----------
+    df : DataFrame
+        Network table.
+    x, y : str
+        The slice's axes.
+
+    Returns
+    -------
+    list of (str, DataFrame)
+        ``(title, rows)`` in table order; the title names the fixed values
+        (empty when the run is a single slice).
     """
     others = [a for a in grid_axes(df) if a not in (x, y) and df[a].nunique() > 1]
     if "replicate" in df and df["replicate"].nunique() > 1:
@@ -116,19 +150,31 @@ def slice_facets(df: pd.DataFrame, x: str, y: str) -> list[tuple[str, pd.DataFra
     return out
 
 
-def _edges(values: np.ndarray) -> tuple[float, float]:
+def _edges(values: np.ndarray) -> np.ndarray:
+    """Pixel edges: midpoints between neighbouring values (unit width for one value)."""
     if len(values) == 1:
-        return values[0] - 0.5, values[0] + 0.5
-    step = (values[-1] - values[0]) / (len(values) - 1)
-    return values[0] - step / 2, values[-1] + step / 2
+        return np.array([values[0] - 0.5, values[0] + 0.5])
+    mids = (values[1:] + values[:-1]) / 2
+    return np.concatenate([[2 * values[0] - mids[0]], mids, [2 * values[-1] - mids[-1]]])
 
 
-def plot_slice(data: SliceImage, ax=None):
-    """Draw a slice: one pixel per network, coloured by epochs to converge.
+def plot_slice(data: SliceImage, ax=None, *, cax=None):
+    """Draw a slice: one cell per network, coloured by epochs to converge.
 
-    Never-converged networks are black, grid points without a network light grey;
-    axes are in parameter units (the grid is assumed evenly spaced, as linspace
-    makes it).  Returns ``ax``.
+    Parameters
+    ----------
+    data : SliceImage
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    cax : matplotlib Axes, optional
+        Where to draw the colour bar (default: taken from ``ax``).
+
+    Returns
+    -------
+    Axes
+        ``ax``.  Never-converged networks are black, grid points without a network
+        light grey; axes are in parameter units, cells span the midpoints between
+        neighbouring values (so uneven grids are drawn where they are).
     """
     from matplotlib import colormaps
     from matplotlib.patches import Patch
@@ -137,19 +183,20 @@ def plot_slice(data: SliceImage, ax=None):
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(7, 6))
-    extent = (*_edges(data.x_values), *_edges(data.y_values))
+    xe, ye = _edges(data.x_values), _edges(data.y_values)
     ax.set_facecolor(ABSENT_COLOUR)
     never = np.ma.masked_where(~data.never, np.zeros(data.epochs.shape))
-    ax.imshow(never, origin="lower", extent=extent, aspect="auto", interpolation="nearest",
-              cmap=colormaps["gray"], vmin=0, vmax=1)
-    image = ax.imshow(np.ma.masked_invalid(data.epochs), origin="lower", extent=extent,
-                      aspect="auto", interpolation="nearest", cmap=colormaps["plasma"],
-                      vmin=0, vmax=max(data.limit, 1))
-    ax.figure.colorbar(image, ax=ax, label="epochs to converge")
+    ax.pcolormesh(xe, ye, never, cmap=colormaps["gray"], vmin=0, vmax=1, shading="flat")
+    mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(data.epochs), cmap=colormaps["plasma"],
+                         vmin=0, vmax=max(data.limit, 1), shading="flat")
+    if cax is not None:
+        ax.figure.colorbar(mesh, cax=cax, label="epochs to converge")
+    else:
+        ax.figure.colorbar(mesh, ax=ax, label="epochs to converge")
     handles = [Patch(facecolor=NEVER_COLOUR, label=f"never (within {data.limit:,} epochs)")]
     if not data.present.all():
         handles.append(Patch(facecolor=ABSENT_COLOUR, label="not trained yet"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.08), fontsize=8,
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.07), fontsize=8,
               frameon=False, ncols=2)
     ax.set_xlabel(f"initial {data.x}" if is_param_axis(data.x) else data.x)
     ax.set_ylabel(f"initial {data.y}" if is_param_axis(data.y) else data.y)
@@ -159,3 +206,25 @@ def plot_slice(data: SliceImage, ax=None):
                  + f"{data.epochs.shape[1]} x {data.epochs.shape[0]} networks, "
                  f"{rate:.1%} converged", fontsize=10)
     return ax
+
+
+def slice_figure(data: SliceImage, dpi: float = 100, max_pixels: int = 2000):
+    """Return a matplotlib Figure of :func:`plot_slice` with whole pixels per network.
+
+    The plot area is sized so that each network gets the same whole number of
+    pixels at ``dpi``: 4 for a 200 x 200 slice, at least 1 up to ``max_pixels``
+    networks a side (beyond that the image is scaled down).
+    """
+    from matplotlib.figure import Figure
+
+    ny, nx = data.epochs.shape
+    per = max(1, 800 // max(nx, ny))
+    width, height = min(nx * per, max_pixels) / dpi, min(ny * per, max_pixels) / dpi
+    left, right, bottom, top, bar = 0.9, 1.3, 1.0, 0.45, 0.2  # inches
+    fig_w, fig_h = left + width + right, bottom + height + top
+    fig = Figure(figsize=(fig_w, fig_h), dpi=dpi)
+    ax = fig.add_axes((left / fig_w, bottom / fig_h, width / fig_w, height / fig_h))
+    cax = fig.add_axes(((left + width + 0.25) / fig_w, bottom / fig_h, bar / fig_w,
+                        height / fig_h))
+    plot_slice(data, ax, cax=cax)
+    return fig

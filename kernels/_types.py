@@ -17,11 +17,22 @@ _PARAM = re.compile(r"^(W1)\[(\d+),(\d+)\]$|^(b1|W2)\[(\d+)\]$|^(b2)$")
 def param_names(n_inputs: int, n_hidden: int) -> list[str]:
     """Return the names of a network's parameters, in ``Params`` order.
 
-    ``W1[i,j]`` is the weight from input i to hidden unit j, ``b1[j]`` hidden unit
-    j's bias, ``W2[j]`` the weight from hidden unit j to the output, ``b2`` the
-    output's bias (indices from 0).  For the 2-2-1 XOR network: ``W1[0,0]``,
-    ``W1[0,1]``, ``W1[1,0]``, ``W1[1,1]``, ``b1[0]``, ``b1[1]``, ``W2[0]``,
-    ``W2[1]``, ``b2``.
+    Parameters
+    ----------
+    n_inputs, n_hidden : int
+        D and H of the networks.
+
+    Returns
+    -------
+    list of str
+        ``W1[i,j]`` (the weight from input i to hidden unit j), ``b1[j]`` (hidden unit
+        j's bias), ``W2[j]`` (the weight from hidden unit j to the output) and ``b2``
+        (the output's bias), indices from 0; D * H + 2 * H + 1 names.
+
+    Examples
+    --------
+    >>> param_names(2, 2)
+    ['W1[0,0]', 'W1[0,1]', 'W1[1,0]', 'W1[1,1]', 'b1[0]', 'b1[1]', 'W2[0]', 'W2[1]', 'b2']
     """
     return ([f"W1[{i},{j}]" for i in range(n_inputs) for j in range(n_hidden)]
             + [f"b1[{j}]" for j in range(n_hidden)] + [f"W2[{j}]" for j in range(n_hidden)]
@@ -29,14 +40,29 @@ def param_names(n_inputs: int, n_hidden: int) -> list[str]:
 
 
 def parse_param_name(name: str) -> tuple[str, tuple[int, ...]]:
-    """Split a parameter name into its array and index: ``"W1[0,1]"`` -> ``("W1", (0, 1))``.
+    """Split a parameter name into its array and index.
 
-    Spaces are ignored (``"W1[0, 1]"`` is ``"W1[0,1]"``).
+    Parameters
+    ----------
+    name : str
+        ``W1[i,j]``, ``b1[j]``, ``W2[j]`` or ``b2``; spaces are ignored.
+
+    Returns
+    -------
+    array : str
+        ``"W1"``, ``"b1"``, ``"W2"`` or ``"b2"``.
+    index : tuple of int
+        The index into that array after the network axis (empty for ``b2``).
 
     Raises
     ------
     ValueError
-        If ``name`` is not of the form ``W1[i,j]``, ``b1[j]``, ``W2[j]`` or ``b2``.
+        If ``name`` has none of these forms.
+
+    Examples
+    --------
+    >>> parse_param_name("W1[0, 1]")
+    ('W1', (0, 1))
     """
     m = _PARAM.match(name.replace(" ", "")) if isinstance(name, str) else None
     if m is None:
@@ -47,12 +73,6 @@ def parse_param_name(name: str) -> tuple[str, tuple[int, ...]]:
     if m.group(4):
         return m.group(4), (int(m.group(5)),)
     return "b2", ()
-
-
-def canonical_param_name(name: str) -> str:
-    """Return a parameter name without spaces (``"W1[0, 1]"`` -> ``"W1[0,1]"``); validated."""
-    array, index = parse_param_name(name)
-    return array + (f"[{','.join(map(str, index))}]" if index else "")
 
 
 @dataclass(frozen=True)
@@ -109,9 +129,16 @@ class Params:
         return self.W1, self.b1, self.W2, self.b2
 
     def get(self, name: str) -> np.ndarray:
-        """Return one named parameter of every network, shape (n_nets,) (a view).
+        """Return one named parameter of every network (a view, so it can be assigned to).
 
-        Names are those of :func:`param_names`, e.g. ``"W1[0,1]"``.
+        Parameters
+        ----------
+        name : str
+            A name of :func:`param_names`, e.g. ``"W1[0,1]"``.
+
+        Returns
+        -------
+        ndarray, shape (n_nets,)
 
         Raises
         ------
@@ -128,9 +155,29 @@ class Params:
         return getattr(self, array)[(slice(None), *index)]
 
     def with_values(self, values: dict) -> Params:
-        """Return a copy with named parameters set: ``{"W1[0,1]": 2.0, "b2": array}``.
+        """Return a copy with named parameters set.
 
-        Each value is a scalar or one value per network; it is cast to the dtype.
+        Parameters
+        ----------
+        values : dict
+            Parameter name -> a scalar or one value per network (shape (n_nets,)),
+            cast to the parameters' dtype.
+
+        Returns
+        -------
+        Params
+            New arrays; ``self`` is unchanged.
+
+        Raises
+        ------
+        ValueError
+            If a name is malformed or out of range (see :meth:`get`).
+
+        Examples
+        --------
+        >>> p = Params(np.zeros((3, 2, 2)), np.zeros((3, 2)), np.zeros((3, 2)), np.zeros(3))
+        >>> p.with_values({"W1[0,1]": [1.0, 2.0, 3.0], "b2": 0.5}).W1[:, 0, 1]
+        array([1., 2., 3.])
         """
         out = Params(*(a.copy() for a in self.arrays()))
         for name, v in values.items():

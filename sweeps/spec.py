@@ -212,11 +212,8 @@ def _validate(data: dict) -> Spec:
     if isinstance(top["seed"], bool) or not isinstance(top["seed"], int) or not (
             0 <= top["seed"] < 2**31):
         raise SpecError(f"seed = {top['seed']!r} must be an integer from 0 to 2**31 - 1")
-    te = top["target_error"]
-    if isinstance(te, bool) or not isinstance(te, int | float) or not 0 < te <= 0.5:
-        raise SpecError(f"target_error = {te!r} must be a number in (0, 0.5]")
     criterion = data.get("criterion", "target-error")
-    if criterion not in CRITERIA:
+    if not isinstance(criterion, str) or criterion not in CRITERIA:
         raise SpecError(f"criterion = {criterion!r} is unknown; use one of "
                         f"{', '.join(CRITERIA)}")
     if CRITERIA[criterion] is not None:
@@ -224,6 +221,9 @@ def _validate(data: dict) -> Spec:
             raise SpecError(f"criterion = {criterion!r} sets the threshold itself "
                             f"({CRITERIA[criterion]}); remove target_error")
         top["target_error"] = CRITERIA[criterion]
+    te = top["target_error"]
+    if isinstance(te, bool) or not isinstance(te, int | float) or not 0 < te <= 0.5:
+        raise SpecError(f"target_error = {te!r} must be a number in (0, 0.5]")
     if top["dtype"] not in ("float32", "float64"):
         raise SpecError(f"dtype = {top['dtype']!r} is unknown; use \"float32\" or \"float64\"")
     grid_in = data.get("grid", {})
@@ -237,14 +237,17 @@ def _validate(data: dict) -> Spec:
     params = {}
     for a in grid_in:
         if a not in AXES:
-            params[_param_name("grid", a)] = grid_in[a]
+            param = _param_name("grid", a)
+            if param in params:
+                raise SpecError(f"grid: parameter {param} is named twice (spaces are ignored); "
+                                "keep one of them")
+            params[param] = grid_in[a]
     grid = {a: _axis(a, grid_in.get(a, [task] if a == "task" else DEFAULTS["grid"].get(a)))
             for a in AXES}
     grid |= {a: _axis(a, raw) for a, raw in params.items()}
-    if len(params) != len([a for a in grid_in if a not in AXES]):
-        raise SpecError("grid: a parameter is named twice (spaces are ignored); name it once")
     init_values = _init_values(data.get("init_values", {}), params)
     _check_param_range([*params, *init_values], grid)
+    _check_param_values(grid, params, init_values, top["dtype"])
     return Spec(name=name, description=description, grid=grid, criterion=criterion,
                 init_values=init_values, **top)
 
@@ -281,16 +284,28 @@ def _init_values(table, grid_params) -> dict[str, float]:
 
 
 def _check_param_range(names, grid) -> None:
-    D = min(tasks.by_name(t)[0].shape[1] for t in grid["task"])
+    D, smallest = min((tasks.by_name(t)[0].shape[1], t) for t in grid["task"])
     H = min(grid["hidden"])
     for name in names:
         array, index = parse_param_name(name)
         if array == "W1" and index[0] >= D:
-            raise SpecError(f"{name}: input {index[0]} does not exist (the task has {D} "
-                            f"inputs, numbered from 0)")
+            raise SpecError(f"{name}: input {index[0]} does not exist in task {smallest!r} "
+                            f"({D} inputs, numbered from 0); use an input index below {D}")
         if array != "b2" and index[-1] >= H:
             raise SpecError(f"{name}: hidden unit {index[-1]} does not exist with hidden = {H} "
-                            f"(units are numbered from 0)")
+                            f"(units are numbered from 0); use a unit below {H} or raise "
+                            "the smallest hidden width")
+
+
+def _check_param_values(grid, params, init_values, dtype) -> None:
+    """Refuse initial values the run's dtype cannot hold (they are cast to it)."""
+    limit = float(np.finfo(dtype).max)
+    for name, values in [*((a, grid[a]) for a in params),
+                         *((a, (v,)) for a, v in init_values.items())]:
+        big = next((v for v in values if abs(v) > limit), None)
+        if big is not None:
+            raise SpecError(f"{name} = {big!r} does not fit in {dtype} (largest {limit:.3g}); "
+                            "use a smaller value")
 
 
 def _axis(axis: str, raw) -> tuple:

@@ -93,11 +93,17 @@ def test_slice_results_do_not_depend_on_chunking(tmp_path):
 SLICE_BAD = [
     ({"grid": {"W3[0]": [1.0]}}, r"unknown grid axis 'W3\[0\]'; axes are task, .* or an initial"),
     ({"grid": {"W1[0,2]": [1.0]}}, r"W1\[0,2\]: hidden unit 2 does not exist with hidden = 2"),
-    ({"grid": {"W1[2,0]": [1.0]}}, r"W1\[2,0\]: input 2 does not exist \(the task has 2"),
+    ({"grid": {"W1[2,0]": [1.0]}}, r"W1\[2,0\]: input 2 does not exist in task 'xor' \(2"),
     ({"grid": {"W1[0,1]": [1.0], "hidden": [1, 2]}}, "unit 1 does not exist with hidden = 1"),
     ({"grid": {"b2": ["x"]}}, "grid.b2: 'x' must be a finite number"),
     ({"grid": {"b2": [1.0, 1.0]}}, "grid.b2: duplicate value 1.0"),
-    ({"grid": {"W1[0,1]": [1.0], "W1[0, 1]": [2.0]}}, "a parameter is named twice"),
+    ({"grid": {"W1[0,1]": [1.0], "W1[0, 1]": [2.0]}}, r"parameter W1\[0,1\] is named twice"),
+    ({"grid": {"task": ["xor", "parity3"], "W1[2,0]": [1.0]}},
+     r"input 2 does not exist in task 'xor' \(2 inputs.*use an input index below 2"),
+    ({"dtype": "float32", "grid": {"b2": [1e39]}}, "b2 = 1e[+]?39 does not fit in float32"),
+    ({"dtype": "float32", "init_values": {"b1[0]": -1e39}}, "b1.0. = -1e[+]?39 does not fit"),
+    ({"criterion": ["right-side"]}, r"criterion = \['right-side'\] is unknown"),
+    ({"criterion": "fahlman", "target_error": 0.7}, "sets the threshold itself"),
     ({"init_values": {"b9": 1.0}}, r"init_values: 'b9' is not a parameter name; use W1\[i,j\]"),
     ({"init_values": {"b2": math.inf}}, r"init_values.b2 = inf must be a finite number"),
     ({"init_values": {"b2": 1.0}, "grid": {"b2": [1.0]}}, "'b2' is also a grid axis"),
@@ -180,3 +186,13 @@ def test_slice_run_resumes_after_lost_parts(tmp_path):
     again = sweeps.run(SLICE, out=tmp_path)
     assert again.complete
     pd.testing.assert_frame_equal(again.networks(), ref)
+
+
+def test_right_side_is_strict_an_output_of_one_half_is_on_neither_side(tmp_path):
+    # all-zero weights: every output is exactly 1/2 and, for XOR, every gradient is 0
+    zeros = dict.fromkeys(XOR_NAMES, 0.0)
+    spec = {"name": "half", "epochs": 5, "replicates": 1, "criterion": "right-side",
+            "init_values": zeros}
+    df = sweeps.run(spec, out=tmp_path, jobs=1).networks()
+    assert (df[[f"out_{s}" for s in range(4)]] == 0.5).all().all()
+    assert df.converged_epoch.iloc[0] == -1
