@@ -163,7 +163,7 @@ def test_report_of_slices_with_other_varying_axes(tmp_path):
 
 def test_long_tables_without_parameter_axes_are_cut_and_say_so():
     from analysis import convergence_table
-    from analysis.report import _table_section
+    from analysis._page import _table_section
 
     n = 1100
     df = pd.DataFrame({"lr": np.arange(1, n + 1, dtype=float), "converged_epoch": 3,
