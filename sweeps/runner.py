@@ -253,16 +253,62 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
     return store.open_run(run_dir)
 
 
-def warm_kernels(spec_data: dict) -> None:
-    """Compile (or load from the cache) every kernel a spec needs, in this process."""
+#: A kernel that took longer than this to warm was compiled, not loaded from the cache.
+_COMPILED_S = 1.0
+
+
+def warm_kernels(spec_data: dict, jobs: int = 1) -> None:
+    """Compile (or load from the cache) every kernel a spec needs, in this process.
+
+    A spec needs one kernel per (task, hidden, activation, loss).  Numba compiles
+    on one core, and each kernel takes seconds, so with ``jobs > 1`` and the disk
+    cache on: as soon as one kernel turns out not to be cached, the remaining ones
+    compile in up to ``jobs`` worker processes at once, and this process then
+    loads them from the cache.  The shared code is compiled here first, so the
+    workers only read it.  Results never depend on where a kernel was compiled.
+    """
     spec = load_spec(spec_data)
-    for task in spec.tasks:
-        X, Y = kernels.tasks.by_name(task)
-        for H in spec.grid["hidden"]:
-            for act in spec.grid["activation"]:
-                for loss in spec.grid["loss"]:
-                    kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss,
-                                   dtype=spec.dtype)
+    todo = [(task, H, act, loss) for task in spec.tasks for H in spec.grid["hidden"]
+            for act in spec.grid["activation"] for loss in spec.grid["loss"]]
+    while todo:
+        t0 = time.perf_counter()
+        _warm_variant(spec.dtype, *todo.pop(0))
+        cold = time.perf_counter() - t0 > _COMPILED_S
+        if cold and jobs > 1 and len(todo) > 1 and kernels.config.CACHE:
+            _warm_in_processes(spec.dtype, todo, jobs)
+            for variant in todo:
+                _warm_variant(spec.dtype, *variant)  # now a load from the cache
+            return
+
+
+def _warm_variant(dtype: str, task: str, H: int, act: str, loss: str) -> None:
+    X, Y = kernels.tasks.by_name(task)
+    kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=dtype)
+
+
+def _warm_batch(dtype: str, variants: list) -> int:
+    for variant in variants:
+        _warm_variant(dtype, *variant)
+    return len(variants)
+
+
+def _warm_in_processes(dtype: str, variants: list, jobs: int) -> int:
+    """Compile ``variants`` in up to ``jobs`` fresh processes; return how many compiled.
+
+    A failure there only costs time: the caller compiles whatever is not cached.
+    """
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    n = min(jobs, len(variants))
+    batches = [variants[k::n] for k in range(n)]
+    log.info("compiling %d kernels in %d processes", len(variants), n)
+    try:  # spawn: forking a process that runs threads is unsafe
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+            return sum(pool.map(_warm_batch, [dtype] * n, batches))
+    except Exception as exc:  # noqa: BLE001 - the caller compiles them itself
+        log.warning("compiling kernels in worker processes failed (%s); compiling here", exc)
+        return 0
 
 
 def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None,
@@ -270,7 +316,7 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
     from tqdm import tqdm
 
     if device == "cpu" and client is None:
-        warm_kernels(spec.to_dict())  # compile once, before any worker needs the kernels
+        warm_kernels(spec.to_dict(), jobs)  # compile once, before any worker needs them
     backend_params = {}
     if client is not None:  # each worker process compiles once, before the chunks arrive
         from .cluster import warm_workers

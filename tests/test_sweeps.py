@@ -231,3 +231,34 @@ def test_compute_chunk_leaves_the_callers_thread_count_alone():
     before = numba.get_num_threads()
     compute_chunk(sweeps.load_spec({"name": "t", "epochs": 5, "replicates": 2}).to_dict(), 0, 2)
     assert numba.get_num_threads() == before
+
+
+def test_warm_kernels_compiles_the_rest_in_processes_once_one_was_not_cached(monkeypatch):
+    from sweeps import runner
+
+    spec = {"name": "w", "grid": {"task": ["xor", "parity3"], "hidden": [1, 2]}}
+    warmed, dispatched = [], []
+    monkeypatch.setattr(runner, "_warm_variant", lambda dtype, *v: warmed.append(v))
+    monkeypatch.setattr(runner, "_warm_in_processes",
+                        lambda dtype, todo, jobs: dispatched.append((list(todo), jobs)))
+    variants = [("xor", 1, "sigmoid", "bce"), ("xor", 2, "sigmoid", "bce"),
+                ("parity3", 1, "sigmoid", "bce"), ("parity3", 2, "sigmoid", "bce")]
+    monkeypatch.setattr(runner, "_COMPILED_S", -1.0)  # every kernel "was compiled"
+    runner.warm_kernels(spec, jobs=2)
+    assert dispatched == [(variants[1:], 2)]
+    assert warmed == variants  # the first here, then the rest loaded here from the cache
+    warmed.clear()
+    dispatched.clear()
+    runner.warm_kernels(spec, jobs=1)  # one job: everything here, in order
+    assert (warmed, dispatched) == (variants, [])
+    warmed.clear()
+    monkeypatch.setattr(runner, "_COMPILED_S", float("inf"))  # all cached: no processes
+    runner.warm_kernels(spec, jobs=2)
+    assert (warmed, dispatched) == (variants, [])
+
+
+def test_warm_in_processes_compiles_in_fresh_processes():
+    from sweeps import runner
+
+    variants = [("xor", 1, "sigmoid", "bce"), ("xor", 2, "sigmoid", "bce")]
+    assert runner._warm_in_processes("float64", variants, 2) == 2
