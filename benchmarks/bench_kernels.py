@@ -8,7 +8,9 @@ losses (float64, relative 1e-6) before anything is timed.
 
 Throughput is network-epochs per second, the median of ``--repeats`` runs after
 a warm-up run; the ratio to JAX is the median of the per-run ratios (each run
-times xorsweep and JAX back to back).  Compile time is reported separately:
+times xorsweep and JAX back to back), and so is the cost of recording the loss
+(``--record-every``: 1 - recording / not recording, each pair timed back to
+back), so that load from other processes cancels out of both.  Compile time is reported separately:
 xorsweep's is measured in fresh subprocesses with empty caches (cold) and again
 with the caches they left (warm).  Slow peers train fewer epochs than the
 workload asks for (throughput per epoch does not depend on the epoch count);
@@ -219,7 +221,8 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=None,
                     help="epochs per run (default: about 2e8 network-epochs per run)")
     ap.add_argument("--repeats", type=int, default=3)
-    ap.add_argument("--peers", nargs="+", default=["numpy-loop", "numpy", "jax", "torch"])
+    ap.add_argument("--peers", nargs="*", default=["numpy-loop", "numpy", "jax", "torch"],
+                    help="peers to race (none: xorsweep alone)")
     ap.add_argument("--record-every", type=int, default=None,
                     help="also time xorsweep recording the loss every K epochs")
     ap.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke run")
@@ -269,16 +272,22 @@ def main(argv=None) -> int:
             ratio_jax = (statistics.median(a / b for a, b in
                                            zip(times["xorsweep"], times["jax"], strict=True))
                          if "jax" in times else None)
+            rec = next((k for k in times if k.startswith("xorsweep rec/")), None)
+            rec_cost = (statistics.median(1 - r / a for a, r in
+                                          zip(times["xorsweep"], times[rec], strict=True))
+                        if rec else None)
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
                              "epochs": ep[name], "net_epochs_per_s": med[name],
                              "runs": times[name],
                              "x_vs_numpy_loop": (med[name] / med["numpy-loop"]
                                                  if "numpy-loop" in med else None),
-                             "xorsweep_over_jax": ratio_jax if name == "xorsweep" else None})
+                             "xorsweep_over_jax": ratio_jax if name == "xorsweep" else None,
+                             "recording_cost": rec_cost if name == "xorsweep" else None})
             line = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in med.items())
             print(f"{dtype} N={n}: {line}" + (f"; xorsweep/jax = {ratio_jax:.2f}x"
-                                               if ratio_jax else ""))
+                                               if ratio_jax else "")
+                  + (f"; recording costs {rec_cost:.1%}" if rec else ""))
     print()
     print(table(rows))
     result = {"date": dt.datetime.now().isoformat(timespec="seconds"),
@@ -296,8 +305,10 @@ def main(argv=None) -> int:
 def table(rows) -> str:
     impls = list(dict.fromkeys(r["impl"] for r in rows))
     keys = list(dict.fromkeys((r["dtype"], r["n"]) for r in rows))
-    head = "| dtype | N | " + " | ".join(impls) + " | xorsweep / JAX | xorsweep / numpy-loop |"
-    lines = [head, "|" + "---|" * (len(impls) + 4)]
+    rec = any(r["recording_cost"] is not None for r in rows)
+    head = ("| dtype | N | " + " | ".join(impls) + " | xorsweep / JAX | xorsweep / numpy-loop |"
+            + (" recording cost |" if rec else ""))
+    lines = [head, "|" + "---|" * (len(impls) + 4 + rec)]
     for dtype, n in keys:
         cells = {r["impl"]: r for r in rows if r["dtype"] == dtype and r["n"] == n}
         ratio = cells["xorsweep"]["xorsweep_over_jax"]
@@ -305,7 +316,8 @@ def table(rows) -> str:
         loop_ratio = f"{vs_loop:,.0f}x" if vs_loop else "-"
         lines.append(f"| {dtype} | {n:,} | " + " | ".join(
             f"{cells[i]['net_epochs_per_s'] / 1e6:.3g} M" for i in impls)
-            + f" | {f'{ratio:.2f}x' if ratio else '-'} | {loop_ratio} |")
+            + f" | {f'{ratio:.2f}x' if ratio else '-'} | {loop_ratio} |"
+            + (f" {cells['xorsweep']['recording_cost']:.1%} |" if rec else ""))
     return "\n".join(lines)
 
 
