@@ -23,6 +23,20 @@ from .tables import (
 _MAX_TABLE_ROWS = 1000  # longer convergence tables are shortened on the page
 
 
+def read_spec(run) -> tuple[str, dict]:
+    """Return the run's frozen spec as text and as data (``{}`` if missing or unreadable)."""
+    import tomllib
+
+    try:
+        text = (run.path / "spec.toml").read_text()
+    except OSError:
+        return "(spec.toml missing)", {}
+    try:
+        return text, tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return text, {}
+
+
 def is_xor(df) -> bool:
     """Return whether every network of the table is an XOR network."""
     return "task" in df and (df["task"].astype(str) == "xor").all() and "out_3" in df
@@ -62,8 +76,8 @@ def _fmt_table(t: pd.DataFrame) -> str:
                      na_rep="", border=0)
 
 
-def render(run, df, table, figures, x, y, metric) -> str:
-    """Return the report's self-contained HTML page."""
+def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str:
+    """Return the report's self-contained HTML page; ``spec`` is :func:`read_spec`'s pair."""
     m = run.manifest
     n = len(df)
     total = m.get("n_networks", n)
@@ -91,7 +105,7 @@ def render(run, df, table, figures, x, y, metric) -> str:
                 f"{len(m['chunks'])} chunks are done. Rerun the same <code>xorsweep run</code> "
                 "command to finish it, then report again.</p>")
     spec_path = run.path / "spec.toml"
-    spec_text = spec_path.read_text() if spec_path.is_file() else "(spec.toml missing)"
+    spec_text, spec_data = spec
     command = (f"xorsweep run {shlex.quote(str(spec_path))} --out "
                f"{shlex.quote(str(run.path.parent))}"
                + (" --device cuda" if m.get("device") == "cuda" else ""))
@@ -110,8 +124,8 @@ def render(run, df, table, figures, x, y, metric) -> str:
 <style>{_CSS}</style></head>
 <body>
 <h1>{esc(m.get('name', run.path.name))}</h1>
-<p class="lead">{esc(_description(spec_text))}</p>
-<p>Converged means {esc(_criterion_text(spec_text, df))}.</p>
+<p class="lead">{esc(str(spec_data.get("description", "")))}</p>
+<p>Converged means {esc(_criterion_text(spec_data, df))}.</p>
 {warn}
 <div class="cards">{cards_html}</div>
 {best}
@@ -184,13 +198,8 @@ def _table_section(df, table) -> tuple[str, pd.DataFrame]:
     return " ".join(notes), shown
 
 
-def _criterion_text(spec_text: str, df) -> str:
-    import tomllib
-
-    try:
-        criterion = tomllib.loads(spec_text).get("criterion", "target-error")
-    except tomllib.TOMLDecodeError:
-        criterion = "target-error"
+def _criterion_text(spec_data: dict, df) -> str:
+    criterion = spec_data.get("criterion", "target-error")
     if criterion == "right-side":
         return "every output on the right side of 0.5 (Kolen & Pollack 1990)"
     if criterion == "fahlman":
@@ -201,12 +210,3 @@ def _criterion_text(spec_text: str, df) -> str:
 
 def _epochs_text(v) -> str:
     return "never" if not np.isfinite(v) else f"{v:,.0f}"
-
-
-def _description(spec_text: str) -> str:
-    import tomllib
-
-    try:
-        return str(tomllib.loads(spec_text).get("description", ""))
-    except tomllib.TOMLDecodeError:
-        return ""

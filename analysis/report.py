@@ -18,6 +18,7 @@ from sweeps.store import RunError, atomic_write, open_run
 from . import _page, plots, slices
 from .curves import loss_bands
 from .tables import (
+    GRID_AXES,
     convergence_table,
     fraction_converged,
     grid_axes,
@@ -40,7 +41,7 @@ class _Figure:
     name: str
     caption: str
     png: bytes
-    full_size: bool = False  # never scaled down to the page width (one pixel per network)
+    full_size: bool = False  # never scaled down to the page width (whole pixels per network)
 
 
 def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
@@ -93,8 +94,8 @@ def _needed_columns(run) -> list[str]:
     cols = run.columns()
     base = ["network", "task", "replicate", "epochs", "target_error", "converged_epoch",
             "outcome", "final_loss"]
-    return [c for c in cols if c in base or c.startswith("out_") or c in grid_axes(
-        pd.DataFrame(columns=cols))]
+    return [c for c in cols
+            if c in base or c in GRID_AXES or is_param_axis(c) or c.startswith("out_")]
 
 
 def write_report(run_dir, *, x: str | None = None, y: str | None = None,
@@ -135,7 +136,10 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     table = convergence_table(df, by=by)
     group = _group_axis(df, x, varying)
 
-    figures = _figures(run, df, x, y, metric, group, varying)
+    spec = _page.read_spec(run)  # (text, data), read once
+    grid = spec[1].get("grid", {})
+    figures = _figures(run, df, x, y, metric, group, varying,
+                       grid if isinstance(grid, dict) else {})
     out_dir = run.path / "report"
     out_dir.mkdir(exist_ok=True)
     for f in figures:
@@ -143,7 +147,7 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     for stale in set(out_dir.glob("*.png")) - {out_dir / f"{f.name}.png" for f in figures}:
         stale.unlink()  # a figure of an earlier report that this one does not draw
     atomic_write(out_dir / "summary.csv", table.to_csv(index=False).encode())
-    page = _page.render(run, df, table, figures, x, y, metric)
+    page = _page.render(run, df, table, figures, x, y, metric, spec)
     atomic_write(out_dir / "index.html", page.encode())
     return out_dir / "index.html"
 
@@ -156,11 +160,11 @@ def _group_axis(df, x, varying) -> str | None:
     return min(small, key=lambda a: df[a].nunique()) if small else None
 
 
-def _figures(run, df, x, y, metric, group, varying) -> list[_Figure]:
+def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]:
     figs: list[_Figure] = []
     is_slice = x is not None and y is not None and is_param_axis(x) and is_param_axis(y)
     if is_slice:
-        figs += _slice_figures(df, x, y, _spec_grid(run))
+        figs += _slice_figures(df, x, y, grid)
     if x is not None and y is not None and (not is_slice or df.duplicated([x, y]).any()):
         metrics = [metric] + (["expected_epochs"] if metric == "rate" else [])
         for m in metrics:
@@ -206,17 +210,6 @@ def _figures(run, df, x, y, metric, group, varying) -> list[_Figure]:
     figs.append(_Figure("epochs", "epoch at which each converged network first met the "
                         "target error.", _png(fig)))
     return figs
-
-
-def _spec_grid(run) -> dict:
-    """Return the run's grid axes as listed in its frozen spec (explicit lists), or {}."""
-    import tomllib
-
-    try:
-        grid = tomllib.loads((run.path / "spec.toml").read_text()).get("grid", {})
-    except (OSError, tomllib.TOMLDecodeError):
-        return {}
-    return grid if isinstance(grid, dict) else {}
 
 
 def _slice_figures(df, x, y, grid: dict) -> list[_Figure]:

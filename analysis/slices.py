@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from . import plots
 from .tables import grid_axes, is_param_axis
 
 __all__ = ["SliceImage", "slice_image", "slice_facets", "plot_slice", "slice_figure",
@@ -150,14 +151,6 @@ def slice_facets(df: pd.DataFrame, x: str, y: str) -> list[tuple[str, pd.DataFra
     return out
 
 
-def _edges(values: np.ndarray) -> np.ndarray:
-    """Pixel edges: midpoints between neighbouring values (unit width for one value)."""
-    if len(values) == 1:
-        return np.array([values[0] - 0.5, values[0] + 0.5])
-    mids = (values[1:] + values[:-1]) / 2
-    return np.concatenate([[2 * values[0] - mids[0]], mids, [2 * values[-1] - mids[-1]]])
-
-
 def plot_slice(data: SliceImage, ax=None, *, cax=None):
     """Draw a slice: one cell per network, coloured by epochs to converge.
 
@@ -183,7 +176,8 @@ def plot_slice(data: SliceImage, ax=None, *, cax=None):
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(7, 6))
-    xe, ye = _edges(data.x_values), _edges(data.y_values)
+    xe = plots._edges(list(data.x_values), log=False)
+    ye = plots._edges(list(data.y_values), log=False)
     ax.set_facecolor(ABSENT_COLOUR)
     never = np.ma.masked_where(~data.never, np.zeros(data.epochs.shape))
     ax.pcolormesh(xe, ye, never, cmap=colormaps["gray"], vmin=0, vmax=1, shading="flat")

@@ -40,16 +40,12 @@ def bits_f32(i):
 
 def floor_f64(x):
     """Return floor(x) for a float64, as a float64."""
-    import numpy as np
-
-    return np.floor(x)
+    return _np.floor(x)
 
 
 def floor_f32(x):
     """Return floor(x) for a float32, as a float32."""
-    import numpy as np
-
-    return np.floor(x)
+    return _np.floor(x)
 
 
 def _cast(builder, value, width):
