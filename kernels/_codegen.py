@@ -29,6 +29,7 @@ import threading
 from pathlib import Path
 
 from . import config
+from ._scalar import LOG_GROUP
 
 _modules: dict[str, object] = {}
 # read once, at import, like the generic kernel's options (see config.py)
@@ -118,8 +119,8 @@ def _module_source(S: int, D: int, H: int, act: int, loss: int, L: int) -> str:
 import numpy as np
 from numba import njit
 
-from kernels._cpu import (_finish, _gather, activate, activate_grad, loss_grad, loss_term,
-                          output, MODE_TRAIN)
+from kernels._cpu import (_finish, _gather, activate, activate_grad, loss_grad, loss_log,
+                          loss_log_acc, loss_term, output, MODE_TRAIN)
 
 _OPTS = dict(nogil=True, error_model="numpy", fastmath={set(fastmath) if fastmath else False},
              cache={_CACHE})
@@ -216,7 +217,7 @@ def _sweep_source(name, S, D, H, act, loss, L, rows, *, want_loss, update) -> st
         body += [f"g{i} = zero" for i in range(P)]
     body += ["me = zero", "zc = zero"]
     if want_loss:
-        body.append("ls = zero")
+        body += ["ls = zero", "lu = zero"]
     for s in range(S):
         for h in range(H):
             z = "zero"
@@ -231,7 +232,10 @@ def _sweep_source(name, S, D, H, act, loss, L, rows, *, want_loss, update) -> st
                  "out, ee = output(zz, one)",
                  "zc = zc + abs(zz)"]
         if want_loss:
-            body.append(f"ls = ls + loss_term(zz, ee, out, y{s}, {loss}, one)")
+            body += [f"ls = ls + loss_term(zz, out, y{s}, {loss}, one)",
+                     f"lu = loss_log_acc(lu, ee, {loss}, one)"]
+            if (s + 1) % LOG_GROUP == 0 or s == S - 1:
+                body += [f"ls = ls + loss_log(lu, {loss}, one)", "lu = zero"]
         if want_out:
             body.append(f"st[{(rows['OUT'] + s) * L} + j] = out")
         body += [f"err = abs(out - y{s})", "me = me if err <= me else err"]

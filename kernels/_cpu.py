@@ -27,6 +27,7 @@ from numba import njit, types
 from numba.extending import overload
 
 from . import _bits, _elementary, _scalar, config
+from ._scalar import LOG_GROUP
 
 MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN = 0, 1, 2
 
@@ -40,7 +41,7 @@ def _compile_scalar_math(jit, primitives, target="cpu"):
 
     Each function is rebuilt over a shared namespace in which the names it calls
     (each other, the target's bit primitives) are bound to their compiled
-    versions; the source stays free of any target.  ``exp_neg`` and ``log1p_unit``
+    versions; the source stays free of any target.  ``exp_neg`` and ``log1p``
     become numba overloads for ``target`` that pick the float32 or float64 version
     by type; with ``target=None`` (the functions stay Python, ``jit`` the identity)
     they keep their pure-Python dispatch.
@@ -57,7 +58,7 @@ def _compile_scalar_math(jit, primitives, target="cpu"):
             compiled[name] = jit(FunctionType(f.__code__, ns, name, f.__defaults__))
     ns.update(compiled)
     if target is not None:
-        for name in ("exp_neg", "log1p_unit"):
+        for name in ("exp_neg", "log1p"):
             ns[name] = _dtype_dispatch(compiled[f"{name}_f32"], compiled[f"{name}_f64"], target)
     return compiled
 
@@ -83,6 +84,8 @@ activate = _math["activate"]
 activate_grad = _math["activate_grad"]
 output = _math["output"]
 loss_term = _math["loss_term"]
+loss_log_acc = _math["loss_log_acc"]
+loss_log = _math["loss_log"]
 loss_grad = _math["loss_grad"]
 classify = _math["classify"]
 
@@ -113,12 +116,13 @@ def sources_digest() -> str:
 
 @_inner
 def _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s, want_grad, want_loss,
-              z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err, z_check):
+              z1, a1, z2, dz1, dz2, out, g, loss_mean, log_acc, max_err, z_check):
     """Forward pass (and backward if ``want_grad``) of every lane of a block.
 
     Writes ``out[s, j]`` (outputs), ``max_err[j]`` (max |a2 - y|, NaN if any output
     is NaN), ``z_check[j]`` (sum of |z2|: finite iff the loss is), the mean loss
-    ``loss_mean[j]`` if ``want_loss`` and the gradient ``g[p, j]`` if ``want_grad``.
+    ``loss_mean[j]`` if ``want_loss`` (``log_acc`` is its scratch) and the gradient
+    ``g[p, j]`` if ``want_grad``.
     """
     S, D = X.shape
     L = par.shape[1]
@@ -128,6 +132,7 @@ def _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s, want_grad, want_lo
     i_b2 = i_w2 + H
     for j in range(L):
         loss_mean[j] = zero
+        log_acc[j] = zero
         max_err[j] = zero
         z_check[j] = zero
     if want_grad:
@@ -158,11 +163,16 @@ def _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s, want_grad, want_lo
             out[s, j] = a2
             z_check[j] += abs(z2[j])
             if want_loss:
-                loss_mean[j] += loss_term(z2[j], e, a2, y, loss, one)
+                loss_mean[j] += loss_term(z2[j], a2, y, loss, one)
+                log_acc[j] = loss_log_acc(log_acc[j], e, loss, one)
             err = abs(a2 - y)
             if not err <= max_err[j]:
                 max_err[j] = err
             dz2[j] = loss_grad(a2, y, inv_s, loss, one)
+        if want_loss and ((s + 1) % LOG_GROUP == 0 or s == S - 1):
+            for j in range(L):
+                loss_mean[j] += loss_log(log_acc[j], loss, one)
+                log_acc[j] = zero
         if want_grad:
             # dW2 = a1^T dz2, db2 = sum dz2, dz1 = (dz2 W2) * act'(z1), dW1 = X^T dz1, db1 = sum dz1
             for j in range(L):
@@ -281,6 +291,7 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
     dz2 = np.zeros(L, dt)
     z_check = np.zeros(L, dt)
     loss_mean = np.zeros(L, dt)
+    log_acc = np.zeros(L, dt)
     max_err = np.zeros(L, dt)
     check = np.zeros(L, dt)
     lr_l = np.zeros(L, dt)
@@ -295,8 +306,8 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
         record = k < K and curve_epochs[k] == e
         _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s,
                   e < epochs or mode == MODE_GRADIENTS,
-                  record or e == epochs, z1, a1, z2, dz1, dz2, out, g, loss_mean, max_err,
-                  z_check)
+                  record or e == epochs, z1, a1, z2, dz1, dz2, out, g, loss_mean, log_acc,
+                  max_err, z_check)
         # Divergence: a parameter is non-finite, or the sum of |z2| over samples is
         # (then the loss can be too: each sample's loss is at most |z2| + ln 2).
         # x - x and x * 0 are 0 for finite x and NaN for inf or NaN.

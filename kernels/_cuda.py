@@ -55,6 +55,8 @@ _activate = _math["activate"]
 _activate_grad = _math["activate_grad"]
 _output = _math["output"]
 _loss_term = _math["loss_term"]
+_loss_log_acc = _math["loss_log_acc"]
+_loss_log = _math["loss_log"]
 _loss_grad = _math["loss_grad"]
 _classify = _math["classify"]
 assert set(_scalar.__all__) <= set(_math)
@@ -121,6 +123,7 @@ def _kernel(S: int, D: int, H: int, dtype: np.dtype):
                 want_grad = e < epochs
                 want_loss = record or e == epochs
                 ls = zero
+                lu = zero
                 max_err = zero
                 z_check = zero
                 for p in range(P):
@@ -142,7 +145,11 @@ def _kernel(S: int, D: int, H: int, dtype: np.dtype):
                     out[s] = a2
                     z_check += abs(z2)
                     if want_loss:
-                        ls += _loss_term(z2, ee, a2, y, loss, one)
+                        ls += _loss_term(z2, a2, y, loss, one)
+                        lu = _loss_log_acc(lu, ee, loss, one)
+                        if (s + 1) % _scalar.LOG_GROUP == 0 or s == S - 1:
+                            ls += _loss_log(lu, loss, one)
+                            lu = zero
                     err = abs(a2 - y)
                     if not err <= max_err:
                         max_err = err

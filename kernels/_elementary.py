@@ -10,14 +10,15 @@ loop.  Only the ranges the kernels need are covered:
   (float32), then scaling by 2**k in two exact steps so that results in the
   subnormal range round once.  Error at most 1.2 ulp of the exact value
   (``tests/test_elementary.py`` checks it on a dense sample of the range).
-* ``log1p_unit(e)``: log(1 + e) for e in [0, 1].  u = 1 + e is split as 2**j m
-  with m in [1/sqrt2, sqrt2], log m = 2 atanh(f / (2 + f)) by its series, plus
-  the rounding correction (e - (u - 1)) / u.  Error at most 2.5 ulp (tested).
+* ``log1p(u)``: log(1 + u) for finite u >= 0.  v = 1 + u is split as 2**k m
+  with m in [1/sqrt2, sqrt2) by its exponent bits, log m = 2 atanh(f / (2 + f))
+  with f = m - 1 by its series, k ln2 in two parts, plus the rounding correction
+  err / v where 1 + u = v + err exactly.  Error at most 2.5 ulp (tested).
 
 Like ``_scalar.py`` these are plain-Python scalar functions; the names
 ``f64_bits``, ``bits_f64``, ``f32_bits``, ``bits_f32``, ``floor_f64`` and
 ``floor_f32`` are target primitives
-(``_bits.py``), and ``exp_neg``/``log1p_unit`` dispatch on the dtype.
+(``_bits.py``), and ``exp_neg``/``log1p`` dispatch on the dtype.
 """
 
 from __future__ import annotations
@@ -26,14 +27,15 @@ import numpy as np
 
 from ._bits import bits_f32, bits_f64, f32_bits, f64_bits, floor_f32, floor_f64
 
-__all__ = ["exp_neg_f64", "exp_neg_f32", "log1p_unit_f64", "log1p_unit_f32"]
+__all__ = ["exp_neg_f64", "exp_neg_f32", "log1p_f64", "log1p_f32"]
 
 # float64 constants (fdlibm's split of ln 2: k * LN2_HI is exact for |k| < 2**20)
 _LOG2E = 1.4426950408889634
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
-_LN2 = 0.6931471805599453
-_SQRT2 = 1.4142135623730951
+_LOG_SHIFT = (0x3FF00000 - 0x3FE6A09E) << 32   # moves mantissas >= sqrt(2) up one binade
+_MANT_MASK = (1 << 52) - 1
+_SQRT_HALF_BITS = 0x3FE6A09E << 32             # high bits of sqrt(1/2)
 _MAGIC = 6755399441055744.0            # 1.5 * 2**52: adding it leaves round(k) in the low bits
 _MAGIC_BITS = 4843621399236968448      # its IEEE bits
 _EXP_MIN = -746.0                      # e**x rounds to 0 below this
@@ -48,8 +50,9 @@ _F = np.float32
 _LOG2E32 = _F(1.442695)
 _LN2_HI32 = _F(0.693145751953125)       # 11 significant bits: k * LN2_HI32 exact
 _LN2_LO32 = _F(1.4286068203094173e-06)
-_LN2_32 = _F(0.6931472)
-_SQRT2_32 = _F(1.4142135)
+_LOG_SHIFT32 = 0x3F800000 - 0x3F3504F3
+_MANT_MASK32 = (1 << 23) - 1
+_SQRT_HALF_BITS32 = 0x3F3504F3
 _MAGIC32 = _F(12582912.0)               # 1.5 * 2**23
 _MAGIC32_BITS = 1262485504
 _EXP_MIN32 = _F(-104.0)
@@ -107,13 +110,15 @@ def exp_neg_f32(x):
     return p * bits_f32((k1 + 127) << 23) * bits_f32((k2 + 127) << 23)
 
 
-def log1p_unit_f64(e):
-    """Return log(1 + e) for float64 e in [0, 1], within 2.5 ulp."""
-    u = 1.0 + e
-    corr = (e - (u - 1.0)) / u
-    big = u > _SQRT2
-    m = u * 0.5 if big else u
-    j = _LN2 if big else 0.0
+def log1p_f64(u):
+    """Return log(1 + u) for finite float64 u >= 0 (NaN for NaN), within 2.5 ulp."""
+    v = 1.0 + u
+    # 1 + u = v + err exactly (Fast2Sum, larger operand first)
+    err = (1.0 - (v - u)) if u > 1.0 else (u - (v - 1.0))
+    b = f64_bits(v) + _LOG_SHIFT
+    k = (b >> 52) - 1023
+    m = bits_f64((b & _MANT_MASK) + _SQRT_HALF_BITS)  # v = 2**k m, m in [sqrt(1/2), sqrt(2))
+    kf = bits_f64(k + _MAGIC_BITS) - _MAGIC
     f = m - 1.0
     s = f / (2.0 + f)
     z = s * s
@@ -128,16 +133,17 @@ def log1p_unit_f64(e):
     q = q * z + a[3]
     q = q * z + a[2]
     q = q * z + a[1]
-    return j + ((s + s) * (q * z) + (s + s)) + corr
+    return kf * _LN2_HI + (((s + s) * (q * z) + (s + s)) + (kf * _LN2_LO + err / v))
 
 
-def log1p_unit_f32(e):
-    """Return log(1 + e) for float32 e in [0, 1], within 2.5 ulp."""
-    u = _ONE32 + e
-    corr = (e - (u - _ONE32)) / u
-    big = u > _SQRT2_32
-    m = u * _HALF32 if big else u
-    j = _LN2_32 if big else _ZERO32
+def log1p_f32(u):
+    """Return log(1 + u) for finite float32 u >= 0 (NaN for NaN), within 2.5 ulp."""
+    v = _ONE32 + u
+    err = (_ONE32 - (v - u)) if u > _ONE32 else (u - (v - _ONE32))
+    b = f32_bits(v) + _LOG_SHIFT32
+    k = (b >> 23) - 127
+    m = bits_f32((b & _MANT_MASK32) + _SQRT_HALF_BITS32)
+    kf = bits_f32(k + _MAGIC32_BITS) - _MAGIC32
     f = m - _ONE32
     s = f / (_TWO32 + f)
     z = s * s
@@ -146,7 +152,7 @@ def log1p_unit_f32(e):
     q = q * z + a[3]
     q = q * z + a[2]
     q = q * z + a[1]
-    return j + ((s + s) * (q * z) + (s + s)) + corr
+    return kf * _LN2_HI32 + (((s + s) * (q * z) + (s + s)) + (kf * _LN2_LO32 + err / v))
 
 
 def exp_neg(x):
@@ -154,6 +160,6 @@ def exp_neg(x):
     return exp_neg_f32(x) if isinstance(x, np.float32) else exp_neg_f64(x)
 
 
-def log1p_unit(e):
-    """Return log(1 + e) for e in [0, 1] in the precision of e (pure-Python dispatch)."""
-    return log1p_unit_f32(e) if isinstance(e, np.float32) else log1p_unit_f64(e)
+def log1p(u):
+    """Return log(1 + u) for finite u >= 0 in the precision of u (pure-Python dispatch)."""
+    return log1p_f32(u) if isinstance(u, np.float32) else log1p_f64(u)

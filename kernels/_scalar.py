@@ -6,7 +6,7 @@ functions as device functions, so the targets cannot drift.  Rules that keep the
 compilable for every target and exact in every precision:
 
 * Call only ``math``, numpy's ``floor``, each other, and the elementary functions
-  of ``_elementary.py`` (``exp_neg``, ``log1p_unit``: vectorizable, unlike libm);
+  of ``_elementary.py`` (``exp_neg``, ``log1p``: vectorizable, unlike libm);
   no allocation, no exceptions.
 * Never write a float literal: ``one`` is passed in the working dtype and every
   other constant is derived from it, so float32 networks are computed in float32
@@ -21,9 +21,13 @@ from __future__ import annotations
 
 import math
 
-from ._elementary import exp_neg, log1p_unit
+from ._elementary import exp_neg, log1p
 
-__all__ = ["activate", "activate_grad", "output", "loss_term", "loss_grad", "classify"]
+__all__ = ["activate", "activate_grad", "output", "loss_term", "loss_log_acc", "loss_log",
+           "loss_grad", "classify"]
+
+#: Samples whose log terms share one log1p (see :func:`loss_log_acc`); 1 + u <= 2**32.
+LOG_GROUP = 32
 
 
 def activate(z, act, one):
@@ -67,8 +71,8 @@ def output(z2, one):
     return (one if z2 >= zero else e) / (one + e), e
 
 
-def loss_term(z2, e, a2, y, loss, one):
-    r"""Return the per-sample loss term, given :math:`e = e^{-|z_2|}` and :math:`a_2`.
+def loss_term(z2, a2, y, loss, one):
+    r"""Return the per-sample loss term, less its logarithm (see :func:`loss_log_acc`).
 
     .. math::
 
@@ -77,16 +81,40 @@ def loss_term(z2, e, a2, y, loss, one):
 
     with :math:`\mathrm{softplus}(z) = \max(z, 0) + \log(1 + e^{-|z|})`: the
     log-sigmoid form of binary cross-entropy, finite for every finite :math:`z_2`
-    and without cancellation for targets 0 and 1.  The loss of a network is the
-    mean of these terms over its samples.
+    and without cancellation for targets 0 and 1.  For bce this returns the part
+    outside the logarithm, :math:`y \max(-z_2, 0) + (1 - y) \max(z_2, 0)`; the
+    logarithms of a group of samples are summed by one call of :func:`loss_log`.
+    The loss of a network is the mean of the terms over its samples.
     """
     zero = one - one
     if loss == 0:
         pos = z2 if z2 > zero else zero
         neg = zero - z2 if z2 < zero else zero
-        return log1p_unit(e) + y * neg + (one - y) * pos
+        return y * neg + (one - y) * pos
     d = a2 - y
     return d * d
+
+
+def loss_log_acc(u, e, loss, one):
+    r"""Fold one sample's :math:`e = e^{-|z_2|}` into a group's log accumulator :math:`u`.
+
+    For bce, :math:`u \leftarrow u + e + u e`, so that after samples :math:`1..n`
+    (from :math:`u = 0`) :math:`1 + u = \prod (1 + e_s)` and
+    :math:`\sum \log(1 + e_s) = \mathrm{log1p}(u)`: one logarithm per group of
+    up to :data:`LOG_GROUP` samples instead of one per sample.  All terms are
+    nonnegative, so :math:`u` keeps its relative accuracy even when tiny (no
+    :math:`1 + u` is ever rounded).  For mse, :math:`u` stays 0.
+    """
+    if loss == 0:
+        return u + e + u * e
+    return u
+
+
+def loss_log(u, loss, one):
+    r"""Return the summed log terms of a group, :math:`\mathrm{log1p}(u)` (0 for mse)."""
+    if loss == 0:
+        return log1p(u)
+    return one - one
 
 
 def loss_grad(a2, y, inv_s, loss, one):
