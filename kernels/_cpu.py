@@ -262,16 +262,19 @@ def _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol
             _scatter(g, j, n, G1, Gb1, G2, Gb2)
 
 
-@_inner
-def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, loss,
-           one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out, outputs, conv,
-           outcome):
-    """Run one block of ``lanes`` networks, starting at network ``b * lanes``."""
+@njit(**_outer)
+def run_blocks(b_start, b_stop, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs,
+               target, act, loss, one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve,
+               loss_out, outputs, conv, outcome):
+    """Run blocks ``b_start .. b_stop-1`` on the calling thread with the GIL released.
+
+    Block ``b`` holds the ``lanes`` networks from ``b * lanes`` on.  (The block loop
+    lives here rather than in a function of its own: numba re-optimizes every
+    callee linked into a compiled function, so each level costs compile time.)
+    """
     N, D, H = W1.shape
     S = X.shape[0]
     L = lanes
-    n0 = b * L
-    nr = min(L, N - n0)
     P = D * H + 2 * H + 1
     zero = one - one
     n_samples = zero
@@ -280,79 +283,71 @@ def _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
     inv_s = one / n_samples
 
     dt = W1.dtype
-    par = np.zeros((P, L), dt)
-    vel = np.zeros((P, L), dt)
-    g = np.zeros((P, L), dt)
-    z1 = np.zeros((H, L), dt)
-    a1 = np.zeros((H, L), dt)
-    out = np.zeros((S, L), dt)
-    z2 = np.zeros(L, dt)
-    dz1 = np.zeros(L, dt)
-    dz2 = np.zeros(L, dt)
-    z_check = np.zeros(L, dt)
-    loss_mean = np.zeros(L, dt)
-    log_acc = np.zeros(L, dt)
-    max_err = np.zeros(L, dt)
-    check = np.zeros(L, dt)
-    lr_l = np.zeros(L, dt)
-    mom_l = np.zeros(L, dt)
-    alive = np.zeros(L, np.bool_)
-    conv_l = np.full(L, -1, np.int64)
+    for b in range(b_start, b_stop):
+        n0 = b * L
+        nr = min(L, N - n0)
+        par = np.zeros((P, L), dt)
+        vel = np.zeros((P, L), dt)
+        g = np.zeros((P, L), dt)
+        z1 = np.zeros((H, L), dt)
+        a1 = np.zeros((H, L), dt)
+        out = np.zeros((S, L), dt)
+        z2 = np.zeros(L, dt)
+        dz1 = np.zeros(L, dt)
+        dz2 = np.zeros(L, dt)
+        z_check = np.zeros(L, dt)
+        loss_mean = np.zeros(L, dt)
+        log_acc = np.zeros(L, dt)
+        max_err = np.zeros(L, dt)
+        check = np.zeros(L, dt)
+        lr_l = np.zeros(L, dt)
+        mom_l = np.zeros(L, dt)
+        alive = np.zeros(L, np.bool_)
+        conv_l = np.full(L, -1, np.int64)
 
-    _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve)
-    K = curve_epochs.shape[0]
-    k = 0
-    for e in range(epochs + 1):
-        record = k < K and curve_epochs[k] == e
-        _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s,
-                  e < epochs or mode == MODE_GRADIENTS,
-                  record or e == epochs, z1, a1, z2, dz1, dz2, out, g, loss_mean, log_acc,
-                  max_err, z_check)
-        # Divergence: a parameter is non-finite, or the sum of |z2| over samples is
-        # (then the loss can be too: each sample's loss is at most |z2| + ln 2).
-        # x - x and x * 0 are 0 for finite x and NaN for inf or NaN.
-        for j in range(L):
-            check[j] = z_check[j] - z_check[j]
-        for p in range(P):
+        _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve)
+        K = curve_epochs.shape[0]
+        k = 0
+        for e in range(epochs + 1):
+            record = k < K and curve_epochs[k] == e
+            _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s,
+                      e < epochs or mode == MODE_GRADIENTS,
+                      record or e == epochs, z1, a1, z2, dz1, dz2, out, g, loss_mean, log_acc,
+                      max_err, z_check)
+            # Divergence: a parameter is non-finite, or the sum of |z2| over samples is
+            # (then the loss can be too: each sample's loss is at most |z2| + ln 2).
+            # x - x and x * 0 are 0 for finite x and NaN for inf or NaN.
             for j in range(L):
-                check[j] += par[p, j] * zero
-        n_alive = 0
-        for j in range(L):
-            if alive[j]:
-                if check[j] == zero:
-                    n_alive += 1
-                    if conv_l[j] < 0 and max_err[j] < target:
-                        conv_l[j] = e
-                else:
-                    alive[j] = False
-        if record:
-            for j in range(nr):
-                curve[n0 + j, k] = loss_mean[j] if alive[j] else np.nan
-            k += 1
-        if n_alive == 0:
-            break
-        if e < epochs:
-            # Heavy ball: v = momentum * v - lr * g; p += v (momentum 0 is plain descent).
+                check[j] = z_check[j] - z_check[j]
             for p in range(P):
                 for j in range(L):
-                    if alive[j]:
-                        v = mom_l[j] * vel[p, j] - lr_l[j] * g[p, j]
-                        vel[p, j] = v
-                        par[p, j] += v
+                    check[j] += par[p, j] * zero
+            n_alive = 0
+            for j in range(L):
+                if alive[j]:
+                    if check[j] == zero:
+                        n_alive += 1
+                        if conv_l[j] < 0 and max_err[j] < target:
+                            conv_l[j] = e
+                    else:
+                        alive[j] = False
+            if record:
+                for j in range(nr):
+                    curve[n0 + j, k] = loss_mean[j] if alive[j] else np.nan
+                k += 1
+            if n_alive == 0:
+                break
+            if e < epochs:
+                # Heavy ball: v = momentum * v - lr * g; p += v (momentum 0 is plain descent).
+                for p in range(P):
+                    for j in range(L):
+                        if alive[j]:
+                            v = mom_l[j] * vel[p, j] - lr_l[j] * g[p, j]
+                            vel[p, j] = v
+                            par[p, j] += v
 
-    _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol, plat_tol,
-            W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome)
-
-
-@njit(**_outer)
-def run_blocks(b_start, b_stop, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs,
-               target, act, loss, one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve,
-               loss_out, outputs, conv, outcome):
-    """Run blocks ``b_start .. b_stop-1`` on the calling thread with the GIL released."""
-    for b in range(b_start, b_stop):
-        _block(b, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, loss,
-               one, lanes, sat_tol, plat_tol, G1, Gb1, G2, Gb2, curve, loss_out, outputs, conv,
-               outcome)
+        _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol, plat_tol,
+                W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome)
 
 
 _depend_on_sources(run_blocks)

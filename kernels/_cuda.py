@@ -4,7 +4,7 @@ Each thread trains one network for all its epochs with its parameters,
 velocities and gradient in thread-local arrays, in a grid-stride
 loop over networks.  The math is the same plain-Python scalar source as the CPU
 kernels (``_scalar.py``, ``_elementary.py``), compiled here as CUDA device
-functions, and the epoch follows the generic CPU kernel (``_cpu._block``)
+functions, and the epoch follows the generic CPU kernel (``_cpu.run_blocks``)
 operation for operation, so the two agree to rounding (and the initial
 parameters, drawn on the host by ``init_params``, are the same on any device).
 
