@@ -48,21 +48,21 @@ _TWO = np.uint64(2)
 _TWO_M53 = 2.0**-53
 
 
-@njit(nogil=True, cache=config.CACHE)
+@njit(nogil=True, cache=config.CACHE, inline="always")
 def _mix(z):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
 
 
-@njit(nogil=True, cache=config.CACHE)
+@njit(nogil=True, cache=config.CACHE, inline="always")
 def _uniform01(state, tensor, i, j, k):
     counter = ((np.uint64(tensor) * _TWO20 + np.uint64(i)) * _TWO20 + np.uint64(j)) * _TWO
     counter += np.uint64(k)
     return (_mix(state + (counter + _ONE) * _G) >> _S11) * _TWO_M53
 
 
-@njit(nogil=True, cache=config.CACHE)
+@njit(nogil=True, cache=config.CACHE, inline="always")
 def _base_draw(state, tensor, i, j, normal):
     u0 = _uniform01(state, tensor, i, j, 0)
     if not normal:
