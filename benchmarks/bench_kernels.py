@@ -185,6 +185,28 @@ def check_agreement(peers, hidden):
     return report
 
 
+def keep_freed_memory() -> None:
+    """Make glibc keep freed memory for reuse instead of returning it to the OS.
+
+    Each run allocates its results afresh (the loss curve of 10^6 networks is
+    ~170 MB), and glibc hands large blocks back to the OS when they are freed.
+    Writing to a fresh page costs a page fault, and on virtual machines that
+    return freed guest memory to the host (free page reporting, as here) the host
+    must fault it in again too: first touch then runs at well under 1 GB/s and
+    varies run to run, which is a property of the machine, not of any kernel.
+    With mmap off and trimming raised, freed blocks are reused (for every peer).
+    """
+    import ctypes
+
+    try:
+        mallopt = ctypes.CDLL(None).mallopt
+    except (OSError, AttributeError):
+        raise SystemExit("--reuse-memory needs glibc (mallopt); run without it") from None
+    m_trim_threshold, m_mmap_max = -1, -4
+    if not (mallopt(m_mmap_max, 0) and mallopt(m_trim_threshold, 2**31 - 1)):
+        raise SystemExit("--reuse-memory: mallopt refused; run without it")
+
+
 def time_once(run, p, lr, X, Y, epochs):
     t0 = time.perf_counter()
     run(p, lr, X, Y, epochs)
@@ -225,11 +247,17 @@ def main(argv=None) -> int:
                     help="peers to race (none: xorsweep alone)")
     ap.add_argument("--record-every", type=int, default=None,
                     help="also time xorsweep recording the loss every K epochs")
+    ap.add_argument("--reuse-memory", action="store_true",
+                    help="keep freed memory in the process (glibc), so that no run pays the OS "
+                         "for fresh pages: see keep_freed_memory")
     ap.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke run")
     ap.add_argument("--json", type=Path, default=None, help="where to write the JSON results")
     args = ap.parse_args(argv)
     if args.quick:
         args.n, args.repeats = [1024], 1
+    if args.reuse_memory:
+        keep_freed_memory()
+        print("# --reuse-memory: freed memory stays in the process (no fresh pages after warm-up)")
 
     makers = {"numpy-loop": lambda: numpy_loop, "numpy": lambda: numpy_batched,
               "jax": make_jax, "torch": make_torch}
