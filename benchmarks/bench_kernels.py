@@ -10,11 +10,17 @@ Throughput is network-epochs per second, the median of ``--repeats`` runs after
 a warm-up run; the ratio to JAX is the median of the per-run ratios (each run
 times xorsweep and JAX back to back), and so is the cost of recording the loss
 (``--record-every``: 1 - recording / not recording, each pair timed back to
-back), so that load from other processes cancels out of both.  Compile time is reported separately:
-xorsweep's is measured in fresh subprocesses with empty caches (cold) and again
-with the caches they left (warm).  Slow peers train fewer epochs than the
-workload asks for (throughput per epoch does not depend on the epoch count);
-the JSON records the epochs each ran.
+back), so that load from other processes cancels out of both.  Compile time is
+reported separately: xorsweep's is measured in fresh subprocesses with empty
+caches (cold) and again with the caches they left (warm).  Slow peers train
+fewer epochs than the workload asks for (throughput per epoch does not depend on
+the epoch count); the JSON records the epochs each ran.
+
+Every run allocates its results afresh.  Where writing to a fresh page is slow
+(virtual machines that hand freed memory back to the host, like the one the
+README's numbers come from), that cost, not the kernel's, dominates a run that
+writes a large loss curve; ``--reuse-memory`` keeps freed memory in the process
+(glibc) so that the kernels alone are compared.
 
     python benchmarks/bench_kernels.py                  # the full table
     python benchmarks/bench_kernels.py --quick          # a smoke run in seconds
@@ -222,17 +228,26 @@ def epochs_for(name, n, full_epochs):
 
 
 def compile_times(dtype, hidden):
-    """Cold and warm start of xorsweep in fresh processes: seconds to the first trained batch."""
-    code = ("import time, numpy as np; t0 = time.perf_counter(); import kernels; "
+    """Cold and warm start of xorsweep in fresh processes, in seconds.
+
+    ``cold_s``: import, compile and first train of 64 networks (the generated kernel
+    every N >= 16 uses), empty caches; ``generic_s``: then compiling the generic
+    kernel (fewer networks, or shapes too big to generate); ``warm_s``: the first of
+    these again in a second process, with the caches the first one left.
+    """
+    code = ("import json, time, numpy as np; t0 = time.perf_counter(); import kernels; "
             "X, Y = kernels.tasks.xor(); "
-            f"p = kernels.init_params(np.arange(8), n_hidden={hidden}, dtype=np.{dtype}); "
-            "kernels.train(p, X, Y, epochs=1); print(time.perf_counter() - t0)")
+            f"p = kernels.init_params(np.arange(64), n_hidden={hidden}, dtype=np.{dtype}); "
+            "kernels.train(p, X, Y, epochs=1); t1 = time.perf_counter(); "
+            "kernels.train(p.take(slice(0, 8)), X, Y, epochs=1); "
+            "print(json.dumps([t1 - t0, time.perf_counter() - t1]))")
     with tempfile.TemporaryDirectory() as tmp:
         env = dict(os.environ, NUMBA_CACHE_DIR=str(Path(tmp) / "numba"),
                    XORSWEEP_CACHE_DIR=str(Path(tmp) / "xorsweep"))
-        out = [float(subprocess.run([sys.executable, "-c", code], env=env, check=True,
-                                    capture_output=True, text=True).stdout) for _ in range(2)]
-    return {"cold_s": out[0], "warm_s": out[1]}
+        out = [json.loads(subprocess.run([sys.executable, "-c", code], env=env, check=True,
+                                         capture_output=True, text=True).stdout)
+               for _ in range(2)]
+    return {"cold_s": out[0][0], "generic_s": out[0][1], "warm_s": out[1][0]}
 
 
 def main(argv=None) -> int:
@@ -279,10 +294,13 @@ def main(argv=None) -> int:
           " epochs): " + ", ".join(f"{k} {v:.1e}" for k, v in agreement.items()))
 
     rows = []
+    compile_s = {}
     for dtype in args.dtype:
         ct = compile_times(dtype, args.hidden)
-        print(f"# xorsweep {dtype} H={args.hidden}: cold start {ct['cold_s']:.1f} s, "
-              f"warm start {ct['warm_s']:.2f} s (import + first train, fresh process)")
+        compile_s[dtype] = ct
+        print(f"# xorsweep {dtype} H={args.hidden}: cold start {ct['cold_s']:.1f} s (import, "
+              f"compile, first train; the generic kernel {ct['generic_s']:.1f} s more), "
+              f"warm start {ct['warm_s']:.2f} s (fresh process, cached)")
         for n in args.n:
             full = args.epochs or int(min(20000, max(200, 2e8 / n)))
             p, lr, X, Y = workload(n, args.hidden, np.dtype(dtype))
@@ -322,7 +340,8 @@ def main(argv=None) -> int:
               "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
                           "python": platform.python_version()},
               "versions": {k: getattr(v, "version", None) for k, v in runners.items()},
-              "argv": sys.argv[1:], "agreement": agreement, "rows": rows}
+              "argv": sys.argv[1:], "agreement": agreement, "compile_s": compile_s,
+              "rows": rows}
     path = args.json or ROOT / "benchmarks" / "results" / f"kernels-{dt.date.today()}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))

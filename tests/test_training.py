@@ -335,6 +335,29 @@ def test_single_hidden_unit():
     assert (r.converged_epoch == -1).all()  # one hidden unit cannot represent XOR
 
 
+@pytest.mark.parametrize("n_samples", [33, 64, 100])
+def test_bce_over_several_log_groups_matches_reference(n_samples):
+    # bce sums the log terms of up to LOG_GROUP samples with one log1p: a partial last
+    # group, exact groups, and several groups, on inputs that give both tiny and large terms
+    from kernels._scalar import LOG_GROUP
+
+    assert n_samples > LOG_GROUP
+    rng = np.random.default_rng(n_samples)
+    X = rng.normal(0.0, 2.0, (n_samples, 3))
+    Y = (rng.random(n_samples) < 0.5).astype(np.float64)
+    p = kernels.init_params(np.arange(3), n_inputs=3, n_hidden=2, scale=3.0)
+    r = kernels.train(p, X, Y, lr=0.5, epochs=60, record_every=1)
+    for i in range(3):
+        ref = naive.train(p.W1[i], p.b1[i], p.W2[i], p.b2[i], X, Y, lr=0.5, momentum=0.0,
+                          epochs=60, activation="sigmoid", loss="bce", target_error=0.1)
+        np.testing.assert_allclose(r.curve[i], ref["loss"], rtol=1e-9, atol=0)
+    # float32: the same rounded inputs in float64 give the loss to within a few ulps
+    p32, X32 = p.astype(np.float32), X.astype(np.float32)
+    got = kernels.train(p32, X32, Y, epochs=0).loss
+    want = kernels.train(p32.astype(np.float64), X32.astype(np.float64), Y, epochs=0).loss
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=0)
+
+
 def test_float32_tracks_float64():
     X, Y = kernels.tasks.xor()
     p = kernels.init_params(np.arange(256))
