@@ -231,9 +231,10 @@ def compile_times(dtype, hidden):
     """Cold and warm start of xorsweep in fresh processes, in seconds.
 
     ``cold_s``: import, compile and first train of 64 networks (the generated kernel
-    every N >= 16 uses), empty caches; ``generic_s``: then compiling the generic
-    kernel (fewer networks, or shapes too big to generate); ``warm_s``: the first of
-    these again in a second process, with the caches the first one left.
+    every N >= 16 uses, for shapes small enough), empty caches; ``generic_s``: then
+    compiling the generic kernel (used for fewer networks; about 0 when the shape
+    is too big to generate, since then the first train compiled it); ``warm_s``: the
+    first of these again in a second process, with the caches the first one left.
     """
     code = ("import json, time, numpy as np; t0 = time.perf_counter(); import kernels; "
             "X, Y = kernels.tasks.xor(); "
@@ -298,8 +299,10 @@ def main(argv=None) -> int:
     for dtype in args.dtype:
         ct = compile_times(dtype, args.hidden)
         compile_s[dtype] = ct
+        generic = (f"the generic kernel {ct['generic_s']:.1f} s more"
+                   if kernels._codegen.eligible(4, 2, args.hidden) else "the generic kernel")
         print(f"# xorsweep {dtype} H={args.hidden}: cold start {ct['cold_s']:.1f} s (import, "
-              f"compile, first train; the generic kernel {ct['generic_s']:.1f} s more), "
+              f"compile, first train; {generic}), "
               f"warm start {ct['warm_s']:.2f} s (fresh process, cached)")
         for n in args.n:
             full = args.epochs or int(min(20000, max(200, 2e8 / n)))

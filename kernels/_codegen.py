@@ -167,7 +167,10 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
                     curve_block[k, j] = loss_mean[j] if alive[j] != 0 else np.nan
                 k += 1
             if n_alive == 0:
-                if e < epochs:  # store the outputs of the frozen parameters (no lane steps)
+                if e < epochs:
+                    # store the outputs of the frozen parameters: every lane is dead, so
+                    # none steps (the flag is the same runtime bool as above, not a
+                    # literal that numba would compile _sweep_loss for a second time)
                     _sweep_loss(st, X, Y, one, e < epochs)
                 break
         for j in range(nr):
@@ -182,7 +185,8 @@ def _sweep_source(name, S, D, H, act, loss, L, rows, *, want_loss) -> str:
     """One pass over the lanes of a block: evaluate and step every lane's network.
 
     With ``want_loss`` the function also stores the mean loss and the outputs, and
-    takes a flag ``update``: False evaluates only (the final epoch).
+    takes a flag ``update``: False leaves parameters and velocities as they are
+    (the final epoch; the gradient is computed and dropped).
     """
     P = D * H + 2 * H + 1
 

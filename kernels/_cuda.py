@@ -28,6 +28,7 @@ import numpy as np
 from numba import config, cuda
 
 from . import _bits, _cpu, _scalar
+from ._scalar import LOG_GROUP
 
 #: Threads per block (the tests patch it down to span several blocks).
 THREADS_PER_BLOCK = 128
@@ -147,7 +148,7 @@ def _kernel(S: int, D: int, H: int, dtype: np.dtype):
                     if want_loss:
                         ls += _loss_term(z2, a2, y, loss, one)
                         lu = _loss_log_acc(lu, ee, loss, one)
-                        if (s + 1) % _scalar.LOG_GROUP == 0 or s == S - 1:
+                        if (s + 1) % LOG_GROUP == 0 or s == S - 1:
                             ls += _loss_log(lu, loss, one)
                             lu = zero
                     err = abs(a2 - y)

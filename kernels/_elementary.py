@@ -59,7 +59,6 @@ _EXP_MIN32 = _F(-104.0)
 _HALF32 = _F(0.5)
 _ONE32 = _F(1.0)
 _TWO32 = _F(2.0)
-_ZERO32 = _F(0.0)
 _E32 = tuple(_F(c) for c in _E64[:8])
 _A32 = tuple(_F(c) for c in _A64[:5])
 

@@ -102,8 +102,10 @@ def loss_log_acc(u, e, loss, one):
     (from :math:`u = 0`) :math:`1 + u = \prod (1 + e_s)` and
     :math:`\sum \log(1 + e_s) = \mathrm{log1p}(u)`: one logarithm per group of
     up to :data:`LOG_GROUP` samples instead of one per sample.  All terms are
-    nonnegative, so :math:`u` keeps its relative accuracy even when tiny (no
-    :math:`1 + u` is ever rounded).  For mse, :math:`u` stays 0.
+    nonnegative and no :math:`1 + u` is ever rounded, so the relative error of
+    :math:`u` stays below :math:`3n` rounding errors (far less in practice) down to
+    the subnormal range, like that of a sum of separate log1p terms.  For mse,
+    :math:`u` stays 0.
     """
     if loss == 0:
         return u + e + u * e

@@ -73,6 +73,14 @@ def test_divergence_and_wider_networks_agree():
     _assert_agree(g, c, rtol=1e-9)
 
 
+def test_bce_over_several_log_groups_agrees():
+    # 40 samples: one full group of LOG_GROUP = 32 log terms and a partial one
+    X, Y = kernels.tasks.parity(6)
+    g, c = _both(np.float64, "sigmoid", "bce", lr=np.linspace(0.1, 2.0, 11), epochs=20,
+                 hidden=1, task=lambda: (X[:40], Y[:40]))
+    _assert_agree(g, c, rtol=1e-9)
+
+
 def test_cuda_available_under_the_simulator():
     assert kernels.cuda_available()
 
