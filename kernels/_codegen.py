@@ -75,9 +75,14 @@ def _sources_digest() -> str:
     return sources_digest()[:16]
 
 
-def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int):
-    """Return the generated module for this shape, activation and loss (generating it once)."""
-    lanes = config.UNROLLED_LANES
+def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
+             lanes: int | None = None):
+    """Return the generated module for this shape, activation, loss and block width.
+
+    ``lanes`` (networks per block, a compile-time constant of the module) defaults
+    to ``config.UNROLLED_LANES``.  Each module is generated once per process.
+    """
+    lanes = config.UNROLLED_LANES if lanes is None else lanes
     fast = "-".join(sorted(_FASTMATH_FLAGS)) or "ieee"
     key = (f"S{n_samples}_D{n_inputs}_H{n_hidden}_a{act}_l{loss}_L{lanes}_{fast}_"
            f"{'c' if _CACHE else 'n'}_{_sources_digest()}")

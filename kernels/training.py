@@ -104,9 +104,11 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
         return grads, curve, loss_out, outputs, conv, outcome
     if (mode == _cpu.MODE_TRAIN and _codegen.eligible(S, p.n_inputs, p.n_hidden)
             and N >= config.UNROLLED_MIN_NETS):
+        width = (config.UNROLLED_LANES if N >= config.UNROLLED_WIDE_MIN_NETS
+                 else config.UNROLLED_NARROW_LANES)
         kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
-                                   LOSSES.index(loss))
-        launch(kernel.run_blocks, -(-N // config.UNROLLED_LANES), parallel,
+                                   LOSSES.index(loss), width)
+        launch(kernel.run_blocks, -(-N // width), parallel,
                 (*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target), dt.type(1),
                  float(config.SATURATED_TOL), float(config.PLATEAU_TOL), curve, loss_out,
                  outputs, conv, outcome))
@@ -308,6 +310,7 @@ def warmup(
     activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid",
     loss: Literal["bce", "mse"] = "bce",
     dtype=np.float64,
+    sizes=None,
 ) -> None:
     """Compile (or load from the on-disk caches) the kernels that :func:`train` will use.
 
@@ -321,10 +324,19 @@ def warmup(
         The task, as for :func:`train`.
     n_hidden, activation, loss, dtype
         The networks that will be trained.
+    sizes : iterable of int, optional
+        How many networks each later :func:`train` call will get: a handful
+        (fewer than ``config.UNROLLED_MIN_NETS``), up to
+        ``config.UNROLLED_WIDE_MIN_NETS`` and more each train with a kernel of their
+        own.  By default all three are compiled.
     """
     X = np.asarray(X)
     D = X.shape[1] if X.ndim == 2 else 1
-    for n_nets in (1, config.UNROLLED_LANES):  # the kernels for few networks and for many
+    narrow, wide = config.UNROLLED_MIN_NETS, config.UNROLLED_WIDE_MIN_NETS
+    if sizes is None:
+        sizes = (1, narrow, wide)
+    sizes = [check_int("sizes", n, low=1) for n in sizes]
+    for n_nets in sorted({1 if n < narrow else narrow if n < wide else wide for n in sizes}):
         p = init_params(np.arange(n_nets), n_inputs=D, n_hidden=n_hidden, dtype=dtype)
         train(p, X, Y, lr=0.0, epochs=1, activation=activation, loss=loss, record_every=1,
               parallel=False)

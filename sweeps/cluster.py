@@ -97,8 +97,10 @@ def worker_threads(client) -> int:
     return max(1, sum(client.nthreads().values()))
 
 
-def warm_workers(client, spec_data: dict) -> None:
+def warm_workers(client, spec_data: dict, sizes=None) -> None:
     """Compile (or load from cache) the kernels ``spec_data`` needs on every worker, once.
+
+    ``sizes``: the chunk sizes the workers will train (see :func:`kernels.warmup`).
 
     One worker per host compiles first, filling that host's on-disk caches; then
     the others load from them, so no cache is written by several processes at once.
@@ -109,7 +111,7 @@ def warm_workers(client, spec_data: dict) -> None:
     first: dict[str, str] = {}
     for address, info in sorted(workers.items()):
         first.setdefault(info.get("host", address), address)
-    client.run(warm_kernels, spec_data, workers=list(first.values()))
+    client.run(warm_kernels, spec_data, 1, sizes, workers=list(first.values()))
     rest = [a for a in workers if a not in first.values()]
     if rest:
-        client.run(warm_kernels, spec_data, workers=rest)
+        client.run(warm_kernels, spec_data, 1, sizes, workers=rest)

@@ -257,7 +257,7 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
 _COMPILED_S = 1.0
 
 
-def warm_kernels(spec_data: dict, jobs: int = 1) -> None:
+def warm_kernels(spec_data: dict, jobs: int = 1, sizes=None) -> None:
     """Compile (or load from the cache) every kernel a spec needs, in this process.
 
     A spec needs one kernel per (task, hidden, activation, loss).  Numba compiles
@@ -266,33 +266,34 @@ def warm_kernels(spec_data: dict, jobs: int = 1) -> None:
     compile in up to ``jobs`` worker processes at once, and this process then
     loads them from the cache.  The shared code is compiled here first, so the
     workers only read it.  Results never depend on where a kernel was compiled.
+    ``sizes``: the chunk sizes that will be trained (see :func:`kernels.warmup`).
     """
     spec = load_spec(spec_data)
     todo = [(task, H, act, loss) for task in spec.tasks for H in spec.grid["hidden"]
             for act in spec.grid["activation"] for loss in spec.grid["loss"]]
     while todo:
         t0 = time.perf_counter()
-        _warm_variant(spec.dtype, *todo.pop(0))
+        _warm_variant(spec.dtype, *todo.pop(0), sizes=sizes)
         cold = time.perf_counter() - t0 > _COMPILED_S
         if cold and jobs > 1 and len(todo) > 1 and kernels.config.CACHE:
-            _warm_in_processes(spec.dtype, todo, jobs)
+            _warm_in_processes(spec.dtype, todo, jobs, sizes)
             for variant in todo:
-                _warm_variant(spec.dtype, *variant)  # now a load from the cache
+                _warm_variant(spec.dtype, *variant, sizes=sizes)  # now a load from the cache
             return
 
 
-def _warm_variant(dtype: str, task: str, H: int, act: str, loss: str) -> None:
+def _warm_variant(dtype: str, task: str, H: int, act: str, loss: str, sizes=None) -> None:
     X, Y = kernels.tasks.by_name(task)
-    kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=dtype)
+    kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=dtype, sizes=sizes)
 
 
-def _warm_batch(dtype: str, variants: list) -> int:
+def _warm_batch(dtype: str, variants: list, sizes=None) -> int:
     for variant in variants:
-        _warm_variant(dtype, *variant)
+        _warm_variant(dtype, *variant, sizes=sizes)
     return len(variants)
 
 
-def _warm_in_processes(dtype: str, variants: list, jobs: int) -> int:
+def _warm_in_processes(dtype: str, variants: list, jobs: int, sizes=None) -> int:
     """Compile ``variants`` in up to ``jobs`` fresh processes; return how many compiled.
 
     A failure there only costs time: the caller compiles whatever is not cached.
@@ -305,10 +306,15 @@ def _warm_in_processes(dtype: str, variants: list, jobs: int) -> int:
     log.info("compiling %d kernels in %d processes", len(variants), n)
     try:  # spawn: forking a process that runs threads is unsafe
         with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return sum(pool.map(_warm_batch, [dtype] * n, batches))
+            return sum(pool.map(_warm_batch, [dtype] * n, batches, [sizes] * n))
     except Exception as exc:  # noqa: BLE001 - the caller compiles them itself
         log.warning("compiling kernels in worker processes failed (%s); compiling here", exc)
         return 0
+
+
+def _chunk_sizes(todo) -> list[int]:
+    """Return the distinct sizes of the chunks still to run."""
+    return sorted({b - a for _, a, b in todo})
 
 
 def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None,
@@ -316,12 +322,13 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
     from tqdm import tqdm
 
     if device == "cpu" and client is None:
-        warm_kernels(spec.to_dict(), jobs)  # compile once, before any worker needs them
+        # compile once, before any worker needs them
+        warm_kernels(spec.to_dict(), jobs, _chunk_sizes(todo))
     backend_params = {}
     if client is not None:  # each worker process compiles once, before the chunks arrive
         from .cluster import warm_workers
 
-        warm_workers(client, spec.to_dict())
+        warm_workers(client, spec.to_dict(), _chunk_sizes(todo))
         backend_params = {"client": client}
     done_nets = sum(b - a for i, (a, b) in enumerate(manifest["chunks"])
                     if str(i) in manifest["done"])

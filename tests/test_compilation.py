@@ -8,9 +8,10 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import kernels
-from kernels import _codegen, _cpu
+from kernels import _codegen, _cpu, config
 
 SCRIPT = """
 import sys, numpy as np, kernels
@@ -46,6 +47,25 @@ def test_warmup_then_train(tmp_path, monkeypatch):
     X, Y = kernels.tasks.xor()
     kernels.warmup(X, Y, n_hidden=2, activation="sigmoid", loss="bce", dtype=np.float32)
     assert list(tmp_path.glob("xorsweep_train_S4_D2_H2_a0_l0_*.py"))
+
+
+def test_warmup_compiles_the_kernels_for_the_sizes_given(tmp_path, monkeypatch):
+    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_codegen, "_modules", {})
+    X, Y = kernels.tasks.xor()
+
+    def generated():
+        return sorted(p.name.split("_")[7] for p in tmp_path.glob("xorsweep_train_S4_*.py"))
+
+    kernels.warmup(X, Y, sizes=[5])  # a handful: the generic kernel, nothing generated
+    assert generated() == []
+    kernels.warmup(X, Y, sizes=[20, 64])  # narrow blocks
+    assert generated() == [f"L{config.UNROLLED_NARROW_LANES}"]
+    kernels.warmup(X, Y, sizes=[65, 10_000])  # and wide ones
+    assert generated() == sorted([f"L{config.UNROLLED_NARROW_LANES}",
+                                  f"L{config.UNROLLED_LANES}"])
+    with pytest.raises(ValueError, match="sizes"):
+        kernels.warmup(X, Y, sizes=[0])
 
 
 def test_cache_stamp_covers_every_kernel_source():

@@ -238,9 +238,10 @@ def test_warm_kernels_compiles_the_rest_in_processes_once_one_was_not_cached(mon
 
     spec = {"name": "w", "grid": {"task": ["xor", "parity3"], "hidden": [1, 2]}}
     warmed, dispatched = [], []
-    monkeypatch.setattr(runner, "_warm_variant", lambda dtype, *v: warmed.append(v))
+    monkeypatch.setattr(runner, "_warm_variant",
+                        lambda dtype, *v, sizes=None: warmed.append(v))
     monkeypatch.setattr(runner, "_warm_in_processes",
-                        lambda dtype, todo, jobs: dispatched.append((list(todo), jobs)))
+                        lambda dtype, todo, jobs, sizes: dispatched.append((list(todo), jobs)))
     variants = [("xor", 1, "sigmoid", "bce"), ("xor", 2, "sigmoid", "bce"),
                 ("parity3", 1, "sigmoid", "bce"), ("parity3", 2, "sigmoid", "bce")]
     monkeypatch.setattr(runner, "_COMPILED_S", -1.0)  # every kernel "was compiled"
@@ -255,6 +256,16 @@ def test_warm_kernels_compiles_the_rest_in_processes_once_one_was_not_cached(mon
     monkeypatch.setattr(runner, "_COMPILED_S", float("inf"))  # all cached: no processes
     runner.warm_kernels(spec, jobs=2)
     assert (warmed, dispatched) == (variants, [])
+
+
+def test_run_warms_the_kernels_for_its_chunk_sizes(tmp_path, monkeypatch):
+    from sweeps import runner
+
+    seen = []
+    monkeypatch.setattr(runner, "_warm_variant", lambda dtype, *v, sizes=None: seen.append(sizes))
+    spec = {"name": "sizes", "epochs": 5, "replicates": 100}
+    sweeps.run(spec, out=tmp_path, chunk_size=40)
+    assert seen == [[20, 40]]  # 100 networks in chunks of 40, 40 and 20
 
 
 def test_warm_in_processes_compiles_in_fresh_processes():
