@@ -325,10 +325,10 @@ def warmup(
     n_hidden, activation, loss, dtype
         The networks that will be trained.
     sizes : iterable of int, optional
-        How many networks each later :func:`train` call will get: a handful
-        (fewer than ``config.UNROLLED_MIN_NETS``), up to
-        ``config.UNROLLED_WIDE_MIN_NETS`` and more each train with a kernel of their
-        own.  By default all three are compiled.
+        How many networks the later :func:`train` calls will get.  Fewer than
+        ``config.UNROLLED_MIN_NETS``, fewer than ``config.UNROLLED_WIDE_MIN_NETS``,
+        and more networks each train with a kernel of their own (when the shape is
+        small enough to generate); by default all of them are compiled.
     """
     X = np.asarray(X)
     D = X.shape[1] if X.ndim == 2 else 1
