@@ -17,7 +17,7 @@ CODE = """
 import resource, sys, numpy as np, kernels
 n, epochs = 1_000_000, int(sys.argv[1])
 X, Y = kernels.tasks.xor()
-kernels.warmup(X, Y)
+kernels.warmup(X, Y, sizes=n)
 p = kernels.init_params(np.arange(n))
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 r = kernels.train(p, X, Y, lr=1.0, epochs=epochs, record_every=10)

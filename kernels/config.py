@@ -27,13 +27,15 @@ UNROLLED_LANES: int = 64
 #: shape (a generated kernel would be one more compile for a handful of networks).
 UNROLLED_MIN_NETS: int = 16
 
-#: Fewer networks than this (and at least ``UNROLLED_MIN_NETS``) train with a
-#: generated kernel in blocks of ``UNROLLED_NARROW_LANES`` (one AVX-512 vector of
-#: float64): one 64-lane block would mostly compute padding, on one thread.
-#: Measured (2026-12-01, float64 XOR, 2 threads), 64-lane blocks -> 8-lane blocks:
-#: 16 networks 7.3 -> 34 M network-epochs/s, 64 networks 29 -> 33 M; at 127
-#: networks two 64-lane blocks win (54 M against 43 M).  Results are identical.
+#: From this many networks on, generated kernels use blocks of ``UNROLLED_LANES``;
+#: below (down to ``UNROLLED_MIN_NETS``), blocks of ``UNROLLED_NARROW_LANES``: one
+#: 64-lane block would mostly compute padding, on one thread.  Measured
+#: (2026-12-01, float64 XOR, 2 threads), 64-lane -> 8-lane blocks: 16 networks
+#: 7.3 -> 34 M network-epochs/s, 64 networks 29 -> 33 M; at 127 networks two
+#: 64-lane blocks win (54 M against 43 M).  Results are identical.
 UNROLLED_WIDE_MIN_NETS: int = 65
+
+#: Lanes per narrow block: one AVX-512 vector of float64 (half of one of float32).
 UNROLLED_NARROW_LANES: int = 8
 
 #: LLVM fast-math flags for the compiled kernels (read when ``kernels`` is imported,

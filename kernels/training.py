@@ -86,6 +86,19 @@ def _check_data(X, Y, p: Params, *, need_y: bool):
     return Xc, np.require(Ya, dtype=p.dtype, requirements=["C", "W"])
 
 
+def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int) -> int | None:
+    """Return the block width of the generated kernel that trains these networks.
+
+    None means the generic kernel: the shape is too big to generate, or the
+    networks are too few to be worth a generated kernel (see ``config``).
+    """
+    if not _codegen.eligible(n_samples, n_inputs, n_hidden) or n_nets < config.UNROLLED_MIN_NETS:
+        return None
+    if n_nets < config.UNROLLED_WIDE_MIN_NETS:
+        return config.UNROLLED_NARROW_LANES
+    return config.UNROLLED_LANES
+
+
 def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target,
          parallel: bool):
     """Allocate outputs and call the compiled kernel (train mode overwrites ``p``'s arrays)."""
@@ -102,10 +115,8 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     outcome = np.empty(N, np.int8)
     if N == 0:
         return grads, curve, loss_out, outputs, conv, outcome
-    if (mode == _cpu.MODE_TRAIN and _codegen.eligible(S, p.n_inputs, p.n_hidden)
-            and N >= config.UNROLLED_MIN_NETS):
-        width = (config.UNROLLED_LANES if N >= config.UNROLLED_WIDE_MIN_NETS
-                 else config.UNROLLED_NARROW_LANES)
+    width = _unrolled_lanes(N, S, p.n_inputs, p.n_hidden)
+    if mode == _cpu.MODE_TRAIN and width is not None:
         kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
                                    LOSSES.index(loss), width)
         launch(kernel.run_blocks, -(-N // width), parallel,
@@ -324,19 +335,23 @@ def warmup(
         The task, as for :func:`train`.
     n_hidden, activation, loss, dtype
         The networks that will be trained.
-    sizes : iterable of int, optional
+    sizes : int or iterable of int, optional
         How many networks the later :func:`train` calls will get.  Fewer than
         ``config.UNROLLED_MIN_NETS``, fewer than ``config.UNROLLED_WIDE_MIN_NETS``,
         and more networks each train with a kernel of their own (when the shape is
         small enough to generate); by default all of them are compiled.
     """
     X = np.asarray(X)
-    D = X.shape[1] if X.ndim == 2 else 1
-    narrow, wide = config.UNROLLED_MIN_NETS, config.UNROLLED_WIDE_MIN_NETS
+    S, D = X.shape[0], X.shape[1] if X.ndim == 2 else 1
     if sizes is None:
-        sizes = (1, narrow, wide)
+        sizes = (1, config.UNROLLED_MIN_NETS, config.UNROLLED_WIDE_MIN_NETS)
+    elif isinstance(sizes, int | np.integer):
+        sizes = [sizes]
     sizes = [check_int("sizes", n, low=1) for n in sizes]
-    for n_nets in sorted({1 if n < narrow else narrow if n < wide else wide for n in sizes}):
+    # one small call per kernel (no more networks than the widest kernel needs)
+    by_kernel = {_unrolled_lanes(n, S, D, n_hidden): min(n, config.UNROLLED_WIDE_MIN_NETS)
+                 for n in sizes}
+    for n_nets in sorted(set(by_kernel.values())):
         p = init_params(np.arange(n_nets), n_inputs=D, n_hidden=n_hidden, dtype=dtype)
         train(p, X, Y, lr=0.0, epochs=1, activation=activation, loss=loss, record_every=1,
               parallel=False)

@@ -125,7 +125,8 @@ def test_serial_parallel_threads_lanes_and_chunks_agree_bitwise(dtype, monkeypat
         monkeypatch.setattr(config, "LANES", lanes)
         _assert_results_identical(ref, kernels.train(p, X, Y, lr=lr, momentum=mom, **kw))
     monkeypatch.undo()
-    # chunked and permuted: each network's result depends on that network alone
+    # chunked and permuted: each network's result depends on that network alone (the
+    # parts of 50 and 152 train in narrow and in wide blocks, that of 1 in the generic kernel)
     order = rng.permutation(n)
     parts = [order[:50], order[50:51], order[51:]]
     for part in parts:
@@ -162,18 +163,20 @@ def test_python_threads_can_share_the_serial_kernel():
         np.testing.assert_array_equal(r.params.W1, full.params.W1[s])
 
 
+@pytest.mark.parametrize("n", [50, 150])  # narrow (8-lane) and wide (64-lane) blocks
 @pytest.mark.parametrize(("activation", "loss", "dtype", "H"), [
     ("sigmoid", "bce", np.float32, 2), ("sigmoid", "mse", np.float64, 3),
     ("tanh", "bce", np.float64, 1), ("relu", "bce", np.float64, 4)])
-def test_unrolled_kernel_equals_generic_kernel_bitwise(activation, loss, dtype, H, monkeypatch):
+def test_unrolled_kernel_equals_generic_kernel_bitwise(activation, loss, dtype, H, n,
+                                                       monkeypatch):
     X, Y = kernels.tasks.xor()
-    n = 150
     rng = np.random.default_rng(5)
-    p = kernels.init_params(np.arange(n), n_hidden=H, scheme="normal", scale=2.0, dtype=dtype)
-    lr = rng.uniform(0.1, 4.0, n)
+    p = kernels.init_params(np.arange(150), n_hidden=H, scheme="normal", scale=2.0,
+                            dtype=dtype).take(slice(0, n))
+    lr = rng.uniform(0.1, 4.0, 150)
     lr[::13] = 1e308
-    mom = np.where(rng.random(n) < 0.5, 0.0, rng.uniform(0, 0.95, n))
-    kw = {"lr": lr, "momentum": mom, "epochs": 257, "record_every": 16,
+    mom = np.where(rng.random(150) < 0.5, 0.0, rng.uniform(0, 0.95, 150))
+    kw = {"lr": lr[:n], "momentum": mom[:n], "epochs": 257, "record_every": 16,
           "activation": activation, "loss": loss}
     assert _codegen.eligible(4, 2, H)
     fast = kernels.train(p, X, Y, **kw)
@@ -182,6 +185,18 @@ def test_unrolled_kernel_equals_generic_kernel_bitwise(activation, loss, dtype, 
     _assert_results_identical(fast, generic)
     assert (fast.outcome == "diverged").any()
     assert (fast.outcome != "diverged").any()
+
+
+def test_block_width_follows_the_population_size(monkeypatch):
+    widths = []
+    real = _codegen.unrolled
+    monkeypatch.setattr(_codegen, "unrolled", lambda *a: widths.append(a[-1]) or real(*a))
+    X, Y = kernels.tasks.xor()
+    for n in (15, 16, 64, 65):
+        kernels.train(kernels.init_params(np.arange(n)), X, Y, epochs=1)
+    narrow, wide = config.UNROLLED_NARROW_LANES, config.UNROLLED_LANES
+    assert widths == [narrow, narrow, wide]  # 15 networks: the generic kernel
+    assert (config.UNROLLED_MIN_NETS, config.UNROLLED_WIDE_MIN_NETS) == (16, 65)
 
 
 def test_kernels_release_the_gil():
