@@ -29,7 +29,7 @@ import threading
 from pathlib import Path
 
 from . import config
-from ._scalar import LOG_GROUP
+from ._scalar import ends_log_group
 
 _modules: dict[str, object] = {}
 # read once, at import, like the generic kernel's options (see config.py)
@@ -237,7 +237,7 @@ def _sweep_source(name, S, D, H, act, loss, L, rows, *, want_loss) -> str:
             body += [f"ls = ls + loss_term(zz, out, y{s}, {loss}, one)",
                      f"lu = loss_log_acc(lu, ee, {loss}, one)",
                      f"st[{(rows['OUT'] + s) * L} + j] = out"]
-            if (s + 1) % LOG_GROUP == 0 or s == S - 1:
+            if ends_log_group(s, S):  # decided here, when the code is generated
                 body += [f"ls = ls + loss_log(lu, {loss}, one)", "lu = zero"]
         body += [f"err = abs(out - y{s})", "me = me if err <= me else err",
                  f"d2 = loss_grad(out, y{s}, inv_s, {loss}, one)",

@@ -27,7 +27,6 @@ from numba import njit, types
 from numba.extending import overload
 
 from . import _bits, _elementary, _scalar, config
-from ._scalar import LOG_GROUP
 
 MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN = 0, 1, 2
 
@@ -86,6 +85,7 @@ output = _math["output"]
 loss_term = _math["loss_term"]
 loss_log_acc = _math["loss_log_acc"]
 loss_log = _math["loss_log"]
+ends_log_group = _math["ends_log_group"]
 loss_grad = _math["loss_grad"]
 classify = _math["classify"]
 
@@ -169,7 +169,7 @@ def _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s, want_grad, want_lo
             if not err <= max_err[j]:
                 max_err[j] = err
             dz2[j] = loss_grad(a2, y, inv_s, loss, one)
-        if want_loss and ((s + 1) % LOG_GROUP == 0 or s == S - 1):
+        if want_loss and ends_log_group(s, S):
             for j in range(L):
                 loss_mean[j] += loss_log(log_acc[j], loss, one)
                 log_acc[j] = zero

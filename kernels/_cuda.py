@@ -28,7 +28,6 @@ import numpy as np
 from numba import config, cuda
 
 from . import _bits, _cpu, _scalar
-from ._scalar import LOG_GROUP
 
 #: Threads per block (the tests patch it down to span several blocks).
 THREADS_PER_BLOCK = 128
@@ -58,6 +57,7 @@ _output = _math["output"]
 _loss_term = _math["loss_term"]
 _loss_log_acc = _math["loss_log_acc"]
 _loss_log = _math["loss_log"]
+_ends_log_group = _math["ends_log_group"]
 _loss_grad = _math["loss_grad"]
 _classify = _math["classify"]
 assert set(_scalar.__all__) <= set(_math)
@@ -148,7 +148,7 @@ def _kernel(S: int, D: int, H: int, dtype: np.dtype):
                     if want_loss:
                         ls += _loss_term(z2, a2, y, loss, one)
                         lu = _loss_log_acc(lu, ee, loss, one)
-                        if (s + 1) % LOG_GROUP == 0 or s == S - 1:
+                        if _ends_log_group(s, S):
                             ls += _loss_log(lu, loss, one)
                             lu = zero
                     err = abs(a2 - y)

@@ -23,8 +23,8 @@ import math
 
 from ._elementary import exp_neg, log1p
 
-__all__ = ["activate", "activate_grad", "output", "loss_term", "loss_log_acc", "loss_log",
-           "loss_grad", "classify"]
+__all__ = ["activate", "activate_grad", "output", "loss_term", "loss_log_acc", "ends_log_group",
+           "loss_log", "loss_grad", "classify"]
 
 #: Samples whose log terms share one log1p (see :func:`loss_log_acc`); 1 + u <= 2**32.
 LOG_GROUP = 32
@@ -110,6 +110,11 @@ def loss_log_acc(u, e, loss, one):
     if loss == 0:
         return u + e + u * e
     return u
+
+
+def ends_log_group(s, n_samples):
+    """Return whether sample ``s`` (from 0) is the last of its log group: add its ``loss_log``."""
+    return (s + 1) % LOG_GROUP == 0 or s == n_samples - 1
 
 
 def loss_log(u, loss, one):
