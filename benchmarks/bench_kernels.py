@@ -213,6 +213,13 @@ def keep_freed_memory() -> None:
         raise SystemExit("--reuse-memory: mallopt refused; run without it")
 
 
+def paired_median(times, a, b, f):
+    """Median over runs of ``f(rate of a, rate of b)``, each pair timed back to back."""
+    if b not in times:
+        return None
+    return statistics.median(f(x, y) for x, y in zip(times[a], times[b], strict=True))
+
+
 def time_once(run, p, lr, X, Y, epochs):
     t0 = time.perf_counter()
     run(p, lr, X, Y, epochs)
@@ -318,13 +325,9 @@ def main(argv=None) -> int:
                     t = time_once(run, p.take(slice(0, sub)), lr[:sub], X, Y, ep[name])
                     times.setdefault(name, []).append(sub * ep[name] / t)
             med = {k: statistics.median(v) for k, v in times.items()}
-            ratio_jax = (statistics.median(a / b for a, b in
-                                           zip(times["xorsweep"], times["jax"], strict=True))
-                         if "jax" in times else None)
+            ratio_jax = paired_median(times, "xorsweep", "jax", lambda a, b: a / b)
             rec = next((k for k in times if k.startswith("xorsweep rec/")), None)
-            rec_cost = (statistics.median(1 - r / a for a, r in
-                                          zip(times["xorsweep"], times[rec], strict=True))
-                        if rec else None)
+            rec_cost = paired_median(times, "xorsweep", rec, lambda a, r: 1 - r / a)
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
                              "epochs": ep[name], "net_epochs_per_s": med[name],
