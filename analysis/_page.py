@@ -17,6 +17,7 @@ from .tables import (
     failure_modes,
     grid_axes,
     is_param_axis,
+    varying_axes,
     wilson_interval,
 )
 
@@ -186,9 +187,10 @@ def _table_section(df, table) -> tuple[str, pd.DataFrame]:
         return f"<p>{what}; also in <code>summary.csv</code>.", table
     notes = [f"<p>{what} is in <code>summary.csv</code> ({len(table):,} rows)."]
     shown = table
-    params = [a for a in grid_axes(df) if is_param_axis(a) and df[a].nunique() > 1]
+    varying = varying_axes(df)
+    params = [a for a in varying if is_param_axis(a)]
     if params:
-        by = [a for a in grid_axes(df) if not is_param_axis(a) and df[a].nunique() > 1]
+        by = [a for a in varying if not is_param_axis(a)]
         shown = convergence_table(df, by=by)
         notes.append(f"Here the initial-parameter axes ({html.escape(', '.join(params))}) "
                      "are pooled.")

@@ -14,7 +14,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .tables import STATIONARY_LOSSES, _pooled, convergence_table, failure_modes, grid_axes
+from .tables import (
+    STATIONARY_LOSSES,
+    _pooled,
+    convergence_table,
+    failure_modes,
+    grid_axes,
+    is_param_axis,
+)
 
 __all__ = ["METRICS", "FAILURE_MODES", "HeatmapData", "is_log_spaced", "heatmap_data",
            "plot_heatmap", "plot_loss_bands", "plot_fraction_converged",
@@ -36,6 +43,8 @@ _MAX_ANNOTATED_CELLS = 400
 
 
 def _axis_label(name: str) -> str:
+    if is_param_axis(name):
+        return f"initial {name}"
     return {"lr": "learning rate", "init_scale": "init scale", "hidden": "hidden units"
             }.get(name, name)
 

@@ -23,6 +23,7 @@ from .tables import (
     fraction_converged,
     grid_axes,
     is_param_axis,
+    varying_axes,
 )
 
 __all__ = ["write_report", "choose_axes", "ReportError"]
@@ -64,9 +65,9 @@ def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
                               f"{', '.join(present)}")
     if x is not None and x == y:
         raise ReportError(f"--x and --y are both {x!r}; choose two different axes")
-    varying = sorted((a for a in present if df[a].nunique() > 1),
-                     key=lambda a: (-df[a].nunique(), present.index(a)))
-    params = [a for a in present if is_param_axis(a) and df[a].nunique() > 1]
+    varying = varying_axes(df)
+    params = [a for a in varying if is_param_axis(a)]
+    varying = sorted(varying, key=lambda a: (-df[a].nunique(), present.index(a)))
     if len(params) >= 2:
         varying = params + [a for a in varying if a not in params]
     rest = [a for a in varying if a not in (x, y)]
@@ -131,8 +132,8 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
         raise RunError(f"{run.path} has no finished chunk yet; run the sweep first")
     df = run.networks(columns=_needed_columns(run))
     x, y = choose_axes(df, x, y)
-    varying = [a for a in grid_axes(df) if df[a].nunique() > 1]
-    by = varying or []
+    varying = varying_axes(df)
+    by = varying
     table = convergence_table(df, by=by)
     group = _group_axis(df, x, varying)
 

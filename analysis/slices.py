@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from . import plots
-from .tables import grid_axes, is_param_axis
+from .tables import grid_axes, varying_axes
 
 __all__ = ["SliceImage", "slice_image", "slice_facets", "plot_slice", "slice_figure",
            "NEVER_COLOUR", "ABSENT_COLOUR"]
@@ -137,7 +137,7 @@ def slice_facets(df: pd.DataFrame, x: str, y: str) -> list[tuple[str, pd.DataFra
         ``(title, rows)`` in table order; the title names the fixed values
         (empty when the run is a single slice).
     """
-    others = [a for a in grid_axes(df) if a not in (x, y) and df[a].nunique() > 1]
+    others = varying_axes(df, exclude=(x, y))
     if "replicate" in df and df["replicate"].nunique() > 1:
         others.append("replicate")
     if not others:
@@ -145,7 +145,7 @@ def slice_facets(df: pd.DataFrame, x: str, y: str) -> list[tuple[str, pd.DataFra
     out = []
     for key, rows in df.groupby(others, observed=True, sort=True):
         key = key if isinstance(key, tuple) else (key,)
-        title = ", ".join(f"{a} = {v:.3g}" if isinstance(v, float) else f"{a} = {v}"
+        title = ", ".join(f"{a} = {plots.format_value(v)}"
                           for a, v in zip(others, key, strict=True))
         out.append((title, rows))
     return out
@@ -170,6 +170,7 @@ def plot_slice(data: SliceImage, ax=None, *, cax=None):
         neighbouring values (so uneven grids are drawn where they are).
     """
     from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
     from matplotlib.patches import Patch
 
     if ax is None:
@@ -180,7 +181,7 @@ def plot_slice(data: SliceImage, ax=None, *, cax=None):
     ye = plots._edges(list(data.y_values), log=False)
     ax.set_facecolor(ABSENT_COLOUR)
     never = np.ma.masked_where(~data.never, np.zeros(data.epochs.shape))
-    ax.pcolormesh(xe, ye, never, cmap=colormaps["gray"], vmin=0, vmax=1, shading="flat")
+    ax.pcolormesh(xe, ye, never, cmap=ListedColormap([NEVER_COLOUR]), shading="flat")
     mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(data.epochs), cmap=colormaps["plasma"],
                          vmin=0, vmax=max(data.limit, 1), shading="flat")
     if cax is not None:
@@ -192,8 +193,8 @@ def plot_slice(data: SliceImage, ax=None, *, cax=None):
         handles.append(Patch(facecolor=ABSENT_COLOUR, label="not trained yet"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.07), fontsize=8,
               frameon=False, ncols=2)
-    ax.set_xlabel(f"initial {data.x}" if is_param_axis(data.x) else data.x)
-    ax.set_ylabel(f"initial {data.y}" if is_param_axis(data.y) else data.y)
+    ax.set_xlabel(plots._axis_label(data.x))
+    ax.set_ylabel(plots._axis_label(data.y))
     n = int(data.present.sum())
     rate = (n - int(data.never.sum())) / n if n else 0.0
     ax.set_title((data.title + "; " if data.title else "")

@@ -12,7 +12,7 @@ from sweeps.store import open_run
 
 __all__ = ["load", "wilson_interval", "convergence_table", "fraction_converged",
            "failure_modes", "failure_mode_table", "STATIONARY_LOSSES", "GRID_AXES", "grid_axes",
-           "is_param_axis"]
+           "is_param_axis", "varying_axes"]
 
 #: The standard grid axes of a run's network table (as in ``sweeps.spec.AXES``).
 GRID_AXES = ("task", "hidden", "activation", "loss", "init", "init_scale", "momentum", "lr")
@@ -28,6 +28,11 @@ def is_param_axis(name: str) -> bool:
 def grid_axes(df: pd.DataFrame) -> list[str]:
     """Return the grid axes among ``df``'s columns: standard axes, then parameter axes."""
     return [a for a in GRID_AXES if a in df] + [c for c in df.columns if is_param_axis(c)]
+
+
+def varying_axes(df: pd.DataFrame, exclude=()) -> list[str]:
+    """Return the grid axes (:func:`grid_axes` order) that take more than one value in ``df``."""
+    return [a for a in grid_axes(df) if a not in exclude and df[a].nunique() > 1]
 
 #: Outcome labels (as in ``kernels.OUTCOMES``).
 OUTCOMES = ("converged", "slow", "plateau", "stuck", "saturated", "diverged")
@@ -68,7 +73,7 @@ def wilson_interval(k, n, z: float = Z95):
 
 
 def _pooled(df: pd.DataFrame, by: list[str]) -> list[str]:
-    return [a for a in grid_axes(df) if a not in by and df[a].nunique() > 1]
+    return varying_axes(df, exclude=by)
 
 
 def convergence_table(df: pd.DataFrame, by: list[str] | tuple = ()) -> pd.DataFrame:

@@ -37,7 +37,7 @@ def _figure(width: float = 6.4, height: float = 4.2):
 
 
 def slice_figure(df, dest: Path) -> None:
-    """Epochs to converge over the 200 x 200 slice (2 px per network)."""
+    """Epochs to converge over the 200 x 200 slice (about 2 px per network, not whole pixels)."""
     data = slices.slice_image(df, "W1[0,1]", "W2[1]")
     fig, ax = _figure(6.4, 5.4)
     slices.plot_slice(data, ax)
