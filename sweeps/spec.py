@@ -360,5 +360,10 @@ def _range_table(key: str, table: dict) -> list:
         return list(range(start, stop, n))
     if not isinstance(n, int) or n < 1:
         raise SpecError(f"{key}.{kind}: the count {n!r} must be a positive integer")
-    values = np.linspace(start, stop, n) if kind == "linspace" else np.logspace(start, stop, n)
-    return [float(v) for v in values]
+    values = [float(v) for v in np.linspace(start, stop, n)]
+    if kind == "logspace":
+        # Python's 10.0 ** e (C pow, rounded correctly in practice), not np.logspace: numpy's
+        # SIMD power differs in the last bit on some CPUs (seen with AVX-512), and grid values
+        # and spec digests must be the same on every machine
+        values = [10.0 ** e for e in values]
+    return values

@@ -137,9 +137,24 @@ def test_bundled_studies_are_what_their_notes_say():
 
 
 def test_digests_of_existing_specs_did_not_change():
-    # digests written by version 0.1.0 before task/parameter axes and criteria existed:
-    # runs made then must still resume (the manifest stores the digest)
+    # runs must resume on any machine (the manifest stores the digest).  These are the
+    # digests with correctly rounded logspace values; until 2026-12-01 np.logspace made
+    # them CPU-dependent (AVX-512 machines gave 193ef7c9... and dfa3b968...)
     assert sweeps.load_spec("quickstart").digest() == (
-        "193ef7c9844de5d13f47a0d30584409bc0b913a77813a0f5a06b03f5dfec609e")
+        "a2937643312b6be0e8fc834cf15f03afc2568a039c17490c70966f2b3598b340")
     assert sweeps.load_spec("lr-vs-init").digest() == (
-        "dfa3b968f054299886a7df094f7afb10cd73d54b670159c3bab814ac3dbc13d8")
+        "744f6068bd8e1873e4597e24eff636533b3c64a36f2bfd49cb6304ef9d06cea0")
+
+
+def test_logspace_values_are_correctly_rounded():
+    from decimal import Decimal, localcontext
+
+    spec = sweeps.load_spec({"name": "t", "task": "xor", "epochs": 1,
+                             "grid": {"lr": {"logspace": [-1, 1.5, 11]},
+                                      "init_scale": {"logspace": [-1, 1, 13]}}})
+    for key, (start, stop, n) in (("lr", (-1, 1.5, 11)), ("init_scale", (-1, 1, 13))):
+        with localcontext() as ctx:
+            ctx.prec = 50
+            exact = [float(Decimal(10) ** Decimal(float(e)))
+                     for e in np.linspace(start, stop, n)]
+        assert list(spec.grid[key]) == exact
