@@ -109,3 +109,26 @@ CPU_PRIMITIVES = {
     "f32_bits": f32_bits_intrinsic,
     "bits_f32": bits_f32_intrinsic,
 }
+
+
+@intrinsic
+def select_intrinsic(typingctx, cond, a, b):
+    """Return ``a if cond else b`` as one LLVM ``select``: no branch, both arms evaluated.
+
+    The generated kernels use it for the conditional expressions of the scalar math
+    (all of them pure), which numba would otherwise compile into branches: blocks
+    that cost compile time and that LLVM may turn into masked loads and stores.
+    """
+    if not isinstance(cond, types.Boolean):
+        return None
+    out = a if a == b else typingctx.unify_pairs(a, b)
+    if out is None or not isinstance(out, types.Number):
+        return None
+
+    def codegen(context, builder, sig, args):
+        c, x, y = args
+        x = context.cast(builder, x, sig.args[1], out)
+        y = context.cast(builder, y, sig.args[2], out)
+        return builder.select(c, x, y)
+
+    return out(cond, a, b), codegen

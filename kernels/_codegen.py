@@ -1,17 +1,22 @@
-"""Straight-line training kernels for small networks, generated per shape.
+"""Straight-line training kernels for small networks, generated per shape and dtype.
 
 For a network small enough (``S * H * (D + 1) <= config.UNROLL_LIMIT``: XOR and
-the other 2-input gates up to H = 10, parity-3 up to H = 4) the whole
-epoch of one network (forward over all samples, backward, update) is written
-out as straight-line code inside one loop over the lanes of a block.  LLVM then
-vectorizes that loop: each SIMD register holds one quantity of 8 or 16
-networks, every value stays in registers for the whole epoch, and the state of
-a block lives in one flat array with constant row offsets (so the compiler can
-prove that rows never overlap).
+the other 2-input gates up to H = 10, parity-3 up to H = 4) an epoch of one
+network (forward over all samples, backward, update) is written out as
+straight-line code in a few loops over the lanes of a block (hidden layer,
+output layer, gradient and step, loss).  LLVM vectorizes each loop: a SIMD
+register holds one quantity of 4 to 16 networks, and the state of a block lives
+in one flat array with constant row offsets (so the compiler can prove that
+rows never overlap).
 
-The generated code calls the same compiled scalar functions as the generic
-kernel (``_cpu.py``) in the same order, so both give bitwise identical results
-(tests check it); only the schedule differs.
+The code is the scalar functions' own bodies, written out by ``_inline.py`` with
+the same operations in the same order as the compiled functions that the
+generic kernel (``_cpu.py``) calls, so both give bitwise identical results
+(tests check it); only the schedule differs: independent work (the sigmoids of
+different samples) is interleaved statement by statement, so that an
+out-of-order core overlaps it rather than waiting out each one's latency, and
+nothing in a loop is conditional (selects, no branches: a branch would come back
+as masked loads and stores, which are slow on x86 without AVX-512).
 
 Generated modules are plain files under a cache directory (see
 :func:`code_dir`), written atomically and named by their parameters and a
@@ -22,13 +27,17 @@ stale exactly when the sources change.
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import os
 import sys
 import tempfile
 import threading
 from pathlib import Path
 
+import numpy as np
+
 from . import config
+from ._inline import expand, interleave, single_assignment
 from ._scalar import ends_log_group
 
 _modules: dict[str, object] = {}
@@ -76,20 +85,22 @@ def _sources_digest() -> str:
 
 
 def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
-             lanes: int | None = None):
-    """Return the generated module for this shape, activation, loss and block width.
+             lanes: int | None = None, dtype=np.float64):
+    """Return the generated module for this shape, activation, loss, block width and dtype.
 
     ``lanes`` (networks per block, a compile-time constant of the module) defaults
-    to ``config.UNROLLED_LANES``.  Each module is generated once per process.
+    to ``config.UNROLLED_LANES``; ``dtype`` is float32 or float64.  Each module is
+    generated once per process.
     """
     lanes = config.UNROLLED_LANES if lanes is None else lanes
+    dt = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
     fast = "-".join(sorted(_FASTMATH_FLAGS)) or "ieee"
-    key = (f"S{n_samples}_D{n_inputs}_H{n_hidden}_a{act}_l{loss}_L{lanes}_{fast}_"
+    key = (f"S{n_samples}_D{n_inputs}_H{n_hidden}_a{act}_l{loss}_L{lanes}_{dt}_{fast}_"
            f"{'c' if _CACHE else 'n'}_{_sources_digest()}")
     with _lock:  # one thread generates and imports; the others wait and reuse it
         if key in _modules:
             return _modules[key]
-        source = _module_source(n_samples, n_inputs, n_hidden, act, loss, lanes)
+        source = _module_source(n_samples, n_inputs, n_hidden, act, loss, lanes, dt)
         path = code_dir() / f"xorsweep_train_{key}.py"
         if not path.exists() or path.read_text() != source:
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
@@ -105,33 +116,37 @@ def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
         return module
 
 
-def _module_source(S: int, D: int, H: int, act: int, loss: int, L: int) -> str:
+def _module_source(S: int, D: int, H: int, act: int, loss: int, L: int, dt: str) -> str:
     P = D * H + 2 * H + 1
-    rows = {"VEL": P, "LR": 2 * P, "MOM": 2 * P + 1, "ALIVE": 2 * P + 2, "ME": 2 * P + 3,
-            "LOSS": 2 * P + 4, "OUT": 2 * P + 5}
-    R = rows["OUT"] + S
-    sweeps = "\n\n".join([
-        _sweep_source("_sweep_step", S, D, H, act, loss, L, rows, want_loss=False),
-        _sweep_source("_sweep_loss", S, D, H, act, loss, L, rows, want_loss=True),
-    ])
+    # the block's state, one row of L lanes each: parameters, velocities, per-lane
+    # settings and results, then what one phase of an epoch hands to the next
+    sizes = {"PAR": P, "VEL": P, "LR": 1, "MOM": 1, "ALIVE": 1, "ME": 1, "LOSS": 1, "OUT": S,
+             "HZ": S * H, "HA": S * H, "ZZ": S, "EE": S}
+    rows = dict(zip(sizes, itertools.accumulate(sizes.values(), initial=0), strict=False))
+    R = sum(sizes.values())
+    sweep = _sweep_source(S, D, H, act, loss, L, dt, rows)
     fastmath = sorted(_FASTMATH_FLAGS)
     # One compiled function per level costs compile time: numba re-optimizes and re-emits
     # every callee linked into a function, so the block loop lives in run_blocks itself.
     return f'''# Generated by kernels/_codegen.py; do not edit.
 # Training kernel for S={S} samples, D={D} inputs, H={H} hidden units, activation code {act},
-# loss code {loss}, {L} lanes per block.  Kernel sources digest: {_sources_digest()}
+# loss code {loss}, {L} lanes per block, {dt}.  Kernel sources digest: {_sources_digest()}
+import math
+
 import numpy as np
 from numba import njit
 
-from kernels._cpu import (_finish, _gather, activate, activate_grad, loss_grad, loss_log,
-                          loss_log_acc, loss_term, output, MODE_TRAIN)
+from kernels._cpu import _finish, _gather, MODE_TRAIN
+from kernels._inline import globals_used
+
+globals().update(globals_used())  # the constants and bit primitives of the expanded math
 
 _OPTS = dict(nogil=True, error_model="numpy", fastmath={set(fastmath) if fastmath else False},
              cache={_CACHE})
 P, L, R = {P}, {L}, {R}
 
 
-{sweeps}
+{sweep}
 
 
 @njit(**_OPTS)
@@ -149,7 +164,7 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
         alive = st[{rows["ALIVE"]} * L:{rows["ALIVE"] + 1} * L]
         max_err = st[{rows["ME"]} * L:{rows["ME"] + 1} * L]
         loss_mean = st[{rows["LOSS"]} * L:{rows["LOSS"] + 1} * L]
-        out = st[{rows["OUT"]} * L:R * L].reshape(({S}, L))
+        out = st[{rows["OUT"]} * L:{rows["OUT"] + S} * L].reshape(({S}, L))
         conv_l = np.full(L, -1, np.int64)
         _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve[:, :0])
         # the block's curves, lane-contiguous: one cache line per record instead of 64
@@ -157,10 +172,7 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
         k = 0
         for e in range(epochs + 1):
             record = k < K and curve_epochs[k] == e
-            if record or e == epochs:
-                _sweep_loss(st, X, Y, one, e < epochs)
-            else:
-                _sweep_step(st, X, Y, one)
+            _sweep(st, X, Y, one, record or e == epochs, e < epochs)
             n_alive = 0
             for j in range(L):
                 if alive[j] != 0:
@@ -174,9 +186,9 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
             if n_alive == 0:
                 if e < epochs:
                     # store the outputs of the frozen parameters: every lane is dead, so
-                    # none steps (the flag is the same runtime bool as above, not a
-                    # literal that numba would compile _sweep_loss for a second time)
-                    _sweep_loss(st, X, Y, one, e < epochs)
+                    # none steps (runtime bools, not literals that numba would compile
+                    # _sweep for a second time)
+                    _sweep(st, X, Y, one, e < epochs, e < epochs)
                 break
         for j in range(nr):
             for kk in range(K):
@@ -186,12 +198,21 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
 '''
 
 
-def _sweep_source(name, S, D, H, act, loss, L, rows, *, want_loss) -> str:
+def _sweep_source(S, D, H, act, loss, L, dt, rows) -> str:
     """One pass over the lanes of a block: evaluate and step every lane's network.
 
-    With ``want_loss`` the function also stores the mean loss and the outputs, and
-    takes a flag ``update``: False leaves parameters and velocities as they are
-    (the final epoch; the gradient is computed and dropped).
+    ``_sweep(st, X, Y, one, want_loss, update)``: with ``want_loss`` it also
+    stores each lane's mean loss; ``update`` False leaves parameters and
+    velocities as they are (the final epoch: the gradient is computed and dropped).
+
+    The formulas are the scalar functions' own bodies (``_inline.expand``), in
+    loops over the lanes: hidden layer, output layer, gradient and step, and the
+    loss when asked for.  In each, the expansions for different samples are
+    interleaved statement by statement, and each loop is short enough for an
+    out-of-order core to overlap the iterations of neighbouring lanes: the
+    sigmoids run side by side instead of each waiting out its own latency.  Values
+    pass from loop to loop through the block's state (in L1).  Sums over samples
+    keep their order, so the results are bitwise those of the generic kernel.
     """
     P = D * H + 2 * H + 1
 
@@ -205,61 +226,101 @@ def _sweep_source(name, S, D, H, act, loss, L, rows, *, want_loss) -> str:
         return D * H + H + h
 
     b2 = D * H + 2 * H
-    args = "st, X, Y, one, update" if want_loss else "st, X, Y, one"
-    lines = [f"@njit(**_OPTS)\ndef {name}({args}):",
+
+    def row(name, k=0):
+        return f"st[{(rows[name] + k) * L} + j]"
+
+    def loop(body, indent="    "):
+        return ([f"{indent}for j in range({L}):"]
+                + [f"{indent}    {line}" for line in single_assignment(body)])
+
+    hidden = [(s, h) for s in range(S) for h in range(H)]
+    lines = ["@njit(**_OPTS)",
+             "def _sweep(st, X, Y, one, want_loss, update):",
              "    zero = one - one",
              "    n_samples = zero" + " + one" * S,
              "    inv_s = one / n_samples"]
     for s in range(S):
         lines += [f"    x{s}_{d} = X[{s}, {d}]" for d in range(D)]
         lines.append(f"    y{s} = Y[{s}]")
-    lines.append(f"    for j in range({L}):")
-    body = [f"p{i} = st[{i * L} + j]" for i in range(P)]
-    body.append(f"alive = st[{rows['ALIVE'] * L} + j]")
-    body += [f"g{i} = zero" for i in range(P)]
-    body += ["me = zero", "zc = zero"]
-    if want_loss:
-        body += ["ls = zero", "lu = zero"]
+
+    # 1. hidden layer: hz = x W1 + b1, ha = act(hz)
+    body = []
+    for s, h in hidden:
+        z = "zero"
+        for d in range(D):
+            z = f"({z} + x{s}_{d} * {row('PAR', w1(d, h))})"
+        body.append(f"hz{s}_{h} = {z} + {row('PAR', b1(h))}")
+    body += interleave([expand(f"activate(hz{s}_{h}, {act}, one)", f"ha{s}_{h}", f"a{s}_{h}", dt)
+                        for s, h in hidden])
+    body += [f"{row('HZ', s * H + h)} = hz{s}_{h}" for s, h in hidden]
+    body += [f"{row('HA', s * H + h)} = ha{s}_{h}" for s, h in hidden]
+    lines += loop(body)
+
+    # 2. output layer: zz = ha W2 + b2, out = sigmoid(zz), ee = e**-|zz|
+    body = []
     for s in range(S):
-        for h in range(H):
-            z = "zero"
-            for d in range(D):
-                z = f"({z} + x{s}_{d} * p{w1(d, h)})"
-            body.append(f"hz{h} = {z} + p{b1(h)}")
-            body.append(f"ha{h} = activate(hz{h}, {act}, one)")
         z = "zero"
         for h in range(H):
-            z = f"({z} + ha{h} * p{w2(h)})"
-        body += [f"zz = {z} + p{b2}",
-                 "out, ee = output(zz, one)",
-                 "zc = zc + abs(zz)"]
-        if want_loss:
-            body += [f"ls = ls + loss_term(zz, out, y{s}, {loss}, one)",
-                     f"lu = loss_log_acc(lu, ee, {loss}, one)",
-                     f"st[{(rows['OUT'] + s) * L} + j] = out"]
-            if ends_log_group(s, S):  # decided here, when the code is generated
-                body += [f"ls = ls + loss_log(lu, {loss}, one)", "lu = zero"]
-        body += [f"err = abs(out - y{s})", "me = me if err <= me else err",
-                 f"d2 = loss_grad(out, y{s}, inv_s, {loss}, one)",
-                 f"g{b2} = g{b2} + d2"]
+            z = f"({z} + {row('HA', s * H + h)} * {row('PAR', w2(h))})"
+        body.append(f"zz{s} = {z} + {row('PAR', b2)}")
+    body += interleave([expand(f"output(zz{s}, one)", f"out{s}, ee{s}", f"o{s}", dt)
+                        for s in range(S)])
+    for s in range(S):
+        body += [f"{row('ZZ', s)} = zz{s}", f"{row('OUT', s)} = out{s}", f"{row('EE', s)} = ee{s}"]
+    lines += loop(body)
+
+    # 3. gradient, largest error, divergence check and step
+    body = [f"p{i} = {row('PAR', i)}" for i in range(P)]
+    body += [f"hz{s}_{h} = {row('HZ', s * H + h)}" for s, h in hidden]
+    body += [f"ha{s}_{h} = {row('HA', s * H + h)}" for s, h in hidden]
+    body += [f"out{s} = {row('OUT', s)}" for s in range(S)]
+    body += interleave(
+        [expand(f"loss_grad(out{s}, y{s}, inv_s, {loss}, one)", f"d2_{s}", f"d{s}", dt)
+         for s in range(S)]
+        + [expand(f"activate_grad(hz{s}_{h}, ha{s}_{h}, {act}, one)", f"ag{s}_{h}", f"ag{s}_{h}",
+                  dt) for s, h in hidden])
+    body += [f"g{i} = zero" for i in range(P)] + ["me = zero", "zc = zero"]
+    for s in range(S):
+        body += [f"zc = zc + abs({row('ZZ', s)})",
+                 f"err = abs(out{s} - y{s})", "me = select(err <= me, me, err)",
+                 f"g{b2} = g{b2} + d2_{s}"]
         for h in range(H):
-            body += [f"g{w2(h)} = g{w2(h)} + ha{h} * d2",
-                     f"d1 = d2 * p{w2(h)} * activate_grad(hz{h}, ha{h}, {act}, one)",
+            body += [f"g{w2(h)} = g{w2(h)} + ha{s}_{h} * d2_{s}",
+                     f"d1 = d2_{s} * p{w2(h)} * ag{s}_{h}",
                      f"g{b1(h)} = g{b1(h)} + d1"]
             body += [f"g{w1(d, h)} = g{w1(d, h)} + x{s}_{d} * d1" for d in range(D)]
     body.append("chk = zc - zc")
     body += [f"chk = chk + p{i} * zero" for i in range(P)]
-    body += ["ok = alive != zero and chk == zero",
-             f"st[{rows['ALIVE'] * L} + j] = one if ok else zero",
-             f"st[{rows['ME'] * L} + j] = me"]
-    if want_loss:
-        body.append(f"st[{rows['LOSS'] * L} + j] = ls / n_samples")
-    body += [f"lr = st[{rows['LR'] * L} + j]", f"mom = st[{rows['MOM'] * L} + j]",
-             "step = ok and update" if want_loss else "step = ok"]
+    body += [f"ok = ({row('ALIVE')} != zero) & (chk == zero)",
+             f"{row('ALIVE')} = select(ok, one, zero)",
+             f"{row('ME')} = me",
+             "step = ok & update",
+             # A lane that does not step keeps its parameters and velocity through
+             # identities (v * 1 - 0 * 0 = v and p + -0 = p, bitwise, NaN and -0 included)
+             # rather than a conditional store: x86 without AVX-512 has only slow masked
+             # stores for that.
+             f"mom = select(step, {row('MOM')}, one)",
+             f"lr = select(step, {row('LR')}, zero)",
+             "neg_zero = -zero"]
     for i in range(P):
-        vel = f"st[{(rows['VEL'] + i) * L} + j]"
-        body += [f"v_old = {vel}",
-                 f"v = mom * v_old - lr * g{i}",
-                 f"{vel} = v if step else v_old",
-                 f"st[{i * L} + j] = p{i} + v if step else p{i}"]
-    return "\n".join(lines + ["        " + line for line in body])
+        body += [f"v = mom * {row('VEL', i)} - lr * select(step, g{i}, zero)",
+                 f"{row('VEL', i)} = v",
+                 f"{row('PAR', i)} = p{i} + select(step, v, neg_zero)"]
+    lines += loop(body)
+
+    # 4. the mean loss, in its own loop so that epochs that do not record skip it
+    body = [f"{v}{s} = {row(r, s)}" for s in range(S)
+            for v, r in (("zz", "ZZ"), ("out", "OUT"), ("ee", "EE"))]
+    body += interleave([expand(f"loss_term(zz{s}, out{s}, y{s}, {loss}, one)", f"lt{s}", f"lt{s}",
+                               dt) for s in range(S)])
+    body += ["ls = zero", "lu = zero"]
+    for s in range(S):
+        body += [f"ls = ls + lt{s}",
+                 *expand(f"loss_log_acc(lu, ee{s}, {loss}, one)", "lu", f"la{s}", dt)]
+        if ends_log_group(s, S):  # decided here, when the code is generated
+            body += [*expand(f"loss_log(lu, {loss}, one)", f"lg{s}", f"lg{s}", dt),
+                     f"ls = ls + lg{s}", "lu = zero"]
+    body.append(f"{row('LOSS')} = ls / n_samples")
+    lines += ["    if want_loss:"] + loop(body, indent="        ")
+    return "\n".join(lines)
