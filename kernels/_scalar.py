@@ -12,7 +12,9 @@ compilable for every target and exact in every precision:
   other constant is derived from it, so float32 networks are computed in float32
   rather than silently promoted to float64.
 * Prefer selects to branches (``a if c else b`` on values), so that a loop over
-  SIMD lanes stays vectorized.
+  SIMD lanes stays vectorized; branch (``if``) only on the integer codes
+  (activation, loss): the generated kernels write these bodies out with the
+  codes as constants (``_inline.py``), keeping one arm of each such ``if``.
 
 Activation codes: 0 sigmoid, 1 tanh, 2 relu.  Loss codes: 0 bce, 1 mse.
 """

@@ -1,4 +1,4 @@
-"""The generated kernels write the scalar math out inline: it must stay the same math, bit for bit."""
+"""The generated kernels write the scalar math out inline: the same math, bit for bit."""
 
 from __future__ import annotations
 
@@ -16,13 +16,13 @@ ARGS = "z, a, y, e, u, inv_s, one"
 CALLS = ([(f"activate(z, {c}, one)", "r") for c in range(3)]
          + [(f"activate_grad(z, a, {c}, one)", "r") for c in range(3)]
          + [("output(z, one)", "r, s")]
-         + [(f"{f}, {c}, one)", "r") for c in range(2)
-            for f in ("loss_term(z, a, y", "loss_log_acc(u, e", "loss_log(u", "loss_grad(a, y, inv_s")])
+         + [(f"{f}, {c}, one)", "r") for c in range(2) for f in
+            ("loss_term(z, a, y", "loss_log_acc(u, e", "loss_log(u", "loss_grad(a, y, inv_s")])
 
 
 def _compile(lines, outs, ns):
     src = f"def f({ARGS}):\n" + "".join(f"    {line}\n" for line in lines) + f"    return {outs}\n"
-    exec(src, ns)  # noqa: S102 - our own generated source, as in _codegen
+    exec(src, ns)
     return njit(ns["f"])
 
 
@@ -72,3 +72,15 @@ def test_expansion_renames_locals_apart():
 def test_branch_on_a_runtime_value_is_refused():
     with pytest.raises(ValueError, match="runtime value"):
         _inline.expand("activate(z, act, one)", "a", "t", "f64")
+
+
+def test_single_assignment_keeps_the_meaning():
+    lines = ["a = x + 1", "a = a * 2", "b, c = (a - x, a)", "a = b + a * c", "st[0] = a"]
+    renamed = _inline.single_assignment(lines)
+    targets = [name.strip() for line in renamed[:-1] for name in line.split(" = ")[0].split(",")]
+    assert len(set(targets)) == len(targets) == 5
+    for x in (0.5, 3.0):
+        before, after = {"x": x, "st": [0]}, {"x": x, "st": [0]}
+        exec("\n".join(lines), before)
+        exec("\n".join(renamed), after)
+        assert before["st"] == after["st"] == [(2 * x + 2 - x) + (2 * x + 2) ** 2]
