@@ -1,7 +1,8 @@
 """Straight-line training kernels for small networks, generated per shape and dtype.
 
-For a network small enough (``S * H * (D + 1) <= config.UNROLL_LIMIT``: XOR and
-the other 2-input gates up to H = 10, parity-3 up to H = 4) an epoch of one
+For a network small enough (``S * H * (D + 1) <= config.UNROLL_LIMIT`` and
+``S * (H + 1) <= config.UNROLL_MAX_SIGMOIDS``: XOR and the other 2-input gates
+up to H = 10, parity-3 up to H = 4) an epoch of one
 network (forward over all samples, backward, update) is written out as
 straight-line code in a few loops over the lanes of a block (hidden layer,
 output layer, gradient and step, loss).  LLVM vectorizes each loop: a SIMD
@@ -49,7 +50,8 @@ _lock = threading.Lock()
 
 def eligible(n_samples: int, n_inputs: int, n_hidden: int) -> bool:
     """Return whether training networks of this shape uses a generated kernel."""
-    return n_samples * n_hidden * (n_inputs + 1) <= config.UNROLL_LIMIT
+    return (n_samples * n_hidden * (n_inputs + 1) <= config.UNROLL_LIMIT
+            and n_samples * (n_hidden + 1) <= config.UNROLL_MAX_SIGMOIDS)
 
 
 def code_dir() -> Path:

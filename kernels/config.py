@@ -20,6 +20,13 @@ LANES: int = 32
 #: 0.7-1.4x (parity4 with 3 hidden units was slower) for 10-18 s of compiling.
 UNROLL_LIMIT: int = 128
 
+#: ... and when it has at most this many sigmoids per epoch, ``n_samples * (n_hidden
+#: + 1)``: the generated kernel writes each one out inline, and numba's compile time
+#: grows with them (2026-12-01, Zen 3: XOR with H = 2, 12 sigmoids, 7.5-10 s cold;
+#: H = 8, 36, 16-19 s; 40 samples with H = 1, 80, took 107 s for two dtypes).  44
+#: keeps XOR up to H = 10 and parity-3 up to H = 4.
+UNROLL_MAX_SIGMOIDS: int = 44
+
 #: Lanes per block of the generated kernels (a compile-time constant there).
 UNROLLED_LANES: int = 64
 

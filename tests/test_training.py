@@ -350,15 +350,19 @@ def test_single_hidden_unit():
     assert (r.converged_epoch == -1).all()  # one hidden unit cannot represent XOR
 
 
-def test_bce_over_several_log_groups_matches_reference(kernel_path):
+def test_bce_over_several_log_groups_matches_reference():
     # bce sums the log terms of up to LOG_GROUP samples with one log1p: 40 samples make a
-    # full group and a partial one, on inputs that give both tiny and large terms
+    # full group and a partial one, on inputs that give both tiny and large terms.  Only
+    # the generic kernel sees more than one group: a generated one has at most
+    # UNROLL_MAX_SIGMOIDS = S * (H + 1) sigmoids, so S <= 22 < LOG_GROUP.
     from kernels._scalar import LOG_GROUP
 
     n_samples = 40
     assert LOG_GROUP < n_samples < 2 * LOG_GROUP
+    assert config.UNROLL_MAX_SIGMOIDS < 2 * LOG_GROUP
+    assert not _codegen.eligible(n_samples, 1, 1)
     rng = np.random.default_rng(n_samples)
-    X = rng.normal(0.0, 2.0, (n_samples, 1))  # D = H = 1: small enough to generate
+    X = rng.normal(0.0, 2.0, (n_samples, 1))
     Y = (rng.random(n_samples) < 0.5).astype(np.float64)
     p = kernels.init_params(np.arange(3), n_inputs=1, n_hidden=1, scale=3.0)
     r = kernels.train(p, X, Y, lr=0.5, epochs=60, record_every=1)
