@@ -28,6 +28,8 @@ import numpy as np
 from . import _bits, _elementary, _scalar
 
 _MODULES = (_scalar, _elementary)
+#: names that dispatch on the dtype (``exp_neg`` -> ``exp_neg_f32`` or ``exp_neg_f64``)
+_BY_DTYPE = ("exp_neg", "log1p")
 
 
 @functools.cache
@@ -40,7 +42,7 @@ def _definition(name: str) -> ast.FunctionDef:
 
 
 def _expandable(name: str) -> bool:
-    return any(name in m.__all__ for m in _MODULES) or name in ("exp_neg", "log1p")
+    return any(name in m.__all__ for m in _MODULES) or name in _BY_DTYPE
 
 
 def globals_used() -> dict[str, object]:
@@ -65,7 +67,7 @@ class _Expander:
 
     def expand(self, name: str, args: list[ast.expr], dtype: str) -> tuple[list[str], ast.expr]:
         """Return the statements of ``name(*args)`` and the expression of its result."""
-        if name in ("exp_neg", "log1p"):  # the dtype dispatch, resolved here
+        if name in _BY_DTYPE:  # the dtype dispatch, resolved here
             name = f"{name}_{dtype}"
         fn = _definition(name)
         tag = f"{self.suffix}_{next(self.counter)}"
@@ -100,7 +102,7 @@ class _Expander:
                 if result is not None:
                     return result
                 continue
-            st = self._rename(copy.deepcopy(st), local, consts, tag)
+            st = _Substitute(consts, local, tag).visit(copy.deepcopy(st))
             st = self._hoist_calls(st, dtype, out)
             if isinstance(st, ast.Return):
                 return st.value
@@ -116,10 +118,6 @@ class _Expander:
         except NameError as exc:
             raise ValueError(f"cannot expand a branch on a runtime value: "
                              f"{ast.unparse(test)}") from exc
-
-    @staticmethod
-    def _rename(node, local, consts, tag):
-        return _Substitute(consts, local, tag).visit(node)
 
     def _hoist_calls(self, node, dtype, out):
         expander = self
