@@ -16,15 +16,17 @@ LANES: int = 32
 #: Train with a generated straight-line kernel (``_codegen.py``) when
 #: ``n_samples * n_hidden * (n_inputs + 1)`` is at most this; 0 disables it.
 #: Measured on 2 cores (2026-12-01): up to 128 the generated kernel is 1.4-1.9x
-#: faster than the generic one and compiles in about 5 s; from 144 to 256 it gains
-#: 0.7-1.4x (parity4 with 3 hidden units was slower) for 10-18 s of compiling.
+#: faster than the generic one; from 144 to 256 it gained 0.7-1.4x (parity4 with 3
+#: hidden units was slower).
 UNROLL_LIMIT: int = 128
 
 #: ... and when it has at most this many sigmoids per epoch, ``n_samples * (n_hidden
-#: + 1)``: the generated kernel writes each one out inline, and numba's compile time
-#: grows with them (2026-12-01, Zen 3: XOR with H = 2, 12 sigmoids, 7.5-10 s cold;
-#: H = 8, 36, 16-19 s; 40 samples with H = 1, 80, took 107 s for two dtypes).  44
-#: keeps XOR up to H = 10 and parity-3 up to H = 4.
+#: + 1)``: the generated kernel writes each one out inline, and its compile time
+#: grows with them.  A new kernel, in a process that has compiled one before
+#: (2026-12-01, Zen 3, float32): XOR with H = 2, 12 sigmoids, 2.1 s (2.7 s float64);
+#: H = 8, 36, 4.0 s; 8 samples with H = 4, 40, 4.9 s; 40 samples with H = 1, 80,
+#: 8.1 s (2.6x the generic kernel's speed there).  44 keeps each compile to about
+#: 5 s, XOR up to H = 10 and parity-3 up to H = 4.
 UNROLL_MAX_SIGMOIDS: int = 44
 
 #: Lanes per block of the generated kernels (a compile-time constant there).
