@@ -239,7 +239,7 @@ def compile_times(dtype, hidden):
 
     ``cold_s``: import, compile and first train of 128 networks (the kernel for
     populations of more than 64), empty caches; ``narrow_s``: then compiling
-    the kernel for 16 to 64 networks (narrower blocks; about 0 when the shape is too
+    the kernel for up to 64 networks (narrower blocks; about 0 when the shape is too
     big to generate, since both then use the generic kernel); ``warm_s``: the first
     of these again in a second process, with the caches the first one left.
     """
@@ -306,7 +306,7 @@ def main(argv=None) -> int:
     for dtype in args.dtype:
         ct = compile_times(dtype, args.hidden)
         compile_s[dtype] = ct
-        narrow = (f"the kernel for N = 16-64 {ct['narrow_s']:.1f} s more"
+        narrow = (f"the kernel for N <= 64 {ct['narrow_s']:.1f} s more"
                   if kernels._codegen.eligible(4, 2, args.hidden) else "the generic kernel")
         print(f"# xorsweep {dtype} H={args.hidden}: cold start {ct['cold_s']:.1f} s (import, "
               f"compile, first train; {narrow}), "

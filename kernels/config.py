@@ -33,8 +33,12 @@ UNROLL_MAX_SIGMOIDS: int = 44
 UNROLLED_LANES: int = 64
 
 #: Fewer networks than this train with the generic kernel, compiled once for every
-#: shape (a generated kernel would be one more compile for a handful of networks).
-UNROLLED_MIN_NETS: int = 16
+#: shape, rather than with a generated kernel, one more compile per shape (2-5 s,
+#: once: it is cached on disk).  1: even a single network trains in a narrow
+#: block, its other lanes padding; measured (2026-12-01, Zen 3, XOR, 200,000
+#: epochs), generic -> generated: 1.6 -> 5.9-6.5 M epochs/s (float32), 1.3-1.4 ->
+#: 2.0-2.5 M (float64).
+UNROLLED_MIN_NETS: int = 1
 
 #: From this many networks on, generated kernels use blocks of ``UNROLLED_LANES``;
 #: below (down to ``UNROLLED_MIN_NETS``), blocks of ``UNROLLED_NARROW_LANES``: one

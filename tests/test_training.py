@@ -126,7 +126,8 @@ def test_serial_parallel_threads_lanes_and_chunks_agree_bitwise(dtype, monkeypat
         _assert_results_identical(ref, kernels.train(p, X, Y, lr=lr, momentum=mom, **kw))
     monkeypatch.undo()
     # chunked and permuted: each network's result depends on that network alone (the
-    # parts of 50 and 152 train in narrow and in wide blocks, that of 1 in the generic kernel)
+    # parts of 50 and 152 train in narrow and in wide blocks, that of 1 in a narrow block
+    # whose other lanes are padding)
     order = rng.permutation(n)
     parts = [order[:50], order[50:51], order[51:]]
     for part in parts:
@@ -192,11 +193,14 @@ def test_block_width_follows_the_population_size(monkeypatch):
     real = _codegen.unrolled
     monkeypatch.setattr(_codegen, "unrolled", lambda *a: widths.append(a[5]) or real(*a))
     X, Y = kernels.tasks.xor()
-    for n in (15, 16, 64, 65):
+    for n in (1, 15, 64, 65):
         kernels.train(kernels.init_params(np.arange(n)), X, Y, epochs=1)
     narrow, wide = config.UNROLLED_NARROW_LANES, config.UNROLLED_LANES
-    assert widths == [narrow, narrow, wide]  # 15 networks: the generic kernel
-    assert (config.UNROLLED_MIN_NETS, config.UNROLLED_WIDE_MIN_NETS) == (16, 65)
+    assert widths == [narrow, narrow, narrow, wide]
+    assert (config.UNROLLED_MIN_NETS, config.UNROLLED_WIDE_MIN_NETS) == (1, 65)
+    monkeypatch.setattr(config, "UNROLLED_MIN_NETS", 16)
+    kernels.train(kernels.init_params(np.arange(15)), X, Y, epochs=1)
+    assert len(widths) == 4  # fewer than UNROLLED_MIN_NETS: the generic kernel
 
 
 def test_kernels_release_the_gil():
