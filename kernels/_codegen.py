@@ -29,11 +29,13 @@ before).
 Generated modules are plain files under a cache directory (see
 :func:`code_dir`), written atomically and named by their parameters and a
 digest of the kernel sources, so numba's on-disk cache works for them and goes
-stale exactly when the sources change.
+stale exactly when the sources change.  A module is generated once: later
+processes import the file as long as it matches the checksum on its first line.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import itertools
 import os
@@ -109,12 +111,12 @@ def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
     with _lock:  # one thread generates and imports; the others wait and reuse it
         if key in _modules:
             return _modules[key]
-        source = _module_source(n_samples, n_inputs, n_hidden, act, loss, lanes, dt)
         path = code_dir() / f"xorsweep_train_{key}.py"
-        if not path.exists() or path.read_text() != source:
+        if not _intact(path):  # else generated before: skip generating it again
+            source = _module_source(n_samples, n_inputs, n_hidden, act, loss, lanes, dt)
             fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
             with os.fdopen(fd, "w") as f:
-                f.write(source)
+                f.write(f"{_STAMP}{hashlib.sha256(source.encode()).hexdigest()}\n{source}")
             os.replace(tmp, path)  # atomic: other processes see no file or the whole file
         name = f"_xorsweep_generated_{key}"
         spec = importlib.util.spec_from_file_location(name, path)
@@ -123,6 +125,22 @@ def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
         spec.loader.exec_module(module)
         _modules[key] = module
         return module
+
+
+_STAMP = "# sha256 of the rest of this file: "
+
+
+def _intact(path: Path) -> bool:
+    """Return whether ``path`` is a generated module whose text matches its own stamp.
+
+    Its name already pins what it must contain (shape, options, sources digest);
+    the stamp catches a file changed or damaged since it was written.
+    """
+    try:
+        stamp, _, rest = path.read_text().partition("\n")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return stamp == _STAMP + hashlib.sha256(rest.encode()).hexdigest()
 
 
 def _module_source(S: int, D: int, H: int, act: int, loss: int, L: int, dt: str) -> str:

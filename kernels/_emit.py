@@ -35,6 +35,7 @@ __all__ = ["compile_lanes"]
 
 import ast
 import builtins
+import functools
 import inspect
 import operator
 import textwrap
@@ -58,12 +59,16 @@ def compile_lanes(fn, namespace: dict):
     The intrinsic takes ``fn``'s parameters (arrays, scalars, booleans), returns
     nothing, and can be called only from compiled code.
     """
-    tree = ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0]
-    params = [a.arg for a in tree.args.args]
+    code = fn.__code__
+    params = list(code.co_varnames[:code.co_argcount])
+
+    @functools.cache
+    def body():  # parsed when first compiled: a process that loads the cache never needs it
+        return ast.parse(textwrap.dedent(inspect.getsource(fn))).body[0].body
 
     def codegen(context, builder, sig, values):
         env = {p: (t, v) for p, t, v in zip(params, sig.args, values, strict=True)}
-        _Emitter(context, builder, namespace, env).block(tree.body)
+        _Emitter(context, builder, namespace, env).block(body())
         return context.get_dummy_value()
 
     # numba's intrinsics take named parameters (no *args): write the typer out

@@ -41,6 +41,21 @@ def test_processes_starting_together_on_cold_caches(tmp_path):
     assert not list((tmp_path / "gen").glob("*.tmp"))  # no half-written files left behind
 
 
+def test_a_changed_generated_kernel_is_written_again(tmp_path, monkeypatch):
+    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_codegen, "_modules", {})
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(100))
+    want = kernels.train(p, X, Y, epochs=20).loss
+    [path] = tmp_path.glob("xorsweep_train_*.py")
+    good = path.read_text()
+    path.write_text(good.replace("zero = one - one", "zero = one", 1))  # wrong, same name
+    monkeypatch.setattr(_codegen, "_modules", {})
+    got = kernels.train(p, X, Y, epochs=20).loss
+    assert path.read_text() == good
+    np.testing.assert_array_equal(got, want)
+
+
 def test_warmup_then_train(tmp_path, monkeypatch):
     monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
     monkeypatch.setattr(_codegen, "_modules", {})  # forget kernels other tests generated
