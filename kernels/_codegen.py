@@ -272,13 +272,15 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows) -> str:
         lines += [f"    x{s}_{d} = X[{s}, {d}]" for d in range(D)]
         lines.append(f"    y{s} = Y[{s}]")
 
-    # 1. hidden layer: hz = x W1 + b1, ha = act(hz)
+    # 1. hidden layer: hz = x W1 + b1, ha = act(hz).  The sums here and in 2. start
+    # from their first term where the generic kernel starts from 0: that changes only
+    # the sign of a zero sum (0 + -0 = +0), which no result can see (every use of hz
+    # and zz treats -0 as +0; tanh(-0) = -0 reaches only zz and sums that start from
+    # 0), and saves an add per sum (float64: 1.2-1.3x faster, measured 2026-12-01)
     body = []
     for s, h in hidden:
-        z = "zero"
-        for d in range(D):
-            z = f"({z} + x{s}_{d} * {row('PAR', w1(d, h))})"
-        body.append(f"hz{s}_{h} = {z} + {row('PAR', b1(h))}")
+        terms = [f"x{s}_{d} * {row('PAR', w1(d, h))}" for d in range(D)]
+        body.append(f"hz{s}_{h} = {' + '.join(terms)} + {row('PAR', b1(h))}")
     body += interleave([expand(f"activate(hz{s}_{h}, {act}, one)", f"ha{s}_{h}", f"a{s}_{h}", dt)
                         for s, h in hidden])
     body += [f"{row('HZ', s * H + h)} = hz{s}_{h}" for s, h in hidden]
@@ -288,10 +290,8 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows) -> str:
     # 2. output layer: zz = ha W2 + b2, out = sigmoid(zz), ee = e**-|zz|
     body = []
     for s in range(S):
-        z = "zero"
-        for h in range(H):
-            z = f"({z} + {row('HA', s * H + h)} * {row('PAR', w2(h))})"
-        body.append(f"zz{s} = {z} + {row('PAR', b2)}")
+        terms = [f"{row('HA', s * H + h)} * {row('PAR', w2(h))}" for h in range(H)]
+        body.append(f"zz{s} = {' + '.join(terms)} + {row('PAR', b2)}")
     body += interleave([expand(f"output(zz{s}, one)", f"out{s}, ee{s}", f"o{s}", dt)
                         for s in range(S)])
     for s in range(S):

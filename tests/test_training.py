@@ -188,6 +188,30 @@ def test_unrolled_kernel_equals_generic_kernel_bitwise(activation, loss, dtype, 
     assert (fast.outcome != "diverged").any()
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_negative_zero_sums_give_the_same_bits_in_both_kernels(activation, dtype, monkeypatch):
+    # With XOR's input (0, 0), W1 < 0, W2 > 0 and b1 = b2 = -0, the hidden and output
+    # sums are -0 in the generated kernel (sums from the first term) and +0 in the
+    # generic one (sums from 0); tanh(-0) = -0.  No result may show it, to the bit.
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(40), n_hidden=3, scheme="normal", dtype=dtype)
+    p.W1[:] = -np.abs(p.W1)
+    p.W2[:] = np.abs(p.W2)
+    p.b1[:] = -0.0
+    p.b2[:] = -0.0
+    for epochs in (0, 30):  # the forward pass alone, and the steps (the first from -0)
+        kw = {"lr": 0.7, "epochs": epochs, "record_every": 1, "activation": activation}
+        fast = kernels.train(p, X, Y, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(config, "UNROLL_LIMIT", 0)
+            generic = kernels.train(p, X, Y, **kw)
+        for a, b in [*zip(fast.params.arrays(), generic.params.arrays(), strict=True),
+                     *((getattr(fast, k), getattr(generic, k))
+                       for k in ("loss", "outputs", "curve", "converged_epoch"))]:
+            np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
 def test_block_width_follows_the_population_size(monkeypatch):
     widths = []
     real = _codegen.unrolled
