@@ -18,7 +18,8 @@ The language, which is all that ``_codegen`` writes:
 
 * ``name = expression``; ``array[index] = expression`` (the index an integer
   expression, or a tuple of them); ``for j in range(constant):`` around
-  statements; ``if name:`` around statements;
+  statements; ``if name:`` around statements (a loop or an ``if`` may not assign
+  a name defined before it: nothing is carried from one iteration to the next);
 * expressions of names, numeric constants, ``+ - * / & | << >>``, unary ``-``,
   single comparisons, ``array[index]`` loads, calls of any function numba can
   call with these types (``abs``, ``select``, ``np.floor``, ``math.tanh``, the
@@ -31,8 +32,6 @@ Anything else raises ``NotImplementedError`` naming the construct.
 
 from __future__ import annotations
 
-__all__ = ["compile_lanes"]
-
 import ast
 import builtins
 import functools
@@ -44,6 +43,8 @@ import numpy as np
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 from numba.np import numpy_support
+
+__all__ = ["compile_lanes"]
 
 _BINARY = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.BitAnd: operator.and_, ast.BitOr: operator.or_,
