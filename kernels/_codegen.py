@@ -47,7 +47,7 @@ from pathlib import Path
 import numpy as np
 
 from . import config
-from ._inline import expand, interleave, single_assignment
+from ._inline import expand, interleave
 from ._scalar import ends_log_group
 
 _modules: dict[str, object] = {}
@@ -260,7 +260,7 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows) -> str:
 
     def loop(body, indent="    "):
         return ([f"{indent}for j in range({L}):"]
-                + [f"{indent}    {line}" for line in single_assignment(body)])
+                + [f"{indent}    {line}" for line in body])
 
     hidden = [(s, h) for s in range(S) for h in range(H)]
     lines = ["def _sweep_lanes(st, X, Y, one, want_loss, update):",

@@ -72,15 +72,3 @@ def test_expansion_renames_locals_apart():
 def test_branch_on_a_runtime_value_is_refused():
     with pytest.raises(ValueError, match="runtime value"):
         _inline.expand("activate(z, act, one)", "a", "t", "f64")
-
-
-def test_single_assignment_keeps_the_meaning():
-    lines = ["a = x + 1", "a = a * 2", "b, c = (a - x, a)", "a = b + a * c", "st[0] = a"]
-    renamed = _inline.single_assignment(lines)
-    targets = [name.strip() for line in renamed[:-1] for name in line.split(" = ")[0].split(",")]
-    assert len(set(targets)) == len(targets) == 5
-    for x in (0.5, 3.0):
-        before, after = {"x": x, "st": [0]}, {"x": x, "st": [0]}
-        exec("\n".join(lines), before)
-        exec("\n".join(renamed), after)
-        assert before["st"] == after["st"] == [(2 * x + 2 - x) + (2 * x + 2) ** 2]

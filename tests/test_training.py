@@ -31,8 +31,6 @@ def kernel_path(request, monkeypatch):
     monkeypatch.setattr(_codegen, "unrolled", lambda *a: calls.append(a) or real(*a))
     if request.param == "generic":
         monkeypatch.setattr(config, "UNROLL_LIMIT", 0)
-    else:
-        monkeypatch.setattr(config, "UNROLLED_MIN_NETS", 1)
     yield request.param
     assert bool(calls) == (request.param == "unrolled"), "the test ran the other kernel"
 
