@@ -100,10 +100,10 @@ def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
     """Return the generated module for this shape, activation, loss, block width and dtype.
 
     ``lanes`` (networks per block, a compile-time constant of the module) defaults
-    to ``config.UNROLLED_LANES``; ``dtype`` is float32 or float64.  Each module is
+    to ``config.UNROLLED_LANES`` for ``dtype``, float32 or float64.  Each module is
     generated once per process.
     """
-    lanes = config.UNROLLED_LANES if lanes is None else lanes
+    lanes = config.UNROLLED_LANES[np.dtype(dtype).name] if lanes is None else lanes
     dt = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
     fast = "-".join(sorted(_FASTMATH_FLAGS)) or "ieee"
     key = (f"S{n_samples}_D{n_inputs}_H{n_hidden}_a{act}_l{loss}_L{lanes}_{dt}_{fast}_"

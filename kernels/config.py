@@ -29,8 +29,15 @@ UNROLL_LIMIT: int = 128
 #: 5 s, XOR up to H = 10 and parity-3 up to H = 4.
 UNROLL_MAX_SIGMOIDS: int = 44
 
-#: Lanes per block of the generated kernels (a compile-time constant there).
-UNROLLED_LANES: int = 64
+#: Lanes per block of the generated kernels (a compile-time constant there), by
+#: dtype.  A float64 block of 64 lanes ran at two speeds from process to process and
+#: from one compiled copy of the same code to the next (33-60 M network-epochs/s,
+#: XOR, 2 threads), mostly the lower one; measured in one process each, with 2-6
+#: copies per width (2026-12-01, Zen 3, 65,536 networks), 32 lanes ran 1.2-1.4x
+#: faster for XOR with 2 hidden units (median 44 against 33 M) and 8 (10-14 M
+#: against 9 M), as fast with 4; 16 lanes ran slower.  float32 keeps 64 lanes (32:
+#: 0.9x at H = 2 and 8; 128: 0.9-1.1x).  Both are 256-byte rows of block state.
+UNROLLED_LANES: dict[str, int] = {"float32": 64, "float64": 32}
 
 #: Fewer networks than this train with the generic kernel, compiled once for every
 #: shape, rather than with a generated kernel, one more compile per shape (2-5 s,
@@ -42,7 +49,7 @@ UNROLLED_MIN_NETS: int = 1
 
 #: From this many networks on, generated kernels use blocks of ``UNROLLED_LANES``;
 #: below (down to ``UNROLLED_MIN_NETS``), blocks of ``UNROLLED_NARROW_LANES``: one
-#: 64-lane block would mostly compute padding, on one thread.  Measured
+#: wide block would mostly compute padding, on one thread.  Measured
 #: (2026-12-01, float64 XOR, 2 threads), 64-lane -> 8-lane blocks: 16 networks
 #: 7.3 -> 34 M network-epochs/s, 64 networks 29 -> 33 M; at 127 networks two
 #: 64-lane blocks win (54 M against 43 M).  Results are identical.

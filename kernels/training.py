@@ -86,7 +86,8 @@ def _check_data(X, Y, p: Params, *, need_y: bool):
     return Xc, np.require(Ya, dtype=p.dtype, requirements=["C", "W"])
 
 
-def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int) -> int | None:
+def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int,
+                    dtype) -> int | None:
     """Return the block width of the generated kernel that trains these networks.
 
     None means the generic kernel: the shape is too big to generate, or the
@@ -96,7 +97,7 @@ def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int) -
         return None
     if n_nets < config.UNROLLED_WIDE_MIN_NETS:
         return config.UNROLLED_NARROW_LANES
-    return config.UNROLLED_LANES
+    return config.UNROLLED_LANES[np.dtype(dtype).name]
 
 
 def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target,
@@ -115,7 +116,7 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     outcome = np.empty(N, np.int8)
     if N == 0:
         return grads, curve, loss_out, outputs, conv, outcome
-    width = _unrolled_lanes(N, S, p.n_inputs, p.n_hidden)
+    width = _unrolled_lanes(N, S, p.n_inputs, p.n_hidden, dt)
     if mode == _cpu.MODE_TRAIN and width is not None:
         kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
                                    LOSSES.index(loss), width, dt)
@@ -349,7 +350,7 @@ def warmup(
         sizes = [sizes]
     sizes = [check_int("sizes", n, low=1) for n in sizes]
     # one small call per kernel (no more networks than the widest kernel needs)
-    by_kernel = {_unrolled_lanes(n, S, D, n_hidden): min(n, config.UNROLLED_WIDE_MIN_NETS)
+    by_kernel = {_unrolled_lanes(n, S, D, n_hidden, dtype): min(n, config.UNROLLED_WIDE_MIN_NETS)
                  for n in sizes}
     for n_nets in sorted(set(by_kernel.values())):
         p = init_params(np.arange(n_nets), n_inputs=D, n_hidden=n_hidden, dtype=dtype)

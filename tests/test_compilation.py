@@ -76,7 +76,7 @@ def test_warmup_compiles_the_kernels_for_the_sizes_given(tmp_path, monkeypatch):
     assert generated() == [f"L{config.UNROLLED_NARROW_LANES}"]
     kernels.warmup(X, Y, sizes=[65, 10_000])  # and wide ones
     assert generated() == sorted([f"L{config.UNROLLED_NARROW_LANES}",
-                                  f"L{config.UNROLLED_LANES}"])
+                                  f"L{config.UNROLLED_LANES['float64']}"])
     with pytest.raises(ValueError, match="sizes"):
         kernels.warmup(X, Y, sizes=[0])
 
