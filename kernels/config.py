@@ -47,16 +47,23 @@ UNROLLED_LANES: dict[str, int] = {"float32": 64, "float64": 32}
 #: 2.0-2.5 M (float64).
 UNROLLED_MIN_NETS: int = 1
 
-#: From this many networks on, generated kernels use blocks of ``UNROLLED_LANES``;
-#: below (down to ``UNROLLED_MIN_NETS``), blocks of ``UNROLLED_NARROW_LANES``: one
-#: wide block would mostly compute padding, on one thread.  Measured
-#: (2026-12-01, float64 XOR, 2 threads), 64-lane -> 8-lane blocks: 16 networks
-#: 7.3 -> 34 M network-epochs/s, 64 networks 29 -> 33 M; at 127 networks two
-#: 64-lane blocks win (54 M against 43 M).  Results are identical.
-UNROLLED_WIDE_MIN_NETS: int = 65
+#: From this many networks on (by dtype), generated kernels use blocks of
+#: ``UNROLLED_LANES``; below (down to ``UNROLLED_MIN_NETS``), blocks of
+#: ``UNROLLED_NARROW_LANES``: one wide block would mostly compute padding, on one
+#: thread.  Measured (2026-12-01, Zen 3, XOR, 2 threads, alternating in one
+#: process), 8-lane against 64-lane float64 blocks: 16 networks 34 against 7.3 M
+#: network-epochs/s, 64 networks 33 against 29 M, 127 networks 43 against 54 M;
+#: 4-lane against 32-lane float64 blocks: 33 networks 30 against 24 M, 40 networks
+#: 29 against 28 M, 48 networks 30 against 33 M, 64 networks 33 against 46 M.
+#: Results are identical either way.
+UNROLLED_WIDE_MIN_NETS: dict[str, int] = {"float32": 65, "float64": 41}
 
-#: Lanes per narrow block: one AVX-512 vector of float64 (half of one of float32).
-UNROLLED_NARROW_LANES: int = 8
+#: Lanes per narrow block, by dtype: one AVX2 vector.  Measured (2026-12-01, Zen 3,
+#: XOR, alternating in one process, 2 processes), float64 4 lanes against 8: 1
+#: network 1.8-2.0x (4.0-5.1 against 2.2-2.5 M epochs/s), 16 networks 1.0x, 64
+#: networks 1.16-1.24x; float32 4 lanes against 8: 1 network 1.05-1.14x, but 16 and
+#: 64 networks 0.4-0.6x (half a vector).
+UNROLLED_NARROW_LANES: dict[str, int] = {"float32": 8, "float64": 4}
 
 #: LLVM fast-math flags for the compiled kernels (read when ``kernels`` is imported,
 #: like ``CACHE``: set them before that).  Never numba's blanket fast-math switch: that

@@ -14,7 +14,7 @@ import numpy as np
 from . import _codegen, _cpu, config
 from ._parallel import launch
 from ._types import OUTCOMES, Params, TrainResult
-from ._validation import check_choice, check_int, check_number, per_network
+from ._validation import check_choice, check_dtype, check_int, check_number, per_network
 from .initialization import init_params
 
 __all__ = ["forward", "losses", "gradients", "train", "warmup", "ACTIVATIONS", "LOSSES"]
@@ -95,9 +95,10 @@ def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int,
     """
     if not _codegen.eligible(n_samples, n_inputs, n_hidden) or n_nets < config.UNROLLED_MIN_NETS:
         return None
-    if n_nets < config.UNROLLED_WIDE_MIN_NETS:
-        return config.UNROLLED_NARROW_LANES
-    return config.UNROLLED_LANES[np.dtype(dtype).name]
+    name = np.dtype(dtype).name
+    if n_nets < config.UNROLLED_WIDE_MIN_NETS[name]:
+        return config.UNROLLED_NARROW_LANES[name]
+    return config.UNROLLED_LANES[name]
 
 
 def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target,
@@ -344,14 +345,15 @@ def warmup(
     """
     X = np.asarray(X)
     S, D = X.shape[0], X.shape[1] if X.ndim == 2 else 1
+    dtype = check_dtype("dtype", dtype)
+    wide = config.UNROLLED_WIDE_MIN_NETS[dtype.name]
     if sizes is None:
-        sizes = (1, config.UNROLLED_MIN_NETS, config.UNROLLED_WIDE_MIN_NETS)
+        sizes = (1, config.UNROLLED_MIN_NETS, wide)
     elif isinstance(sizes, int | np.integer):
         sizes = [sizes]
     sizes = [check_int("sizes", n, low=1) for n in sizes]
     # one small call per kernel (no more networks than the widest kernel needs)
-    by_kernel = {_unrolled_lanes(n, S, D, n_hidden, dtype): min(n, config.UNROLLED_WIDE_MIN_NETS)
-                 for n in sizes}
+    by_kernel = {_unrolled_lanes(n, S, D, n_hidden, dtype): min(n, wide) for n in sizes}
     for n_nets in sorted(set(by_kernel.values())):
         p = init_params(np.arange(n_nets), n_inputs=D, n_hidden=n_hidden, dtype=dtype)
         train(p, X, Y, lr=0.0, epochs=1, activation=activation, loss=loss, record_every=1,

@@ -72,13 +72,15 @@ def test_warmup_compiles_the_kernels_for_the_sizes_given(tmp_path, monkeypatch):
     def generated():
         return sorted(p.name.split("_")[7] for p in tmp_path.glob("xorsweep_train_S4_*.py"))
 
-    kernels.warmup(X, Y, sizes=[1, 20, 64])  # narrow blocks
-    assert generated() == [f"L{config.UNROLLED_NARROW_LANES}"]
-    kernels.warmup(X, Y, sizes=[65, 10_000])  # and wide ones
-    assert generated() == sorted([f"L{config.UNROLLED_NARROW_LANES}",
+    kernels.warmup(X, Y, sizes=[1, 20, 40])  # narrow blocks (float64)
+    assert generated() == [f"L{config.UNROLLED_NARROW_LANES['float64']}"]
+    kernels.warmup(X, Y, sizes=[41, 10_000])  # and wide ones
+    assert generated() == sorted([f"L{config.UNROLLED_NARROW_LANES['float64']}",
                                   f"L{config.UNROLLED_LANES['float64']}"])
     with pytest.raises(ValueError, match="sizes"):
         kernels.warmup(X, Y, sizes=[0])
+    with pytest.raises(ValueError, match="dtype must be numpy.float32 or numpy.float64"):
+        kernels.warmup(X, Y, dtype=np.int64)
 
 
 def test_cache_stamp_covers_every_kernel_source():
