@@ -30,13 +30,15 @@ UNROLL_LIMIT: int = 128
 UNROLL_MAX_SIGMOIDS: int = 44
 
 #: Lanes per block of the generated kernels (a compile-time constant there), by
-#: dtype.  A float64 block of 64 lanes ran at two speeds from process to process and
-#: from one compiled copy of the same code to the next (33-60 M network-epochs/s,
-#: XOR, 2 threads), mostly the lower one; measured in one process each, with 2-6
-#: copies per width (2026-12-01, Zen 3, 65,536 networks), 32 lanes ran 1.2-1.4x
-#: faster for XOR with 2 hidden units (median 44 against 33 M) and 8 (10-14 M
-#: against 9 M), as fast with 4; 16 lanes ran slower.  float32 keeps 64 lanes (32:
-#: 0.9x at H = 2 and 8; 128: 0.9-1.1x).  Both are 256-byte rows of block state.
+#: dtype; both are 256-byte rows of block state.  float64, 32 against 64 lanes
+#: (2026-12-01, Zen 3, XOR, 65,536 networks, 2 threads, several compiled copies of
+#: each in one process): H = 2, median 44 against 33 M network-epochs/s (6 copies
+#: each), 56 against 53 M and 48 against 54 M (4 copies each, 30 minutes later);
+#: H = 8, 11-14 against 9 M; H = 4 alike; 16 lanes slower.  This machine's float64
+#: speed swings 1.5x between processes and hours, so the gain is uncertain at H =
+#: 2; 32 lanes halve the block's state (12.8 KB at H = 2, 38 KB at H = 8, where 64
+#: lanes, 75 KB, no longer fit in L1).  float32 keeps 64 lanes (32: 0.9x at H = 2
+#: and 8; 128: 0.9-1.1x).
 UNROLLED_LANES: dict[str, int] = {"float32": 64, "float64": 32}
 
 #: Fewer networks than this train with the generic kernel, compiled once for every
