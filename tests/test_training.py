@@ -162,7 +162,7 @@ def test_python_threads_can_share_the_serial_kernel():
         np.testing.assert_array_equal(r.params.W1, full.params.W1[s])
 
 
-@pytest.mark.parametrize("n", [50, 150])  # narrow (4/8-lane) and wide (32/64-lane) blocks
+@pytest.mark.parametrize("n", [30, 150])  # narrow (4/8-lane) and wide (32/64-lane) blocks
 @pytest.mark.parametrize(("activation", "loss", "dtype", "H"), [
     ("sigmoid", "bce", np.float32, 2), ("sigmoid", "mse", np.float64, 3),
     ("tanh", "bce", np.float64, 1), ("relu", "bce", np.float64, 4)])
