@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -26,6 +26,21 @@ def check_int(name: str, value, *, low: int, high: int | None = None) -> int:
         bound = f">= {low}" if high is None else f"from {low} to {high}"
         raise ValueError(f"{name} must be an integer {bound}, got {value}")
     return value
+
+
+def check_per_dtype(name: str, value, dtype, *, low: int) -> int:
+    """Return the integer setting ``value`` for ``dtype``, else raise.
+
+    ``value`` is an int for every dtype or a mapping from dtype name ("float32",
+    "float64") to int, like the block widths in ``config``.
+    """
+    if isinstance(value, Mapping):
+        key = np.dtype(dtype).name
+        if key not in value:
+            raise ValueError(f"{name} has no entry for {key}: add one ({name}[{key!r}] = ...) "
+                             f"or set one int for every dtype")
+        return check_int(f"{name}[{key!r}]", value[key], low=low)
+    return check_int(name, value, low=low)
 
 
 def check_dtype(name: str, dtype) -> np.dtype:

@@ -2,7 +2,8 @@
 
 Patching a value here affects kernels compiled afterwards only where noted; the
 lane count is read at call time by the Python wrappers and passed to the
-compiled code, so tests may change it freely.
+compiled code, so tests may change it freely.  The settings given by dtype (the
+generated kernels' block widths) take a dict by dtype name or one int for both.
 """
 
 from __future__ import annotations

@@ -14,7 +14,14 @@ import numpy as np
 from . import _codegen, _cpu, config
 from ._parallel import launch
 from ._types import OUTCOMES, Params, TrainResult
-from ._validation import check_choice, check_dtype, check_int, check_number, per_network
+from ._validation import (
+    check_choice,
+    check_dtype,
+    check_int,
+    check_number,
+    check_per_dtype,
+    per_network,
+)
 from .initialization import init_params
 
 __all__ = ["forward", "losses", "gradients", "train", "warmup", "ACTIVATIONS", "LOSSES"]
@@ -95,10 +102,12 @@ def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int,
     """
     if not _codegen.eligible(n_samples, n_inputs, n_hidden) or n_nets < config.UNROLLED_MIN_NETS:
         return None
-    name = np.dtype(dtype).name
-    if n_nets < config.UNROLLED_WIDE_MIN_NETS[name]:
-        return config.UNROLLED_NARROW_LANES[name]
-    return config.UNROLLED_LANES[name]
+    if n_nets < check_per_dtype("config.UNROLLED_WIDE_MIN_NETS", config.UNROLLED_WIDE_MIN_NETS,
+                                dtype, low=1):
+        setting = "UNROLLED_NARROW_LANES"
+    else:
+        setting = "UNROLLED_LANES"
+    return check_per_dtype(f"config.{setting}", getattr(config, setting), dtype, low=1)
 
 
 def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target,
@@ -346,7 +355,8 @@ def warmup(
     X = np.asarray(X)
     S, D = X.shape[0], X.shape[1] if X.ndim == 2 else 1
     dtype = check_dtype("dtype", dtype)
-    wide = config.UNROLLED_WIDE_MIN_NETS[dtype.name]
+    wide = check_per_dtype("config.UNROLLED_WIDE_MIN_NETS", config.UNROLLED_WIDE_MIN_NETS, dtype,
+                           low=1)
     if sizes is None:
         sizes = (1, config.UNROLLED_MIN_NETS, wide)
     elif isinstance(sizes, int | np.integer):

@@ -228,6 +228,22 @@ def test_block_width_follows_the_population_size(monkeypatch):
     assert len(widths) == 7  # fewer than UNROLLED_MIN_NETS: the generic kernel
 
 
+def test_block_widths_take_one_int_for_every_dtype_or_a_dict(monkeypatch):
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(100), scheme="normal", scale=2.0)
+    default = kernels.train(p, X, Y, epochs=40)
+    monkeypatch.setattr(config, "UNROLLED_LANES", 16)  # an int: every dtype
+    assert kernels.training._unrolled_lanes(100, 4, 2, 2, np.float32) == 16
+    assert kernels.training._unrolled_lanes(100, 4, 2, 2, np.float64) == 16
+    _assert_results_identical(kernels.train(p, X, Y, epochs=40), default)
+    monkeypatch.setattr(config, "UNROLLED_LANES", {"float32": 64})
+    with pytest.raises(ValueError, match=r"config.UNROLLED_LANES has no entry for float64: add"):
+        kernels.train(p, X, Y, epochs=1)
+    monkeypatch.setattr(config, "UNROLLED_LANES", {"float64": 0})
+    with pytest.raises(ValueError, match=r"UNROLLED_LANES\['float64'\] must be an integer >= 1"):
+        kernels.train(p, X, Y, epochs=1)
+
+
 def test_kernels_release_the_gil():
     assert _cpu.run_blocks.targetoptions["nogil"] is True
     assert _codegen.unrolled(4, 2, 2, 0, 0).run_blocks.targetoptions["nogil"] is True
