@@ -239,9 +239,10 @@ def compile_times(dtype, hidden):
 
     ``cold_s``: import, compile and first train of 128 networks (the kernel for
     large populations), empty caches; ``narrow_s``: then compiling the kernel for
-    small ones, below ``config.UNROLLED_WIDE_MIN_NETS`` (narrower blocks; about 0 when
-    the shape is too big to generate, since both then use the generic kernel); ``warm_s``: the first
-    of these again in a second process, with the caches the first one left.
+    small ones, below ``config.UNROLLED_WIDE_MIN_NETS`` (narrower blocks; about 0
+    when the shape is too big to generate, since both then use the generic
+    kernel); ``warm_s``: the first of these again in a second process, with the
+    caches the first one left.
     """
     code = ("import json, time, numpy as np; t0 = time.perf_counter(); import kernels; "
             "X, Y = kernels.tasks.xor(); "
@@ -306,7 +307,7 @@ def main(argv=None) -> int:
     for dtype in args.dtype:
         ct = compile_times(dtype, args.hidden)
         compile_s[dtype] = ct
-        small = kernels.config.UNROLLED_WIDE_MIN_NETS[dtype] - 1
+        small = kernels.config.for_dtype("UNROLLED_WIDE_MIN_NETS", dtype) - 1
         narrow = (f"the kernel for N <= {small} {ct['narrow_s']:.1f} s more"
                   if kernels._codegen.eligible(4, 2, args.hidden) else "the generic kernel")
         print(f"# xorsweep {dtype} H={args.hidden}: cold start {ct['cold_s']:.1f} s (import, "

@@ -49,7 +49,6 @@ import numpy as np
 from . import config
 from ._inline import expand, interleave
 from ._scalar import ends_log_group
-from ._validation import check_per_dtype
 
 _modules: dict[str, object] = {}
 # read once, at import, like the generic kernel's options (see config.py)
@@ -104,8 +103,7 @@ def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
     to ``config.UNROLLED_LANES`` for ``dtype``, float32 or float64.  Each module is
     generated once per process.
     """
-    if lanes is None:
-        lanes = check_per_dtype("config.UNROLLED_LANES", config.UNROLLED_LANES, dtype, low=1)
+    lanes = config.for_dtype("UNROLLED_LANES", dtype) if lanes is None else lanes
     dt = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
     fast = "-".join(sorted(_FASTMATH_FLAGS)) or "ieee"
     key = (f"S{n_samples}_D{n_inputs}_H{n_hidden}_a{act}_l{loss}_L{lanes}_{dt}_{fast}_"

@@ -8,6 +8,8 @@ generated kernels' block widths) take a dict by dtype name or one int for both.
 
 from __future__ import annotations
 
+from ._validation import check_per_dtype
+
 #: Networks trained together by one thread, laid across SIMD lanes (structure of
 #: arrays: the innermost loop of every kernel runs over these networks with unit
 #: stride).  A network's result never depends on this value or on its position in
@@ -87,3 +89,8 @@ CHUNKS_PER_THREAD: int = 4
 
 #: Cache compiled kernels on disk (numba ``cache=True``).
 CACHE: bool = True
+
+
+def for_dtype(setting: str, dtype) -> int:
+    """Return the value of the per-dtype ``setting`` (its name here) for ``dtype``, checked."""
+    return check_per_dtype(f"config.{setting}", globals()[setting], dtype, low=1)

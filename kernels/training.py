@@ -14,14 +14,7 @@ import numpy as np
 from . import _codegen, _cpu, config
 from ._parallel import launch
 from ._types import OUTCOMES, Params, TrainResult
-from ._validation import (
-    check_choice,
-    check_dtype,
-    check_int,
-    check_number,
-    check_per_dtype,
-    per_network,
-)
+from ._validation import check_choice, check_dtype, check_int, check_number, per_network
 from .initialization import init_params
 
 __all__ = ["forward", "losses", "gradients", "train", "warmup", "ACTIVATIONS", "LOSSES"]
@@ -102,12 +95,9 @@ def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int,
     """
     if not _codegen.eligible(n_samples, n_inputs, n_hidden) or n_nets < config.UNROLLED_MIN_NETS:
         return None
-    if n_nets < check_per_dtype("config.UNROLLED_WIDE_MIN_NETS", config.UNROLLED_WIDE_MIN_NETS,
-                                dtype, low=1):
-        setting = "UNROLLED_NARROW_LANES"
-    else:
-        setting = "UNROLLED_LANES"
-    return check_per_dtype(f"config.{setting}", getattr(config, setting), dtype, low=1)
+    if n_nets < config.for_dtype("UNROLLED_WIDE_MIN_NETS", dtype):
+        return config.for_dtype("UNROLLED_NARROW_LANES", dtype)
+    return config.for_dtype("UNROLLED_LANES", dtype)
 
 
 def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target,
@@ -355,8 +345,7 @@ def warmup(
     X = np.asarray(X)
     S, D = X.shape[0], X.shape[1] if X.ndim == 2 else 1
     dtype = check_dtype("dtype", dtype)
-    wide = check_per_dtype("config.UNROLLED_WIDE_MIN_NETS", config.UNROLLED_WIDE_MIN_NETS, dtype,
-                           low=1)
+    wide = config.for_dtype("UNROLLED_WIDE_MIN_NETS", dtype)
     if sizes is None:
         sizes = (1, config.UNROLLED_MIN_NETS, wide)
     elif isinstance(sizes, int | np.integer):
