@@ -17,10 +17,16 @@ LOSSES = ["bce", "mse"]
 
 
 def _assert_results_identical(a: kernels.TrainResult, b: kernels.TrainResult):
+    """Assert every result array equal to the bit (-0 differs from +0, NaN payloads count)."""
+    def bits(x):
+        x = np.ascontiguousarray(x)
+        return x.view(np.uint8) if x.dtype.kind in "fiu" else x
+
     for x, y in zip(a.params.arrays(), b.params.arrays(), strict=True):
-        np.testing.assert_array_equal(x, y)
+        np.testing.assert_array_equal(bits(x), bits(y))
     for name in ("loss", "outputs", "converged_epoch", "curve", "curve_epochs", "outcome"):
-        np.testing.assert_array_equal(getattr(a, name), getattr(b, name), err_msg=name)
+        np.testing.assert_array_equal(bits(getattr(a, name)), bits(getattr(b, name)),
+                                      err_msg=name)
 
 
 @pytest.fixture(params=["unrolled", "generic"])
@@ -119,15 +125,20 @@ def test_serial_parallel_threads_lanes_and_chunks_agree_bitwise(dtype, monkeypat
         _assert_results_identical(ref, kernels.train(p, X, Y, lr=lr, momentum=mom, **kw))
     finally:
         numba.set_num_threads(before)
-    for lanes in (1, 3, 8, 64):
-        monkeypatch.setattr(config, "LANES", lanes)
-        _assert_results_identical(ref, kernels.train(p, X, Y, lr=lr, momentum=mom, **kw))
-    monkeypatch.undo()
+    with monkeypatch.context() as m:  # the generic kernel, any block width
+        m.setattr(config, "UNROLL_LIMIT", 0)
+        for lanes in (1, 3, 8, 64):
+            m.setattr(config, "LANES", lanes)
+            _assert_results_identical(ref, kernels.train(p, X, Y, lr=lr, momentum=mom, **kw))
+    for lanes in (16, 128):  # the generated kernel, other block widths
+        with monkeypatch.context() as m:
+            m.setattr(config, "UNROLLED_LANES", lanes)
+            _assert_results_identical(ref, kernels.train(p, X, Y, lr=lr, momentum=mom, **kw))
     # chunked and permuted: each network's result depends on that network alone (the
-    # parts of 50 and 152 train in narrow and in wide blocks, that of 1 in a narrow block
+    # parts of 30 and 172 train in narrow and in wide blocks, that of 1 in a narrow block
     # whose other lanes are padding)
     order = rng.permutation(n)
-    parts = [order[:50], order[50:51], order[51:]]
+    parts = [order[:30], order[30:31], order[31:]]
     for part in parts:
         sub = kernels.train(p.take(part), X, Y, lr=lr[part], momentum=mom[part], **kw)
         _assert_results_identical(sub, kernels.TrainResult(
@@ -204,10 +215,7 @@ def test_negative_zero_sums_give_the_same_bits_in_both_kernels(activation, dtype
         with monkeypatch.context() as m:
             m.setattr(config, "UNROLL_LIMIT", 0)
             generic = kernels.train(p, X, Y, **kw)
-        for a, b in [*zip(fast.params.arrays(), generic.params.arrays(), strict=True),
-                     *((getattr(fast, k), getattr(generic, k))
-                       for k in ("loss", "outputs", "curve", "converged_epoch"))]:
-            np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+        _assert_results_identical(fast, generic)
 
 
 def test_block_width_follows_the_population_size(monkeypatch):
