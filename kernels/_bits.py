@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import struct
 
-import numpy as _np
+import numpy as np
 from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
@@ -33,19 +33,7 @@ def f32_bits(x):
 
 def bits_f32(i):
     """Return the float32 whose IEEE bits are the low 32 bits of ``i``."""
-    import numpy as np
-
     return np.float32(struct.unpack("<f", struct.pack("<I", int(i) & (2**32 - 1)))[0])
-
-
-def floor_f64(x):
-    """Return floor(x) for a float64, as a float64."""
-    return _np.floor(x)
-
-
-def floor_f32(x):
-    """Return floor(x) for a float32, as a float32."""
-    return _np.floor(x)
 
 
 def _cast(builder, value, width):
@@ -102,8 +90,6 @@ def bits_f32_intrinsic(typingctx, i):
 
 #: What the CPU build binds each primitive's name to.
 CPU_PRIMITIVES = {
-    "floor_f64": _np.floor,
-    "floor_f32": _np.floor,
     "f64_bits": f64_bits_intrinsic,
     "bits_f64": bits_f64_intrinsic,
     "f32_bits": f32_bits_intrinsic,

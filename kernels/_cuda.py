@@ -43,11 +43,7 @@ def _device_math() -> dict:
         # so the plain functions are used directly.
         primitives = {name: getattr(_bits, name) for name in _bits.CPU_PRIMITIVES}
         return _cpu._compile_scalar_math(lambda f: f, primitives, target=None)
-    from numba.cuda import libdevice
-
-    primitives = {**_bits.CPU_PRIMITIVES, "floor_f64": libdevice.floor,
-                  "floor_f32": libdevice.floorf}
-    return _cpu._compile_scalar_math(cuda.jit(device=True), primitives, target="cuda")
+    return _cpu._compile_scalar_math(cuda.jit(device=True), _bits.CPU_PRIMITIVES, target="cuda")
 
 
 _math = _device_math()

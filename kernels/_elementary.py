@@ -6,22 +6,25 @@ scaling, nothing else, so a loop over SIMD lanes that calls them stays a SIMD
 loop.  Only the ranges the kernels need are covered:
 
 * ``exp_neg(x)``: e**x for x <= 0 (and NaN -> NaN).  Cody-Waite reduction
-  x = k ln2 + r, |r| <= ln2/2, Taylor polynomial of degree 13 (float64) or 7
-  (float32), then scaling by 2**k in two exact steps so that results in the
-  subnormal range round once.  The polynomial is 1 + r + r**2 q(r) with q by
-  Estrin's scheme (powers r**2, r**4, r**8 and independent pairs) rather than
-  Horner's: a few more multiplications, but a dependency chain a third as long,
-  which is what a sigmoid-bound kernel waits on.  Error at most 1.2 ulp of the
-  exact value (1.04 seen; ``tests/test_elementary.py`` checks it on a dense
-  sample of the range).
+  x = k ln2 + r, |r| <= ln2/2, with k = round(x / ln2) taken from the low bits
+  of x / ln2 + 1.5 * 2**52 (2**23 for float32); Taylor polynomial of degree 13
+  (float64) or 7 (float32), 1 + r + r**2 q(r), with q as pairs
+  c[i] + c[i+1] r combined by Horner's rule in r**2 (the fewest
+  multiplications: the kernels run the sigmoids of many samples side by side and
+  are bound by the multipliers, not by one chain's latency); then scaling by
+  2**k: p 2**(k + 55) (float32: 25) is a normal number for every k the input
+  clamp allows, so that product is exact, and the multiplication by the
+  constant 2**-55 (2**-25) rounds once, also where the result is subnormal.
+  Error at most 1.2 ulp of the exact value (1.01 seen; subnormal results within
+  one subnormal step; ``tests/test_elementary.py`` checks both on a dense sample
+  of the range).
 * ``log1p(u)``: log(1 + u) for finite u >= 0.  v = 1 + u is split as 2**k m
   with m in [1/sqrt2, sqrt2) by its exponent bits, log m = 2 atanh(f / (2 + f))
   with f = m - 1 by its series, k ln2 in two parts, plus the rounding correction
   err / v where 1 + u = v + err exactly.  Error at most 2.5 ulp (tested).
 
 Like ``_scalar.py`` these are plain-Python scalar functions; the names
-``f64_bits``, ``bits_f64``, ``f32_bits``, ``bits_f32``, ``floor_f64`` and
-``floor_f32`` are target primitives
+``f64_bits``, ``bits_f64``, ``f32_bits`` and ``bits_f32`` are target primitives
 (``_bits.py``), and ``exp_neg``/``log1p`` dispatch on the dtype.
 """
 
@@ -29,7 +32,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._bits import bits_f32, bits_f64, f32_bits, f64_bits, floor_f32, floor_f64
+from ._bits import bits_f32, bits_f64, f32_bits, f64_bits
 
 __all__ = ["exp_neg_f64", "exp_neg_f32", "log1p_f64", "log1p_f32"]
 
@@ -43,6 +46,8 @@ _SQRT_HALF_BITS = 0x3FE6A09E << 32             # high bits of sqrt(1/2)
 _MAGIC = 6755399441055744.0            # 1.5 * 2**52: adding it leaves round(k) in the low bits
 _MAGIC_BITS = 4843621399236968448      # its IEEE bits
 _EXP_MIN = -746.0                      # e**x rounds to 0 below this
+_EXP_UP = 55                           # p 2**(k + 55) >= 2**-1021 for x >= _EXP_MIN
+_TWO_M55 = 2.0**-55
 _E64 = (1.0, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333,
         0.001388888888888889, 0.0001984126984126984, 2.48015873015873e-05,
         2.7557319223985893e-06, 2.755731922398589e-07, 2.505210838544172e-08,
@@ -60,7 +65,8 @@ _SQRT_HALF_BITS32 = 0x3F3504F3
 _MAGIC32 = _F(12582912.0)               # 1.5 * 2**23
 _MAGIC32_BITS = 1262485504
 _EXP_MIN32 = _F(-104.0)
-_HALF32 = _F(0.5)
+_EXP_UP32 = 25                          # p 2**(k + 25) >= 2**-125 for x >= _EXP_MIN32
+_TWO_M25 = _F(2.0**-25)
 _ONE32 = _F(1.0)
 _TWO32 = _F(2.0)
 _E32 = tuple(_F(c) for c in _E64[:8])
@@ -70,36 +76,33 @@ _A32 = tuple(_F(c) for c in _A64[:5])
 def exp_neg_f64(x):
     """Return e**x for float64 x <= 0 (NaN for NaN), within 1.2 ulp."""
     x = _EXP_MIN if x < _EXP_MIN else x
-    kf = floor_f64(x * _LOG2E + 0.5)
+    t = x * _LOG2E + _MAGIC  # round(x / ln2), ties to even, in the low bits
+    kf = t - _MAGIC
     r = (x - kf * _LN2_HI) - kf * _LN2_LO
     c = _E64
     r2 = r * r
-    r4 = r2 * r2
-    r8 = r4 * r4
-    q = (c[2] + c[3] * r) + (c[4] + c[5] * r) * r2
-    q = q + ((c[6] + c[7] * r) + (c[8] + c[9] * r) * r2) * r4
-    q = q + ((c[10] + c[11] * r) + (c[12] + c[13] * r) * r2) * r8
+    q = (c[12] + c[13] * r) * r2 + (c[10] + c[11] * r)
+    q = q * r2 + (c[8] + c[9] * r)
+    q = q * r2 + (c[6] + c[7] * r)
+    q = q * r2 + (c[4] + c[5] * r)
+    q = q * r2 + (c[2] + c[3] * r)
     p = c[0] + (r + r2 * q)
-    k = f64_bits(kf + _MAGIC) - _MAGIC_BITS
-    k1 = k >> 1
-    k2 = k - k1
-    return p * bits_f64((k1 + 1023) << 52) * bits_f64((k2 + 1023) << 52)
+    k = f64_bits(t) - _MAGIC_BITS
+    return p * bits_f64((k + (1023 + _EXP_UP)) << 52) * _TWO_M55
 
 
 def exp_neg_f32(x):
     """Return e**x for float32 x <= 0 (NaN for NaN), within 1.2 ulp."""
     x = _EXP_MIN32 if x < _EXP_MIN32 else x
-    kf = floor_f32(x * _LOG2E32 + _HALF32)
+    t = x * _LOG2E32 + _MAGIC32
+    kf = t - _MAGIC32
     r = (x - kf * _LN2_HI32) - kf * _LN2_LO32
     c = _E32
     r2 = r * r
-    r4 = r2 * r2
-    q = ((c[2] + c[3] * r) + (c[4] + c[5] * r) * r2) + (c[6] + c[7] * r) * r4
+    q = ((c[6] + c[7] * r) * r2 + (c[4] + c[5] * r)) * r2 + (c[2] + c[3] * r)
     p = c[0] + (r + r2 * q)
-    k = f32_bits(kf + _MAGIC32) - _MAGIC32_BITS
-    k1 = k >> 1
-    k2 = k - k1
-    return p * bits_f32((k1 + 127) << 23) * bits_f32((k2 + 127) << 23)
+    k = f32_bits(t) - _MAGIC32_BITS
+    return p * bits_f32((k + (127 + _EXP_UP32)) << 23) * _TWO_M25
 
 
 def log1p_f64(u):

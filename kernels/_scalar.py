@@ -5,7 +5,7 @@ functions with ``numba.njit`` (see ``_cpu.py``); a GPU build compiles the same
 functions as device functions, so the targets cannot drift.  Rules that keep them
 compilable for every target and exact in every precision:
 
-* Call only ``math``, numpy's ``floor``, each other, and the elementary functions
+* Call only ``math``, each other, and the elementary functions
   of ``_elementary.py`` (``exp_neg``, ``log1p``: vectorizable, unlike libm);
   no allocation, no exceptions.
 * Never write a float literal: ``one`` is passed in the working dtype and every
