@@ -226,6 +226,17 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
 '''
 
 
+def _tree_sum(terms: list[str], name: str) -> list[str]:
+    """Return statements that set ``name`` to the sum of ``terms`` added pairwise."""
+    lines, level = [], 0
+    while len(terms) > 1:
+        pairs = [f"{terms[i]} + {terms[i + 1]}" for i in range(0, len(terms) - 1, 2)]
+        lines += [f"{name}_{level}_{i} = {pair}" for i, pair in enumerate(pairs)]
+        terms = [f"{name}_{level}_{i}" for i in range(len(pairs))] + terms[2 * len(pairs):]
+        level += 1
+    return lines + [f"{name} = {terms[0]}"]
+
+
 def _sweep_source(S, D, H, act, loss, L, dt, rows) -> str:
     """One pass over the lanes of a block: evaluate and step every lane's network.
 
@@ -318,8 +329,9 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows) -> str:
                      f"d1 = d2_{s} * p{w2(h)} * ag{s}_{h}",
                      f"g{b1(h)} = g{b1(h)} + d1"]
             body += [f"g{w1(d, h)} = g{w1(d, h)} + x{s}_{d} * d1" for d in range(D)]
-    body.append("chk = zc - zc")
-    body += [f"chk = chk + p{i} * zero" for i in range(P)]
+    # chk is 0, or NaN if zc or a parameter is not finite: a sum of zeros and NaNs,
+    # the same in any order, so summed as a tree (every step below waits on it)
+    body += _tree_sum(["zc - zc"] + [f"p{i} * zero" for i in range(P)], "chk")
     body += [f"ok = ({row('ALIVE')} != zero) & (chk == zero)",
              f"{row('ALIVE')} = select(ok, one, zero)",
              f"{row('ME')} = me",

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from numba import njit
 
-from kernels import _cpu, _inline
+from kernels import _codegen, _cpu, _inline
 
 ARGS = "z, a, y, e, u, inv_s, one"
 
@@ -72,3 +72,12 @@ def test_expansion_renames_locals_apart():
 def test_branch_on_a_runtime_value_is_refused():
     with pytest.raises(ValueError, match="runtime value"):
         _inline.expand("activate(z, act, one)", "a", "t", "f64")
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 17])
+def test_tree_sum_adds_every_term_once(n):
+    terms = [f"t[{i}]" for i in range(n)]
+    ns = {"t": [2.0**i for i in range(n)]}  # distinct bits: a lost or doubled term shows
+    for line in _codegen._tree_sum(terms, "s"):
+        exec(line, ns)
+    assert ns["s"] == 2.0**n - 1
