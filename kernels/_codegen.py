@@ -319,16 +319,10 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows) -> str:
          for s in range(S)]
         + [expand(f"activate_grad(hz{s}_{h}, ha{s}_{h}, {act}, one)", f"ag{s}_{h}", f"ag{s}_{h}",
                   dt) for s, h in hidden])
-    body += [f"g{i} = zero" for i in range(P)] + ["me = zero", "zc = zero"]
+    body += ["me = zero", "zc = zero"]
     for s in range(S):
         body += [f"zc = zc + abs({row('ZZ', s)})",
-                 f"err = abs(out{s} - y{s})", "me = select(err <= me, me, err)",
-                 f"g{b2} = g{b2} + d2_{s}"]
-        for h in range(H):
-            body += [f"g{w2(h)} = g{w2(h)} + ha{s}_{h} * d2_{s}",
-                     f"d1 = d2_{s} * p{w2(h)} * ag{s}_{h}",
-                     f"g{b1(h)} = g{b1(h)} + d1"]
-            body += [f"g{w1(d, h)} = g{w1(d, h)} + x{s}_{d} * d1" for d in range(D)]
+                 f"err = abs(out{s} - y{s})", "me = select(err <= me, me, err)"]
     # chk is 0, or NaN if zc or a parameter is not finite: a sum of zeros and NaNs,
     # the same in any order, so summed as a tree (every step below waits on it)
     body += _tree_sum(["zc - zc"] + [f"p{i} * zero" for i in range(P)], "chk")
@@ -343,10 +337,24 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows) -> str:
              f"mom = select(step, {row('MOM')}, one)",
              f"lr = select(step, {row('LR')}, zero)",
              "neg_zero = -zero"]
-    for i in range(P):
-        body += [f"v = mom * {row('VEL', i)} - lr * select(step, g{i}, zero)",
-                 f"{row('VEL', i)} = v",
-                 f"{row('PAR', i)} = p{i} + select(step, v, neg_zero)"]
+
+    # One parameter at a time: its gradient summed over the samples (in sample order,
+    # as the generic kernel does), then its step, so that one sum is live at a time
+    # rather than all P (fewer registers spilled).
+    def descend(i, terms):
+        return (["g = zero"] + [f"g = g + {t}" for t in terms]
+                + [f"v = mom * {row('VEL', i)} - lr * select(step, g, zero)",
+                   f"{row('VEL', i)} = v",
+                   f"{row('PAR', i)} = p{i} + select(step, v, neg_zero)"])
+
+    body += descend(b2, [f"d2_{s}" for s in range(S)])
+    for h in range(H):
+        body += descend(w2(h), [f"ha{s}_{h} * d2_{s}" for s in range(S)])
+    for h in range(H):
+        body += [f"d1_{s}_{h} = d2_{s} * p{w2(h)} * ag{s}_{h}" for s in range(S)]
+        body += descend(b1(h), [f"d1_{s}_{h}" for s in range(S)])
+        for d in range(D):
+            body += descend(w1(d, h), [f"x{s}_{d} * d1_{s}_{h}" for s in range(S)])
     lines += loop(body)
 
     # 4. the mean loss, in its own loop so that epochs that do not record skip it
