@@ -1,9 +1,9 @@
 """Reinterpret floats as integers and back: the CPU primitives behind the fast exp.
 
 Each operation has a plain-Python definition (used when the scalar math runs
-uncompiled, e.g. in tests) and a numba intrinsic that is a single LLVM
-``bitcast`` (free, and vectorizable).  ``_scalar.py`` calls them by name; the CPU
-build binds these names to the intrinsics.
+uncompiled, e.g. in tests and in numba's CUDA simulator) and a numba intrinsic
+that is a single LLVM ``bitcast`` (free, and vectorizable).  ``_elementary.py``
+calls them by name; the CPU and GPU builds bind these names to the intrinsics.
 """
 
 from __future__ import annotations
@@ -88,7 +88,7 @@ def bits_f32_intrinsic(typingctx, i):
     return types.float32(i), codegen
 
 
-#: What the CPU build binds each primitive's name to.
+#: What the CPU and GPU builds bind each primitive's name to.
 CPU_PRIMITIVES = {
     "f64_bits": f64_bits_intrinsic,
     "bits_f64": bits_f64_intrinsic,

@@ -230,7 +230,7 @@ def _tree_sum(terms: list[str], name: str) -> list[str]:
     """Return statements that set ``name`` to the sum of ``terms`` added pairwise."""
     lines, level = [], 0
     while len(terms) > 1:
-        pairs = [f"{terms[i]} + {terms[i + 1]}" for i in range(0, len(terms) - 1, 2)]
+        pairs = [f"({terms[i]}) + ({terms[i + 1]})" for i in range(0, len(terms) - 1, 2)]
         lines += [f"{name}_{level}_{i} = {pair}" for i, pair in enumerate(pairs)]
         terms = [f"{name}_{level}_{i}" for i in range(len(pairs))] + terms[2 * len(pairs):]
         level += 1

@@ -46,8 +46,8 @@ _SQRT_HALF_BITS = 0x3FE6A09E << 32             # high bits of sqrt(1/2)
 _MAGIC = 6755399441055744.0            # 1.5 * 2**52: adding it leaves round(k) in the low bits
 _MAGIC_BITS = 4843621399236968448      # its IEEE bits
 _EXP_MIN = -746.0                      # e**x rounds to 0 below this
-_EXP_UP = 55                           # p 2**(k + 55) >= 2**-1021 for x >= _EXP_MIN
-_TWO_M55 = 2.0**-55
+_EXP_UP = 55                           # x >= _EXP_MIN: p 2**(k + 55) > 2**-1022, normal
+_TWO_M55 = 2.0**-_EXP_UP
 _E64 = (1.0, 1.0, 0.5, 0.16666666666666666, 0.041666666666666664, 0.008333333333333333,
         0.001388888888888889, 0.0001984126984126984, 2.48015873015873e-05,
         2.7557319223985893e-06, 2.755731922398589e-07, 2.505210838544172e-08,
@@ -65,8 +65,8 @@ _SQRT_HALF_BITS32 = 0x3F3504F3
 _MAGIC32 = _F(12582912.0)               # 1.5 * 2**23
 _MAGIC32_BITS = 1262485504
 _EXP_MIN32 = _F(-104.0)
-_EXP_UP32 = 25                          # p 2**(k + 25) >= 2**-125 for x >= _EXP_MIN32
-_TWO_M25 = _F(2.0**-25)
+_EXP_UP32 = 25                          # x >= _EXP_MIN32: p 2**(k + 25) > 2**-126, normal
+_TWO_M25 = _F(2.0**-_EXP_UP32)
 _ONE32 = _F(1.0)
 _TWO32 = _F(2.0)
 _E32 = tuple(_F(c) for c in _E64[:8])

@@ -73,7 +73,8 @@ UNROLLED_NARROW_LANES: dict[str, int] = {"float32": 8, "float64": 4}
 #: LLVM fast-math flags for the compiled kernels (read when ``kernels`` is imported,
 #: like ``CACHE``: set them before that).  Never numba's blanket fast-math switch: that
 #: includes ``nnan``/``ninf``, which let LLVM delete the non-finite checks that
-#: detect diverged networks.  Empty means strict IEEE arithmetic.
+#: detect diverged networks, and ``reassoc``, which lets it fold exp's rounding step
+#: ``(t + 1.5 * 2**52) - 1.5 * 2**52`` away.  Empty means strict IEEE arithmetic.
 FASTMATH_FLAGS: frozenset[str] = frozenset()
 
 #: Outcome thresholds (DESIGN.md): an output within this distance of the wrong

@@ -76,8 +76,13 @@ def test_branch_on_a_runtime_value_is_refused():
 
 @pytest.mark.parametrize("n", [1, 2, 3, 10, 17])
 def test_tree_sum_adds_every_term_once(n):
-    terms = [f"t[{i}]" for i in range(n)]
+    # a compound term, first: "a if c else b + t[1]" would drop t[1] without brackets
+    terms = ["t[0] if True else 0.0"] + [f"t[{i}]" for i in range(1, n)]
     ns = {"t": [2.0**i for i in range(n)]}  # distinct bits: a lost or doubled term shows
-    for line in _codegen._tree_sum(terms, "s"):
+    lines = _codegen._tree_sum(terms, "s")
+    for line in lines:
         exec(line, ns)
     assert ns["s"] == 2.0**n - 1
+    # pairwise: ceil(log2 n) levels of additions, not a running sum's n - 1
+    levels = {line.split("_")[1] for line in lines if line.startswith("s_")}
+    assert len(levels) == int(np.ceil(np.log2(n)))

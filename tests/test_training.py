@@ -258,6 +258,7 @@ def test_kernels_release_the_gil():
     assert "nnan" not in config.FASTMATH_FLAGS
     assert "ninf" not in config.FASTMATH_FLAGS
     assert "fast" not in config.FASTMATH_FLAGS
+    assert "reassoc" not in config.FASTMATH_FLAGS  # exp's (t + 1.5 * 2**52) - 1.5 * 2**52
 
 
 # --- edge cases ---------------------------------------------------------------------------
