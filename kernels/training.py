@@ -119,7 +119,7 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     width = _unrolled_lanes(N, S, p.n_inputs, p.n_hidden, dt)
     if mode == _cpu.MODE_TRAIN and width is not None:
         kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
-                                   LOSSES.index(loss), width, dt)
+                                   LOSSES.index(loss), width, dt, _codegen.input_pattern(X))
         launch(kernel.run_blocks, -(-N // width), parallel,
                 (*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target), dt.type(1),
                  float(config.SATURATED_TOL), float(config.PLATEAU_TOL), curve, loss_out,

@@ -218,6 +218,47 @@ def test_negative_zero_sums_give_the_same_bits_in_both_kernels(activation, dtype
         _assert_results_identical(fast, generic)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_inputs_built_in_give_the_same_bits_as_inputs_read(activation, dtype, monkeypatch):
+    # The generated kernel builds inputs 0 and 1 in (0 w as w - w, 1 w as w, x = 0 terms
+    # of the gradient left out): against the generic kernel, with -0 and other values
+    # among the inputs, and weights that are inf or NaN (0 inf is NaN: so must w - w be)
+    X = np.array([[0.0, 1.0, -0.0], [1.0, 0.5, 0.0], [-0.0, 0.0, 2.0], [1.0, 1.0, -3.0]])
+    Y = np.array([0.0, 1.0, 1.0, 0.0])
+    assert _codegen.input_pattern(X.astype(dtype)) == "0101v000v11v"
+    assert _codegen.eligible(4, 3, 2)
+    p = kernels.init_params(np.arange(70), n_inputs=3, n_hidden=2, scheme="normal", scale=2.0,
+                            dtype=dtype)
+    # steps that overflow W1 to inf (and NaN: inf - inf), large W2 making its gradient large
+    p.W2[1::2] *= 1e4
+    lr = np.choose(np.arange(70) % 5, [0.8, 1e30, 1e307, 2.0, 1e300])
+    for epochs in (0, 25):
+        kw = {"lr": lr, "momentum": 0.5, "epochs": epochs, "record_every": 5,
+              "activation": activation}
+        fast = kernels.train(p, X, Y, **kw)
+        with monkeypatch.context() as m:
+            m.setattr(config, "UNROLL_LIMIT", 0)
+            generic = kernels.train(p, X, Y, **kw)
+        _assert_results_identical(fast, generic)
+        if epochs:
+            assert not np.isfinite(fast.params.W1).all()
+            assert np.isnan(fast.outputs).any()  # a non-finite weight times 0 reached them
+            assert (fast.outcome == "diverged").sum() >= 7
+            assert (fast.outcome != "diverged").any()
+
+
+def test_input_pattern_names_the_module_and_is_checked():
+    X, _ = kernels.tasks.xor()
+    assert _codegen.input_pattern(X) == "00011011"
+    assert _codegen.input_pattern(np.array([[0.25, -0.0], [1.0, 3.0]])) == "v01v"
+    module = _codegen.unrolled(4, 2, 2, 0, 0, 8, np.float64, "00011011")
+    assert "_X00011011_" in module.__file__
+    assert module is not _codegen.unrolled(4, 2, 2, 0, 0, 8, np.float64)  # all read: "v" * 8
+    with pytest.raises(ValueError, match="inputs must be 8 characters 0, 1 or v"):
+        _codegen.unrolled(4, 2, 2, 0, 0, 8, np.float64, "0001101")
+
+
 def test_block_width_follows_the_population_size(monkeypatch):
     widths = []
     real = _codegen.unrolled
