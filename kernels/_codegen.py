@@ -39,6 +39,7 @@ import hashlib
 import importlib.util
 import itertools
 import os
+import re
 import sys
 import tempfile
 import threading
@@ -333,7 +334,14 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows, inputs) -> str:
         body.append(f"hz{s}_{h} = {' + '.join(terms)} + {row('PAR', b1(h))}")
     body += interleave([expand(f"activate(hz{s}_{h}, {act}, one)", f"ha{s}_{h}", f"a{s}_{h}", dt)
                         for s, h in hidden])
-    body += [f"{row('HZ', s * H + h)} = hz{s}_{h}" for s, h in hidden]
+    # the derivatives of step 3, to see whether they read hz (relu's does; the sigmoid's
+    # and tanh's need only ha): if not, hz is not stored for them
+    act_grads = [expand(f"activate_grad(hz{s}_{h}, ha{s}_{h}, {act}, one)", f"ag{s}_{h}",
+                        f"ag{s}_{h}", dt) for s, h in hidden]
+    keep_hz = any(re.search(rf"\bhz{s}_{h}\b", "\n".join(g))
+                  for (s, h), g in zip(hidden, act_grads, strict=True))
+    if keep_hz:
+        body += [f"{row('HZ', s * H + h)} = hz{s}_{h}" for s, h in hidden]
     body += [f"{row('HA', s * H + h)} = ha{s}_{h}" for s, h in hidden]
     lines += loop(body)
 
@@ -350,14 +358,14 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows, inputs) -> str:
 
     # 3. gradient, largest error, divergence check and step
     body = [f"p{i} = {row('PAR', i)}" for i in range(P)]
-    body += [f"hz{s}_{h} = {row('HZ', s * H + h)}" for s, h in hidden]
+    if keep_hz:
+        body += [f"hz{s}_{h} = {row('HZ', s * H + h)}" for s, h in hidden]
     body += [f"ha{s}_{h} = {row('HA', s * H + h)}" for s, h in hidden]
     body += [f"out{s} = {row('OUT', s)}" for s in range(S)]
     body += interleave(
         [expand(f"loss_grad(out{s}, y{s}, inv_s, {loss}, one)", f"d2_{s}", f"d{s}", dt)
          for s in range(S)]
-        + [expand(f"activate_grad(hz{s}_{h}, ha{s}_{h}, {act}, one)", f"ag{s}_{h}", f"ag{s}_{h}",
-                  dt) for s, h in hidden])
+        + act_grads)
     body += ["me = zero", "zc = zero"]
     for s in range(S):
         body += [f"zc = zc + abs({row('ZZ', s)})",
