@@ -100,6 +100,12 @@ def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int,
     return config.for_dtype("UNROLLED_LANES", dtype)
 
 
+def _least_at_least(dtype: np.dtype, t: float):
+    """Return the least value of ``dtype`` >= ``t``: for x of that dtype, x < t iff x < it."""
+    v = dtype.type(t)
+    return v if float(v) >= t else np.nextafter(v, dtype.type(np.inf))
+
+
 def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target,
          parallel: bool):
     """Allocate outputs and call the compiled kernel (train mode overwrites ``p``'s arrays)."""
@@ -117,11 +123,13 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     if N == 0:
         return grads, curve, loss_out, outputs, conv, outcome
     width = _unrolled_lanes(N, S, p.n_inputs, p.n_hidden, dt)
-    if mode == _cpu.MODE_TRAIN and width is not None:
+    # the generated kernel holds epoch numbers in the dtype: exact up to 2**24 in float32
+    if mode == _cpu.MODE_TRAIN and width is not None and epochs <= 2 ** (np.finfo(dt).nmant + 1):
         kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
                                    LOSSES.index(loss), width, dt, _codegen.input_pattern(X))
         launch(kernel.run_blocks, -(-N // width), parallel,
-                (*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target), dt.type(1),
+                (*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, _least_at_least(dt, target),
+                 dt.type(1),
                  float(config.SATURATED_TOL), float(config.PLATEAU_TOL), curve, loss_out,
                  outputs, conv, outcome))
     else:  # the generic kernel; a handful of networks get a block no wider than needed

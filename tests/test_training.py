@@ -87,6 +87,39 @@ def test_converged_epoch_checked_every_epoch():
         assert r.converged_epoch[i] == ref["converged_epoch"]
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_convergence_threshold_in_the_kernel_dtype_compares_as_the_float64_target(dtype):
+    # the generated kernel compares the largest error with the least value of its dtype
+    # >= target_error: the same answer as the float64 comparison for every value
+    rng = np.random.default_rng(3)
+    for t in [0.1, 0.3, 0.45, 0.5, 1e-300, float(np.float32(0.2)), *rng.uniform(0, 0.5, 200)]:
+        c = kernels.training._least_at_least(np.dtype(dtype), t)
+        assert c.dtype == dtype
+        x = np.array([dtype(t), c], dtype)
+        for direction in (-np.inf, np.inf):
+            for _ in range(3):
+                x = np.append(x, np.nextafter(x[-2:], dtype(direction)))
+        np.testing.assert_array_equal(x.astype(np.float64) < t, x < c)
+
+
+def test_epochs_beyond_exact_float32_integers_train_with_the_generic_kernel(monkeypatch):
+    # the generated kernel holds epoch numbers in the dtype (exact up to 2**24 in float32)
+    calls = []
+    real = _codegen.unrolled
+    monkeypatch.setattr(_codegen, "unrolled", lambda *a: calls.append(a) or real(*a))
+    X, Y = kernels.tasks.xor()
+    # relu units of 1e30 times output weights of 1e30 overflow: diverged at epoch 0, so
+    # both runs stop at once
+    p = kernels.Params(np.full((1, 2, 2), 1e30, np.float32), np.zeros((1, 2), np.float32),
+                       np.full((1, 2), -1e30, np.float32), np.zeros(1, np.float32))
+    results = [kernels.train(p, X, Y, epochs=epochs, activation="relu", record_every=2**23)
+               for epochs in (2**24, 2**24 + 1)]
+    assert len(calls) == 1  # the first run only
+    for r in results:
+        assert r.outcome[0] == "diverged"
+        np.testing.assert_array_equal(r.outputs, results[0].outputs)
+
+
 @pytest.mark.parametrize(("epochs", "k", "expected"), [
     (10, 3, [0, 3, 6, 9, 10]), (9, 3, [0, 3, 6, 9]), (0, 5, [0]), (4, 100, [0, 4])])
 def test_curve_records_final_epoch(epochs, k, expected):
