@@ -338,13 +338,18 @@ def run_blocks(b_start, b_stop, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, cur
             if n_alive == 0:
                 break
             if e < epochs:
-                # Heavy ball: v = momentum * v - lr * g; p += v (momentum 0 is plain descent).
+                # Heavy ball: v = momentum * v - lr * g; p += v.  Momentum 0 is plain
+                # descent, p -= lr * g, bit for bit (0 v - lr g would turn p = -0 into +0
+                # where lr g = 0).
                 for p in range(P):
                     for j in range(L):
                         if alive[j]:
-                            v = mom_l[j] * vel[p, j] - lr_l[j] * g[p, j]
-                            vel[p, j] = v
-                            par[p, j] += v
+                            if mom_l[j] == zero:
+                                par[p, j] -= lr_l[j] * g[p, j]
+                            else:
+                                v = mom_l[j] * vel[p, j] - lr_l[j] * g[p, j]
+                                vel[p, j] = v
+                                par[p, j] += v
 
         _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol, plat_tol,
                 W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome)

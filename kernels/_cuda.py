@@ -176,9 +176,12 @@ def _kernel(S: int, D: int, H: int, dtype: np.dtype):
                     break
                 if e < epochs:
                     for p in range(P):
-                        v = mom_n * vel[p] - lr_n * g[p]
-                        vel[p] = v
-                        par[p] += v
+                        if mom_n == zero:  # plain descent, bit for bit
+                            par[p] -= lr_n * g[p]
+                        else:
+                            v = mom_n * vel[p] - lr_n * g[p]
+                            vel[p] = v
+                            par[p] += v
             conv[n] = conv_n
             loss_out[n] = loss_mean if alive else math.nan
             min_margin = one

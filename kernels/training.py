@@ -126,7 +126,8 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     # the generated kernel holds epoch numbers in the dtype: exact up to 2**24 in float32
     if mode == _cpu.MODE_TRAIN and width is not None and epochs <= 2 ** (np.finfo(dt).nmant + 1):
         kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
-                                   LOSSES.index(loss), width, dt, _codegen.input_pattern(X))
+                                   LOSSES.index(loss), width, dt, _codegen.input_pattern(X),
+                                   bool(np.any(mom != 0)))
         launch(kernel.run_blocks, -(-N // width), parallel,
                 (*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, _least_at_least(dt, target),
                  dt.type(1),

@@ -371,7 +371,26 @@ def test_momentum_zero_is_plain_descent_exactly(dtype, activation):
                              for w, gw in zip(q.arrays(), g.arrays(), strict=True)))
     r = kernels.train(p, X, Y, lr=lr, momentum=0.0, epochs=25, activation=activation, loss="mse")
     for a, b in zip(r.params.arrays(), q.arrays(), strict=True):
-        np.testing.assert_array_equal(a, b)
+        np.testing.assert_array_equal(a.view(np.uint8), b.view(np.uint8))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("momentum", ["none", "mixed"])
+def test_momentum_zero_keeps_negative_zero_parameters_as_plain_descent(momentum, dtype,
+                                                                       kernel_path):
+    # All parameters -0: every gradient is 0, and p - lr g keeps -0, where the heavy-ball
+    # form p + (0 v - lr g) gives +0.  Plain descent, to the bit, in lanes with momentum
+    # 0, whether or not other lanes of the block have momentum.
+    X, Y = kernels.tasks.xor()
+    n = 40
+    p = kernels.Params(*(np.full(shape, -0.0, dtype) for shape in [(n, 2, 2), (n, 2), (n, 2),
+                                                                   (n,)]))
+    mom = np.zeros(n) if momentum == "none" else np.where(np.arange(n) % 2, 0.5, 0.0)
+    r = kernels.train(p, X, Y, lr=0.5, momentum=mom, epochs=3)
+    plain = mom == 0
+    for a in r.params.arrays():
+        assert np.signbit(a[plain]).all()
+        assert not np.signbit(a[~plain]).any()  # heavy ball: v = 0.5 (+0) - 0.5 (+0) = +0
 
 
 def _all_finite(p: kernels.Params) -> np.ndarray:
