@@ -33,16 +33,16 @@ UNROLL_LIMIT: int = 128
 UNROLL_MAX_SIGMOIDS: int = 44
 
 #: Lanes per block of the generated kernels (a compile-time constant there), by
-#: dtype; both are 256-byte rows of block state.  float64, 32 against 64 lanes
-#: (2026-12-01, Zen 3, XOR, 65,536 networks, 2 threads, several compiled copies of
-#: each in one process): H = 2, median 44 against 33 M network-epochs/s (6 copies
-#: each), 56 against 53 M and 48 against 54 M (4 copies each, 30 minutes later);
-#: H = 8, 11-14 against 9 M; H = 4 alike; 16 lanes slower.  This machine's float64
-#: speed swings 1.5x between processes and hours, so the gain is uncertain at H =
-#: 2; 32 lanes halve the block's state (12.8 KB at H = 2, 38 KB at H = 8, where 64
-#: lanes, 75 KB, no longer fit in L1).  float32 keeps 64 lanes (32: 0.9x at H = 2
-#: and 8; 128: 0.9-1.1x).
-UNROLLED_LANES: dict[str, int] = {"float32": 64, "float64": 32}
+#: dtype: 64, so that each lane loop runs 16 (float64) or 8 (float32) vector
+#: iterations and its start and end cost less per network.  float64, 64 against 32
+#: lanes (2026-12-01 evening, after the plain-descent and hidden-sum changes, which
+#: shrank the state a block touches; Zen 3, XOR, alternating in one process):
+#: H = 2, N = 65,536, 1.08-1.22x on one thread, 1.05-1.08x on two; H = 4 1.06x,
+#: H = 8 1.15-1.18x; with momentum 0.5 1.0-1.04x (H = 2 and 8); 96 or 128 lanes
+#: 0.97-1.03x.  (Before those changes 32 lanes measured faster at H = 8: 64 lanes of
+#: the full state no longer fitted in L1.)  float32 64 against 32 lanes 1.14x, 128:
+#: 1.01-1.03x.
+UNROLLED_LANES: dict[str, int] = {"float32": 64, "float64": 64}
 
 #: Fewer networks than this train with the generic kernel, compiled once for every
 #: shape, rather than with a generated kernel, one more compile per shape (2-5 s,
@@ -55,13 +55,12 @@ UNROLLED_MIN_NETS: int = 1
 #: From this many networks on (by dtype), generated kernels use blocks of
 #: ``UNROLLED_LANES``; below (down to ``UNROLLED_MIN_NETS``), blocks of
 #: ``UNROLLED_NARROW_LANES``: one wide block would mostly compute padding, on one
-#: thread.  Measured (2026-12-01, Zen 3, XOR, 2 threads, alternating in one
-#: process), 8-lane against 64-lane float64 blocks: 16 networks 34 against 7.3 M
-#: network-epochs/s, 64 networks 33 against 29 M, 127 networks 43 against 54 M;
-#: 4-lane against 32-lane float64 blocks: 33 networks 30 against 24 M, 40 networks
-#: 29 against 28 M, 48 networks 30 against 33 M, 64 networks 33 against 46 M.
-#: Results are identical either way.
-UNROLLED_WIDE_MIN_NETS: dict[str, int] = {"float32": 65, "float64": 41}
+#: thread.  Measured (2026-12-01 evening, Zen 3, XOR, 2 threads, alternating in one
+#: process, medians of 4), narrow against 64-lane blocks, M network-epochs/s:
+#: float32 (8 lanes) 64 networks 92 against 73, 72: 86 / 78, 80: 92 / 78, 88: 85 /
+#: 97, 96: 89 / 113; float64 (4 lanes) 64: 42 / 35, 72: 41 / 36, 80: 40 / 41, 88:
+#: 39 / 46, 96: 42 / 50.  Results are identical either way.
+UNROLLED_WIDE_MIN_NETS: dict[str, int] = {"float32": 84, "float64": 80}
 
 #: Lanes per narrow block, by dtype: one AVX2 vector.  Measured (2026-12-01, Zen 3,
 #: XOR, alternating in one process, 2 processes), float64 4 lanes against 8: 1

@@ -206,7 +206,7 @@ def test_python_threads_can_share_the_serial_kernel():
         np.testing.assert_array_equal(r.params.W1, full.params.W1[s])
 
 
-@pytest.mark.parametrize("n", [30, 150])  # narrow (4/8-lane) and wide (32/64-lane) blocks
+@pytest.mark.parametrize("n", [30, 150])  # narrow (4/8-lane) and wide (64-lane) blocks
 @pytest.mark.parametrize(("activation", "loss", "dtype", "H"), [
     ("sigmoid", "bce", np.float32, 2), ("sigmoid", "mse", np.float64, 3),
     ("tanh", "bce", np.float64, 1), ("relu", "bce", np.float64, 4)])
@@ -297,14 +297,14 @@ def test_block_width_follows_the_population_size(monkeypatch):
     real = _codegen.unrolled
     monkeypatch.setattr(_codegen, "unrolled", lambda *a: widths.append(a[5]) or real(*a))
     X, Y = kernels.tasks.xor()
-    for n, dtype in [(1, np.float64), (15, np.float64), (40, np.float64), (41, np.float64),
-                     (1, np.float32), (64, np.float32), (65, np.float32)]:
+    for n, dtype in [(1, np.float64), (15, np.float64), (79, np.float64), (80, np.float64),
+                     (1, np.float32), (83, np.float32), (84, np.float32)]:
         kernels.train(kernels.init_params(np.arange(n), dtype=dtype), X, Y, epochs=1)
-    assert widths == [4, 4, 4, 32, 8, 8, 64]
+    assert widths == [4, 4, 4, 64, 8, 8, 64]
     assert config.UNROLLED_MIN_NETS == 1
     assert config.UNROLLED_NARROW_LANES == {"float32": 8, "float64": 4}
-    assert config.UNROLLED_LANES == {"float32": 64, "float64": 32}
-    assert config.UNROLLED_WIDE_MIN_NETS == {"float32": 65, "float64": 41}
+    assert config.UNROLLED_LANES == {"float32": 64, "float64": 64}
+    assert config.UNROLLED_WIDE_MIN_NETS == {"float32": 84, "float64": 80}
     monkeypatch.setattr(config, "UNROLLED_MIN_NETS", 16)
     kernels.train(kernels.init_params(np.arange(15)), X, Y, epochs=1)
     assert len(widths) == 7  # fewer than UNROLLED_MIN_NETS: the generic kernel
