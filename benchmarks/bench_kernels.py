@@ -8,9 +8,14 @@ losses (float64, relative 1e-6) before anything is timed.
 
 Throughput is network-epochs per second, the median of ``--repeats`` runs after
 a warm-up run; the ratio to JAX is the median of the per-run ratios (each run
-times xorsweep and JAX back to back), and so is the cost of recording the loss
-(``--record-every``: 1 - recording / not recording, each pair timed back to
-back), so that load from other processes cancels out of both.  Compile time is
+times xorsweep and JAX back to back), so that load from other processes cancels
+out.  The cost of recording the loss (``--record-every``) is 1 - recording / not
+recording, from runs timed back to back in alternating order (not recording first
+in even repeats, recording first in odd ones): the median over consecutive pairs
+of repeats of their summed times.  On this machine the second of two
+back-to-back runs is slower, by about 5% (2026-12-01, N = 65,536, 2 threads,
+float64: recording second 7-16%, recording first 0-4%), which one fixed order
+would count as the cost of recording.  Compile time is
 reported separately: xorsweep's is measured in fresh subprocesses with empty
 caches (cold) and again with the caches they left (warm).  Slow peers train
 fewer epochs than the workload asks for (throughput per epoch does not depend on
@@ -220,6 +225,20 @@ def paired_median(times, a, b, f):
     return statistics.median(f(x, y) for x, y in zip(times[a], times[b], strict=True))
 
 
+def recording_cost(plain: list[float], rec: list[float]) -> float:
+    """1 - recording / not recording, from rates timed in alternating order.
+
+    The median over consecutive pairs of repeats (one of each order) of
+    1 - (summed time not recording) / (summed time recording); with a single
+    repeat, that one ratio.
+    """
+    if len(plain) == 1:
+        return 1 - rec[0] / plain[0]
+    return statistics.median(
+        1 - (1 / plain[i] + 1 / plain[i + 1]) / (1 / rec[i] + 1 / rec[i + 1])
+        for i in range(0, len(plain) - 1, 2))
+
+
 def time_once(run, p, lr, X, Y, epochs):
     t0 = time.perf_counter()
     run(p, lr, X, Y, epochs)
@@ -266,7 +285,7 @@ def main(argv=None) -> int:
     ap.add_argument("--hidden", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=None,
                     help="epochs per run (default: about 2e8 network-epochs per run)")
-    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--repeats", type=int, default=4)
     ap.add_argument("--peers", nargs="*", default=["numpy-loop", "numpy", "jax", "torch"],
                     help="peers to race (none: xorsweep alone)")
     ap.add_argument("--record-every", type=int, default=None,
@@ -293,8 +312,10 @@ def main(argv=None) -> int:
         else:
             peers[name] = run
     runners = {"xorsweep": make_xorsweep()}
+    rec_name = None
     if args.record_every:
-        runners[f"xorsweep rec/{args.record_every}"] = make_xorsweep(args.record_every)
+        rec_name = f"xorsweep rec/{args.record_every}"
+        runners[rec_name] = make_xorsweep(args.record_every)
     runners.update(peers)
 
     agreement = check_agreement({k: v for k, v in runners.items() if k != "xorsweep"},
@@ -321,15 +342,19 @@ def main(argv=None) -> int:
             for name, run in runners.items():  # warm-up (and JIT compile)
                 sub = min(n, 64) if name == "numpy-loop" else n
                 run(p.take(slice(0, sub)), lr[:sub], X, Y, min(ep[name], 5))
-            for _ in range(args.repeats):
-                for name, run in runners.items():
+            for i in range(args.repeats):
+                order = list(runners)
+                if i % 2 and rec_name:  # recording first in odd repeats (recording_cost)
+                    order[:2] = order[1::-1]
+                for name in order:
+                    run = runners[name]
                     sub = min(n, 16) if name == "numpy-loop" else n
                     t = time_once(run, p.take(slice(0, sub)), lr[:sub], X, Y, ep[name])
                     times.setdefault(name, []).append(sub * ep[name] / t)
             med = {k: statistics.median(v) for k, v in times.items()}
             ratio_jax = paired_median(times, "xorsweep", "jax", lambda a, b: a / b)
-            rec = next((k for k in times if k.startswith("xorsweep rec/")), None)
-            rec_cost = paired_median(times, "xorsweep", rec, lambda a, r: 1 - r / a)
+            rec = rec_name
+            rec_cost = recording_cost(times["xorsweep"], times[rec]) if rec else None
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
                              "epochs": ep[name], "net_epochs_per_s": med[name],
