@@ -332,6 +332,7 @@ def warmup(
     loss: Literal["bce", "mse"] = "bce",
     dtype=np.float64,
     sizes=None,
+    momentum=0.0,
 ) -> None:
     """Compile (or load from the on-disk caches) the kernels that :func:`train` will use.
 
@@ -350,6 +351,11 @@ def warmup(
         ``config.UNROLLED_MIN_NETS``, fewer than ``config.UNROLLED_WIDE_MIN_NETS``,
         and more networks each train with a kernel of their own (when the shape is
         small enough to generate); by default all of them are compiled.
+    momentum : float or iterable of float, optional
+        The momenta the networks will train with.  A call in which no network has
+        momentum trains with a kernel without velocities, any other with one that
+        has them: the first is compiled if 0 is among these values (the default),
+        the second if any other value is.
     """
     X = np.asarray(X)
     S, D = X.shape[0], X.shape[1] if X.ndim == 2 else 1
@@ -360,12 +366,16 @@ def warmup(
     elif isinstance(sizes, int | np.integer):
         sizes = [sizes]
     sizes = [check_int("sizes", n, low=1) for n in sizes]
-    # one small call per kernel (no more networks than the widest kernel needs)
+    momenta = np.atleast_1d(np.asarray(momentum, dtype=np.float64)).ravel()
+    # one small call per kernel (no more networks than the widest kernel needs), without
+    # momentum and with it (0.5: any nonzero value picks the same kernel)
     by_kernel = {_unrolled_lanes(n, S, D, n_hidden, dtype): min(n, wide) for n in sizes}
+    kinds = sorted({0.0 if m == 0 else 0.5 for m in momenta})
     for n_nets in sorted(set(by_kernel.values())):
         p = init_params(np.arange(n_nets), n_inputs=D, n_hidden=n_hidden, dtype=dtype)
-        train(p, X, Y, lr=0.0, epochs=1, activation=activation, loss=loss, record_every=1,
-              parallel=False)
+        for m in kinds:
+            train(p, X, Y, lr=0.0, momentum=m, epochs=1, activation=activation, loss=loss,
+                  record_every=1, parallel=False)
 
 
 def record_epochs(epochs: int, record_every: int | None) -> np.ndarray:

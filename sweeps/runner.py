@@ -271,29 +271,33 @@ def warm_kernels(spec_data: dict, jobs: int = 1, sizes=None) -> None:
     spec = load_spec(spec_data)
     todo = [(task, H, act, loss) for task in spec.tasks for H in spec.grid["hidden"]
             for act in spec.grid["activation"] for loss in spec.grid["loss"]]
+    momenta = list(spec.grid["momentum"])  # without momentum and with it: two kernels
     while todo:
         t0 = time.perf_counter()
-        _warm_variant(spec.dtype, *todo.pop(0), sizes=sizes)
+        _warm_variant(spec.dtype, *todo.pop(0), sizes=sizes, momenta=momenta)
         cold = time.perf_counter() - t0 > _COMPILED_S
         if cold and jobs > 1 and len(todo) > 1 and kernels.config.CACHE:
-            _warm_in_processes(spec.dtype, todo, jobs, sizes)
-            for variant in todo:
-                _warm_variant(spec.dtype, *variant, sizes=sizes)  # now a load from the cache
+            _warm_in_processes(spec.dtype, todo, jobs, sizes, momenta)
+            for variant in todo:  # now a load from the cache
+                _warm_variant(spec.dtype, *variant, sizes=sizes, momenta=momenta)
             return
 
 
-def _warm_variant(dtype: str, task: str, H: int, act: str, loss: str, sizes=None) -> None:
+def _warm_variant(dtype: str, task: str, H: int, act: str, loss: str, sizes=None,
+                  momenta=(0.0,)) -> None:
     X, Y = kernels.tasks.by_name(task)
-    kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=dtype, sizes=sizes)
+    kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=dtype, sizes=sizes,
+                   momentum=momenta)
 
 
-def _warm_batch(dtype: str, variants: list, sizes=None) -> int:
+def _warm_batch(dtype: str, variants: list, sizes=None, momenta=(0.0,)) -> int:
     for variant in variants:
-        _warm_variant(dtype, *variant, sizes=sizes)
+        _warm_variant(dtype, *variant, sizes=sizes, momenta=momenta)
     return len(variants)
 
 
-def _warm_in_processes(dtype: str, variants: list, jobs: int, sizes=None) -> int:
+def _warm_in_processes(dtype: str, variants: list, jobs: int, sizes=None,
+                       momenta=(0.0,)) -> int:
     """Compile ``variants`` in up to ``jobs`` fresh processes; return how many compiled.
 
     A failure there only costs time: the caller compiles whatever is not cached.
@@ -306,7 +310,8 @@ def _warm_in_processes(dtype: str, variants: list, jobs: int, sizes=None) -> int
     log.info("compiling %d kernels in %d processes", len(variants), n)
     try:  # spawn: forking a process that runs threads is unsafe
         with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
-            return sum(pool.map(_warm_batch, [dtype] * n, batches, [sizes] * n))
+            return sum(pool.map(_warm_batch, [dtype] * n, batches, [sizes] * n,
+                                [momenta] * n))
     except Exception as exc:  # noqa: BLE001 - the caller compiles them itself
         log.warning("compiling kernels in worker processes failed (%s); compiling here", exc)
         return 0

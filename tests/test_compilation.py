@@ -72,11 +72,16 @@ def test_warmup_compiles_the_kernels_for_the_sizes_given(tmp_path, monkeypatch):
     def generated():
         return sorted(p.name.split("_")[7] for p in tmp_path.glob("xorsweep_train_S4_*.py"))
 
-    kernels.warmup(X, Y, sizes=[1, 20, 40])  # narrow blocks (float64)
+    wide = config.UNROLLED_WIDE_MIN_NETS["float64"]
+    kernels.warmup(X, Y, sizes=[1, 20, wide - 1])  # narrow blocks (float64)
     assert generated() == [f"L{config.UNROLLED_NARROW_LANES['float64']}"]
-    kernels.warmup(X, Y, sizes=[41, 10_000])  # and wide ones
+    kernels.warmup(X, Y, sizes=[wide])  # and wide ones
     assert generated() == sorted([f"L{config.UNROLLED_NARROW_LANES['float64']}",
                                   f"L{config.UNROLLED_LANES['float64']}"])
+    # without momentum (the default) and with it: one kernel each
+    assert all("_plain_" in p.name for p in tmp_path.glob("xorsweep_train_S4_*.py"))
+    kernels.warmup(X, Y, sizes=[wide], momentum=[0.0, 0.9])
+    assert len(list(tmp_path.glob("xorsweep_train_S4_*_m_*.py"))) == 1
     with pytest.raises(ValueError, match="sizes"):
         kernels.warmup(X, Y, sizes=[0])
     with pytest.raises(ValueError, match="dtype must be numpy.float32 or numpy.float64"):

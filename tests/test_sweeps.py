@@ -239,9 +239,10 @@ def test_warm_kernels_compiles_the_rest_in_processes_once_one_was_not_cached(mon
     spec = {"name": "w", "grid": {"task": ["xor", "parity3"], "hidden": [1, 2]}}
     warmed, dispatched = [], []
     monkeypatch.setattr(runner, "_warm_variant",
-                        lambda dtype, *v, sizes=None: warmed.append(v))
+                        lambda dtype, *v, sizes=None, momenta=None: warmed.append(v))
     monkeypatch.setattr(runner, "_warm_in_processes",
-                        lambda dtype, todo, jobs, sizes: dispatched.append((list(todo), jobs)))
+                        lambda dtype, todo, jobs, sizes, momenta: dispatched.append(
+                            (list(todo), jobs)))
     variants = [("xor", 1, "sigmoid", "bce"), ("xor", 2, "sigmoid", "bce"),
                 ("parity3", 1, "sigmoid", "bce"), ("parity3", 2, "sigmoid", "bce")]
     monkeypatch.setattr(runner, "_COMPILED_S", -1.0)  # every kernel "was compiled"
@@ -262,10 +263,12 @@ def test_run_warms_the_kernels_for_its_chunk_sizes(tmp_path, monkeypatch):
     from sweeps import runner
 
     seen = []
-    monkeypatch.setattr(runner, "_warm_variant", lambda dtype, *v, sizes=None: seen.append(sizes))
-    spec = {"name": "sizes", "epochs": 5, "replicates": 100}
+    monkeypatch.setattr(runner, "_warm_variant", lambda dtype, *v, sizes=None, momenta=None:
+                        seen.append((sizes, momenta)))
+    spec = {"name": "sizes", "epochs": 5, "replicates": 100, "grid": {"momentum": [0.0, 0.9]}}
     sweeps.run(spec, out=tmp_path, chunk_size=40)
-    assert seen == [[20, 40]]  # 100 networks in chunks of 40, 40 and 20
+    # 200 networks in chunks of 40 (x 5); both momenta: the kernels without and with them
+    assert seen == [([40], [0.0, 0.9])]
 
 
 def test_warm_in_processes_compiles_in_fresh_processes():

@@ -230,6 +230,29 @@ def test_unrolled_kernel_equals_generic_kernel_bitwise(activation, loss, dtype, 
     assert (fast.outcome != "diverged").any()
 
 
+@pytest.mark.parametrize(("activation", "loss", "dtype"), [
+    ("sigmoid", "bce", np.float32), ("relu", "mse", np.float64)])
+def test_kernel_without_momentum_equals_generic_kernel_bitwise(activation, loss, dtype,
+                                                               monkeypatch):
+    # no network has momentum: the generated kernel without velocities, with diverging
+    # lanes (lr 1e308, inf in float32) among the others
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(150), n_hidden=3, scheme="normal", scale=2.0, dtype=dtype)
+    lr = np.random.default_rng(6).uniform(0.1, 4.0, 150)
+    lr[::13] = 1e308
+    kw = {"lr": lr, "epochs": 120, "record_every": 16, "activation": activation, "loss": loss}
+    calls = []
+    real = _codegen.unrolled
+    monkeypatch.setattr(_codegen, "unrolled", lambda *a: calls.append(a) or real(*a))
+    fast = kernels.train(p, X, Y, **kw)
+    assert calls
+    assert calls[0][-1] is False  # the kernel without velocities
+    monkeypatch.setattr(config, "UNROLL_LIMIT", 0)
+    _assert_results_identical(fast, kernels.train(p, X, Y, **kw))
+    assert (fast.outcome == "diverged").any()
+    assert (fast.outcome != "diverged").any()
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("activation", ACTIVATIONS)
 def test_negative_zero_sums_give_the_same_bits_in_both_kernels(activation, dtype, monkeypatch):
