@@ -13,7 +13,9 @@ rows never overlap).
 The code is the scalar functions' own bodies, written out by ``_inline.py`` with
 the same operations in the same order as the compiled functions that the
 generic kernel (``_cpu.py``) calls, so both give bitwise identical results
-(tests check it); only the schedule differs: independent work (the sigmoids of
+(tests check it; the exceptions, which no result can see, are the sign of a zero
+sum and the inputs 0 and 1 built in: see ``_sweep_source``); only the schedule
+differs: independent work (the sigmoids of
 different samples) is interleaved statement by statement, so that an
 out-of-order core overlaps it rather than waiting out each one's latency, and
 nothing in a loop is conditional (selects, no branches: a branch would come back
@@ -173,8 +175,9 @@ def _intact(path: Path) -> bool:
 def _module_source(S: int, D: int, H: int, act: int, loss: int, L: int, dt: str,
                    inputs: str, momentum: bool) -> str:
     P = D * H + 2 * H + 1
-    # the block's state, one row of L lanes each: parameters, velocities, per-lane
-    # settings and results, then what one phase of an epoch hands to the next
+    # the block's state, one row of L lanes each: parameters, velocities (untouched in
+    # a kernel without momentum), per-lane settings and results, then what one phase of
+    # an epoch hands to the next (HZ only where the activation's derivative reads it)
     sizes = {"PAR": P, "VEL": P, "LR": 1, "MOM": 1, "ALIVE": 1, "CONV": 1, "LOSS": 1, "OUT": S,
              "HZ": S * H, "HA": S * H, "ZZ": S, "EE": S}
     rows = dict(zip(sizes, itertools.accumulate(sizes.values(), initial=0), strict=False))
@@ -306,8 +309,10 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows, inputs, momentum) -> str:
     is w - w, computed once per weight and shared by the samples (only the sign of
     a zero may differ, which the hidden sums may change anyway: see 1.).  In the
     gradient, a term x d1 with x = 0 is a zero added to a sum that started from
-    +0, so it is left out: d1 is finite wherever the step is taken (parameters
-    and output sums finite), and elsewhere the gradient is discarded.
+    +0, so it is left out: d1 = d2 w2 act' is finite wherever the step is taken
+    (parameters and output sums finite; |d2| <= 1 because the targets are 0 or 1,
+    which ``train`` checks, and |act'| <= 1), and elsewhere the gradient is
+    discarded.
     """
     P = D * H + 2 * H + 1
 
@@ -410,9 +415,10 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows, inputs, momentum) -> str:
              f"conv = {row('CONV')}",
              f"{row('CONV')} = select(ok & (conv < zero) & (me < target), ef, conv)",
              "step = ok & update",
-             # A lane that does not step keeps its parameters and velocity through
-             # identities (v * 1 - 0 * 0 = v and p + -0 = p, bitwise, NaN and -0 included)
-             # rather than a conditional store: x86 without AVX-512 has only slow masked
+             # A lane that does not step keeps its parameters through identities
+             # (p - 0 * 0 = p without momentum; with it v * 1 - 0 * 0 = v, or -0 in a
+             # momentum-0 lane, and p + -0 = p: bitwise, NaN and -0 included) rather
+             # than a conditional store: x86 without AVX-512 has only slow masked
              # stores for that.
              f"mom = select(step, {row('MOM')}, one)",
              f"lr = select(step, {row('LR')}, zero)",
