@@ -229,8 +229,9 @@ def recording_cost(plain: list[float], rec: list[float]) -> float:
     """1 - recording / not recording, from rates timed in alternating order.
 
     The median over consecutive pairs of repeats (one of each order) of
-    1 - (summed time not recording) / (summed time recording); with a single
-    repeat, that one ratio.
+    1 - (summed time not recording) / (summed time recording).  With an odd
+    number of repeats the last one is left out; with a single repeat, that one
+    ratio (recording timed second: it includes the second-run slowdown).
     """
     if len(plain) == 1:
         return 1 - rec[0] / plain[0]
