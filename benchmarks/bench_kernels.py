@@ -354,8 +354,7 @@ def main(argv=None) -> int:
                     times.setdefault(name, []).append(sub * ep[name] / t)
             med = {k: statistics.median(v) for k, v in times.items()}
             ratio_jax = paired_median(times, "xorsweep", "jax", lambda a, b: a / b)
-            rec = rec_name
-            rec_cost = recording_cost(times["xorsweep"], times[rec]) if rec else None
+            rec_cost = recording_cost(times["xorsweep"], times[rec_name]) if rec_name else None
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
                              "epochs": ep[name], "net_epochs_per_s": med[name],
@@ -367,7 +366,7 @@ def main(argv=None) -> int:
             line = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in med.items())
             print(f"{dtype} N={n}: {line}" + (f"; xorsweep/jax = {ratio_jax:.2f}x"
                                                if ratio_jax else "")
-                  + (f"; recording costs {rec_cost:.1%}" if rec else ""))
+                  + (f"; recording costs {rec_cost:.1%}" if rec_name else ""))
     print()
     print(table(rows))
     result = {"date": dt.datetime.now().isoformat(timespec="seconds"),

@@ -227,7 +227,7 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
         conv_f = st[{rows["CONV"]} * L:{rows["CONV"] + 1} * L]
         loss_mean = st[{rows["LOSS"]} * L:{rows["LOSS"] + 1} * L]
         out = st[{rows["OUT"]} * L:{rows["OUT"] + S} * L].reshape(({S}, L))
-        conv_l = np.full(L, -1, np.int64)
+        conv_l = np.empty(L, np.int64)  # from conv_f after the epochs
         conv_f[:] = -one  # the epoch a lane converged at, as a float (exact), or -1
         _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve[:, :0])
         # the block's curves, lane-contiguous: one cache line per record instead of 64
@@ -420,10 +420,10 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows, inputs, momentum) -> str:
              # momentum-0 lane, and p + -0 = p: bitwise, NaN and -0 included) rather
              # than a conditional store: x86 without AVX-512 has only slow masked
              # stores for that.
-             f"mom = select(step, {row('MOM')}, one)",
-             f"lr = select(step, {row('LR')}, zero)",
-             f"plain = {row('MOM')} == zero",
-             "neg_zero = -zero"]
+             f"lr = select(step, {row('LR')}, zero)"]
+    if momentum:
+        body += [f"mom = select(step, {row('MOM')}, one)", f"plain = {row('MOM')} == zero",
+                 "neg_zero = -zero"]
 
     # One parameter at a time: its gradient summed over the samples (in sample order,
     # as the generic kernel does), then its step, so that one sum is live at a time
@@ -431,14 +431,13 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows, inputs, momentum) -> str:
     # Momentum 0 is plain descent, p - lr g, bit for bit: v = -0 - lr g is -(lr g) exactly,
     # and p + -(lr g) is p - lr g.  Without momentum in any lane, the velocities go.
     def descend(i, terms):
+        total = ["g = zero"] + [f"g = g + {t}" for t in terms]
         if not momentum:
-            return (["g = zero"] + [f"g = g + {t}" for t in terms]
-                    + [f"{row('PAR', i)} = p{i} - lr * select(step, g, zero)"])
-        return (["g = zero"] + [f"g = g + {t}" for t in terms]
-                + [f"v = select(plain, neg_zero, mom * {row('VEL', i)})"
-                   " - lr * select(step, g, zero)",
-                   f"{row('VEL', i)} = v",
-                   f"{row('PAR', i)} = p{i} + select(step, v, neg_zero)"])
+            return total + [f"{row('PAR', i)} = p{i} - lr * select(step, g, zero)"]
+        return total + [f"v = select(plain, neg_zero, mom * {row('VEL', i)})"
+                        " - lr * select(step, g, zero)",
+                        f"{row('VEL', i)} = v",
+                        f"{row('PAR', i)} = p{i} + select(step, v, neg_zero)"]
 
     body += descend(b2, [f"d2_{s}" for s in range(S)])
     for h in range(H):
