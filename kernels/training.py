@@ -12,6 +12,7 @@ from typing import Literal
 import numpy as np
 
 from . import _codegen, _cpu, config
+from ._memory import fresh, fresh_copy
 from ._parallel import launch
 from ._types import OUTCOMES, Params, TrainResult
 from ._validation import check_choice, check_dtype, check_int, check_number, per_network
@@ -106,6 +107,12 @@ def _least_at_least(dtype: np.dtype, t: float):
     return v if float(v) >= t else np.nextafter(v, dtype.type(np.inf))
 
 
+def _results(N: int, S: int, K: int, dt: np.dtype) -> tuple[np.ndarray, ...]:
+    """Allocate a run's results: curve, loss, outputs, converged epoch, outcome code."""
+    return (fresh((N, K), dt), fresh((N,), dt), fresh((N, S), dt), fresh((N,), np.int64),
+            fresh((N,), np.int8))
+
+
 def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, target,
          parallel: bool):
     """Allocate outputs and call the compiled kernel (train mode overwrites ``p``'s arrays)."""
@@ -115,11 +122,7 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     grads = Params(*(np.zeros_like(a) for a in p.arrays())) if mode == _cpu.MODE_GRADIENTS \
         else Params(np.zeros((0, 1, 1), dt), np.zeros((0, 1), dt), np.zeros((0, 1), dt),
                     np.zeros(0, dt))
-    curve = np.empty((N, curve_epochs.shape[0]), dt)
-    loss_out = np.empty(N, dt)
-    outputs = np.empty((N, S), dt)
-    conv = np.empty(N, np.int64)
-    outcome = np.empty(N, np.int8)
+    curve, loss_out, outputs, conv, outcome = _results(N, S, curve_epochs.shape[0], dt)
     if N == 0:
         return grads, curve, loss_out, outputs, conv, outcome
     width = _unrolled_lanes(N, S, p.n_inputs, p.n_hidden, dt)
@@ -174,11 +177,7 @@ def _run_cuda(p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, targ
     _cuda = require_cuda()
     N, S = p.n_nets, X.shape[0]
     dt = p.dtype
-    curve = np.empty((N, curve_epochs.shape[0]), dt)
-    loss_out = np.empty(N, dt)
-    outputs = np.empty((N, S), dt)
-    conv = np.empty(N, np.int64)
-    outcome = np.empty(N, np.int8)
+    curve, loss_out, outputs, conv, outcome = _results(N, S, curve_epochs.shape[0], dt)
     if N:
         # thresholds in float64, as the CPU kernels compare them
         _cuda.run_train(*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target),
@@ -485,7 +484,7 @@ def train(
     mom_arr = per_network("momentum", momentum, p.n_nets, p.dtype, low=0.0, high=1.0,
                           high_open=True)
     check_choice("device", device, DEVICES)
-    work = Params(*(a.copy() for a in p.arrays()))
+    work = Params(*(fresh_copy(a) for a in p.arrays()))
     if device == "cuda":
         curve, loss_out, outputs, conv, outcome = _run_cuda(
             work, Xc, Yc, act=act, loss=loss, lr=lr_arr, mom=mom_arr, epochs=epochs,

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
 import math
+import mmap
+import pickle
 import warnings
 
 import numba
@@ -8,7 +10,7 @@ import numpy as np
 import pytest
 
 import kernels
-from kernels import _codegen, _cpu, config
+from kernels import _codegen, _cpu, _memory, config
 from tests import naive
 from tests.conftest import params_from_logits
 
@@ -580,6 +582,43 @@ def test_inputs_are_not_modified():
     for a in ro.arrays():
         a.setflags(write=False)
     np.testing.assert_array_equal(kernels.forward(ro, X), kernels.forward(p, X))
+
+
+def test_fresh_arrays_map_large_results_and_leave_small_ones_to_numpy():
+    big = _memory.fresh((3, _memory.MAPPED_MIN_BYTES // 8), np.float64)
+    assert isinstance(big.base, mmap.mmap)
+    assert big.shape == (3, _memory.MAPPED_MIN_BYTES // 8)
+    assert big.dtype == np.float64
+    assert big.flags.c_contiguous
+    assert big.flags.writeable
+    big[2, -1] = 7.0
+    assert big[2, -1] == 7.0
+    small = _memory.fresh((4, 5), np.int8)
+    assert small.flags.owndata
+    assert small.shape == (4, 5)
+    assert small.dtype == np.int8
+    src = np.arange(12.0).reshape(3, 4)[:, ::2]  # not contiguous
+    copy = _memory.fresh_copy(src)
+    assert copy.flags.c_contiguous
+    np.testing.assert_array_equal(copy, src)
+
+
+def test_mapped_results_equal_numpy_allocated_results_bitwise(monkeypatch):
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(200), dtype=np.float32)
+    lr = np.geomspace(0.1, 1e4, 200)  # some lanes diverge (NaN curves)
+
+    def run():
+        return kernels.train(p, X, Y, lr=lr, epochs=300, record_every=7)
+
+    numpy_allocated = run()
+    monkeypatch.setattr(_memory, "MAPPED_MIN_BYTES", 1)
+    mapped = run()
+    assert isinstance(mapped.curve.base, mmap.mmap)
+    assert isinstance(mapped.params.W1.base, mmap.mmap)
+    assert not isinstance(numpy_allocated.curve.base, mmap.mmap)
+    _assert_results_identical(mapped, numpy_allocated)
+    _assert_results_identical(pickle.loads(pickle.dumps(mapped)), numpy_allocated)
 
 
 # --- known answers ------------------------------------------------------------------------
