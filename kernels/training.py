@@ -384,7 +384,9 @@ def record_epochs(epochs: int, record_every: int | None) -> np.ndarray:
         record_every = check_int("record_every", record_every, low=1)
     if record_every is None:
         return np.empty(0, np.int64)
-    return np.unique(np.append(np.arange(0, epochs + 1, record_every), epochs)).astype(np.int64)
+    every = np.arange(0, epochs + 1, record_every, dtype=np.int64)
+    # (np.unique would sort and hash 10^5 values for nothing: these are already sorted)
+    return every if every[-1] == epochs else np.append(every, np.int64(epochs))
 
 
 def train(
