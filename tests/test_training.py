@@ -137,6 +137,14 @@ def test_curve_records_final_epoch(epochs, k, expected):
     assert none.curve_epochs.shape == (0,)
 
 
+def test_record_epochs_are_every_kth_epoch_and_the_last():
+    for epochs in range(0, 25):
+        for k in range(1, 30):
+            got = kernels.record_epochs(epochs, k)
+            assert got.dtype == np.int64
+            assert list(got) == sorted(set(range(0, epochs + 1, k)) | {epochs}), (epochs, k)
+
+
 # --- bitwise invariances ------------------------------------------------------------------
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
