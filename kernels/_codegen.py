@@ -405,8 +405,14 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows, inputs, momentum) -> str:
         body += [f"zc = zc + abs({row('ZZ', s)})",
                  f"err = abs(out{s} - y{s})", "me = select(err <= me, me, err)"]
     # chk is 0, or NaN if zc or a parameter is not finite: a sum of zeros and NaNs,
-    # the same in any order, so summed as a tree (every step below waits on it)
-    body += _tree_sum(["zc - zc"] + [f"p{i} * zero" for i in range(P)], "chk")
+    # the same in any order, so summed as a tree (every step below waits on it).  W2
+    # and b2 need no term of their own: if one is inf or NaN, so is every zz (a
+    # product with an inf or NaN factor is inf or NaN, 0 inf included, and so is a sum
+    # with such a term), hence zc, as the generic kernel's check of every parameter
+    # would find.  W1 and b1 do: a sigmoid or tanh of inf is finite.
+    implied = {w2(h) for h in range(H)} | {b2}
+    body += _tree_sum(["zc - zc"] + [f"p{i} * zero" for i in range(P) if i not in implied],
+                      "chk")
     body += [f"ok = ({row('ALIVE')} != zero) & (chk == zero)",
              f"{row('ALIVE')} = select(ok, one, zero)",
              # converged: alive, and every output within target of its own for the first
