@@ -205,6 +205,7 @@ def keep_freed_memory() -> None:
     return freed guest memory to the host (free page reporting, as here) the host
     must fault it in again too: first touch then runs at well under 1 GB/s and
     varies run to run, which is a property of the machine, not of any kernel.
+    (xorsweep's results avoid the worst of it, huge pages: see ``kernels/_memory.py``.)
     With mmap off and trimming raised, freed blocks are reused (for every peer).
     """
     import ctypes

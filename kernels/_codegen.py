@@ -14,7 +14,8 @@ The code is the scalar functions' own bodies, written out by ``_inline.py`` with
 the same operations in the same order as the compiled functions that the
 generic kernel (``_cpu.py``) calls, so both give bitwise identical results
 (tests check it; the exceptions, which no result can see, are the sign of a zero
-sum and the inputs 0 and 1 built in: see ``_sweep_source``); only the schedule
+sum, the inputs 0 and 1 built in, and a divergence check that sees W2 and b2
+through the outputs only: see ``_sweep_source``); only the schedule
 differs: independent work (the sigmoids of
 different samples) is interleaved statement by statement, so that an
 out-of-order core overlaps it rather than waiting out each one's latency, and
