@@ -9,7 +9,7 @@ so each must be faulted in again by the host.  Measured on the 2-core benchmark
 VM (2026-12-01, Linux 6.18, THP "madvise"): a first write to fresh NumPy arrays
 ran at 80-115 MB/s, the same write to plain pages at 0.9-1.5 GB/s.  A loss curve
 of 65,536 networks over 3,051 epochs recorded every 10 (160 MB in float64) cost
-24% of the training time with huge pages and 6-7% without (medians of 8
+24% of the training time with huge pages and 5-7% without (medians of 8
 alternating pairs in one process).
 
 Training writes each result once, block by block, so huge pages buy it nothing:
@@ -28,7 +28,7 @@ import sys
 import numpy as np
 
 #: NumPy's own threshold for asking for huge pages (``numpy/_core/src/multiarray/alloc.c``).
-MAPPED_MIN_BYTES = 1 << 22
+ADVISE_MIN_BYTES = 1 << 22
 _MADV_NOHUGEPAGE = 15  # <linux/mman.h>
 
 
@@ -50,12 +50,12 @@ _madvise = _libc_madvise()
 def fresh(shape: tuple[int, ...], dtype) -> np.ndarray:
     """Return a writable C-contiguous ``np.empty(shape, dtype)`` without huge pages.
 
-    For arrays of ``MAPPED_MIN_BYTES`` or more on Linux, the whole pages inside
+    For arrays of ``ADVISE_MIN_BYTES`` or more on Linux, the whole pages inside
     the array are advised ``MADV_NOHUGEPAGE`` (a hint: if the call fails, the
     array is returned as it is).
     """
     a = np.empty(shape, dtype)
-    if a.nbytes >= MAPPED_MIN_BYTES and _madvise is not None:
+    if a.nbytes >= ADVISE_MIN_BYTES and _madvise is not None:
         start = a.ctypes.data
         first = -(-start // mmap.PAGESIZE) * mmap.PAGESIZE
         end = (start + a.nbytes) // mmap.PAGESIZE * mmap.PAGESIZE

@@ -608,7 +608,7 @@ def _vm_flags(address: int) -> list[str]:
 
 @pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux /proc")
 def test_fresh_arrays_ask_for_no_huge_pages():
-    n = 3 * _memory.MAPPED_MIN_BYTES // 8
+    n = 3 * _memory.ADVISE_MIN_BYTES // 8
     big = _memory.fresh((3, n // 3), np.float64)
     assert big.shape == (3, n // 3)
     assert big.dtype == np.float64
