@@ -606,7 +606,9 @@ def _vm_flags(address: int) -> list[str]:
     raise AssertionError(f"no mapping holds {address:#x}")
 
 
-@pytest.mark.skipif(not os.path.exists("/proc/self/smaps"), reason="needs Linux /proc")
+@pytest.mark.skipif(not (os.path.exists("/proc/self/smaps")
+                         and os.path.exists("/sys/kernel/mm/transparent_hugepage")),
+                    reason="needs Linux /proc and a kernel with transparent huge pages")
 def test_fresh_arrays_ask_for_no_huge_pages():
     n = 3 * _memory.ADVISE_MIN_BYTES // 8
     big = _memory.fresh((3, n // 3), np.float64)
