@@ -54,9 +54,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import config
-from ._inline import expand, interleave
-from ._scalar import ends_log_group
+from . import _native, config
 
 _modules: dict[str, object] = {}
 # read once, at import, like the generic kernel's options (see config.py)
@@ -98,9 +96,7 @@ def code_dir() -> Path:
 
 
 def _sources_digest() -> str:
-    from ._cpu import sources_digest
-
-    return sources_digest()[:16]
+    return _native.sources_digest()[:16]
 
 
 def input_pattern(X: np.ndarray) -> str:
@@ -125,6 +121,50 @@ def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
     that all train without momentum (plain descent, no velocities).  Each module is
     generated once per process.
     """
+    key, args = _key(n_samples, n_inputs, n_hidden, act, loss, lanes, dtype, inputs, momentum)
+    with _lock:  # one thread generates and imports; the others wait and reuse it
+        if key in _modules:
+            return _modules[key]
+        path = code_dir() / f"xorsweep_train_{key}.py"
+        if not _intact(path):  # else generated before: skip generating it again
+            source = _module_source(*args)
+            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
+            with os.fdopen(fd, "w") as f:
+                f.write(f"{_STAMP}{hashlib.sha256(source.encode()).hexdigest()}\n{source}")
+            os.replace(tmp, path)  # atomic: other processes see no file or the whole file
+        name = f"_xorsweep_generated_{key}"
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        _modules[key] = module
+        return module
+
+
+def entry(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
+          lanes: int | None = None, dtype=np.float64, inputs: str | None = None,
+          momentum: bool = True):
+    """Return the C entry point of :func:`unrolled`'s module, and its scratch rows ``R``.
+
+    A ctypes function (see ``_native.entry``): ``(b_start, b_stop, N, K, W1, b1, W2,
+    b2, lr, mom, X, Y, epochs, curve_epochs, target, one, sat_tol, plat_tol, curve,
+    loss_out, outputs, conv, outcome, st, conv_l, curve_block)``, the arrays as
+    pointers to C-contiguous data and the scratch ``st`` (R * lanes values),
+    ``conv_l`` (lanes int64) and ``curve_block`` (K * lanes values) the caller's.
+    Loaded from the cache directory without generating or importing the module
+    (nor numba) when an earlier process compiled it (with ``config.CACHE``).
+    """
+    key, args = _key(n_samples, n_inputs, n_hidden, act, loss, lanes, dtype, inputs, momentum)
+    c = "f" if args[6] == "f32" else "d"
+    f = _native.entry(f"xorsweep_train_{key}", f"iiii{'p' * 8}ip{c}{c}dd{'p' * 8}",
+                      lambda: unrolled(n_samples, n_inputs, n_hidden, act, loss, lanes, dtype,
+                                       inputs, momentum).make_entry(),
+                      code_dir() if _CACHE else None)
+    return f, _layout(n_samples, n_inputs, n_hidden)[2]
+
+
+def _key(n_samples, n_inputs, n_hidden, act, loss, lanes, dtype, inputs, momentum):
+    """Return a module's name key and the arguments of :func:`_module_source`."""
     lanes = config.for_dtype("UNROLLED_LANES", dtype) if lanes is None else lanes
     dt = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
     fast = "-".join(sorted(_FASTMATH_FLAGS)) or "ieee"
@@ -137,24 +177,7 @@ def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
     key = (f"S{n_samples}_D{n_inputs}_H{n_hidden}_a{act}_l{loss}_L{lanes}_{dt}_X{pattern}_"
            f"{'m' if momentum else 'plain'}_"
            f"{fast}_{'c' if _CACHE else 'n'}_{_sources_digest()}")
-    with _lock:  # one thread generates and imports; the others wait and reuse it
-        if key in _modules:
-            return _modules[key]
-        path = code_dir() / f"xorsweep_train_{key}.py"
-        if not _intact(path):  # else generated before: skip generating it again
-            source = _module_source(n_samples, n_inputs, n_hidden, act, loss, lanes, dt,
-                                    inputs, momentum)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{_STAMP}{hashlib.sha256(source.encode()).hexdigest()}\n{source}")
-            os.replace(tmp, path)  # atomic: other processes see no file or the whole file
-        name = f"_xorsweep_generated_{key}"
-        spec = importlib.util.spec_from_file_location(name, path)
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-        _modules[key] = module
-        return module
+    return key, (n_samples, n_inputs, n_hidden, act, loss, lanes, dt, inputs, momentum)
 
 
 _STAMP = "# sha256 of the rest of this file: "
@@ -173,16 +196,23 @@ def _intact(path: Path) -> bool:
     return stamp == _STAMP + hashlib.sha256(rest.encode()).hexdigest()
 
 
-def _module_source(S: int, D: int, H: int, act: int, loss: int, L: int, dt: str,
-                   inputs: str, momentum: bool) -> str:
+def _layout(S: int, D: int, H: int) -> tuple[int, dict[str, int], int]:
+    """Return a block's parameters per lane P, its state's first row by name, and its rows R.
+
+    The block's state has one row of L lanes each: parameters, velocities (untouched
+    in a kernel without momentum), per-lane settings and results, then what one phase
+    of an epoch hands to the next (HZ only where the activation's derivative reads it).
+    """
     P = D * H + 2 * H + 1
-    # the block's state, one row of L lanes each: parameters, velocities (untouched in
-    # a kernel without momentum), per-lane settings and results, then what one phase of
-    # an epoch hands to the next (HZ only where the activation's derivative reads it)
     sizes = {"PAR": P, "VEL": P, "LR": 1, "MOM": 1, "ALIVE": 1, "CONV": 1, "LOSS": 1, "OUT": S,
              "HZ": S * H, "HA": S * H, "ZZ": S, "EE": S}
     rows = dict(zip(sizes, itertools.accumulate(sizes.values(), initial=0), strict=False))
-    R = sum(sizes.values())
+    return P, rows, sum(sizes.values())
+
+
+def _module_source(S: int, D: int, H: int, act: int, loss: int, L: int, dt: str,
+                   inputs: str, momentum: bool) -> str:
+    P, rows, R = _layout(S, D, H)
     sweep = _sweep_source(S, D, H, act, loss, L, dt, rows, inputs, momentum)
     fastmath = sorted(_FASTMATH_FLAGS)
     ftype = {"f32": "float32", "f64": "float64"}[dt]
@@ -214,25 +244,30 @@ P, L, R = {P}, {L}, {R}
 
 @njit(**_OPTS)
 def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
-               one, sat_tol, plat_tol, curve, loss_out, outputs, conv, outcome):
+               one, sat_tol, plat_tol, curve, loss_out, outputs, conv, outcome, st, st2,
+               conv_l, curve_block):
+    # st (R * L,) and st2 (R, L): the same scratch memory, flat and by rows; conv_l (L,)
+    # and curve_block (K, L) scratch too: the caller's, so nothing here allocates
     N = W1.shape[0]
     K = curve_epochs.shape[0]
     for b in range(b_start, b_stop):
         n0 = b * L
         nr = min(L, N - n0)
-        st = np.zeros(R * L, W1.dtype)
-        par = st[:P * L].reshape((P, L))
-        lr_l = st[{rows["LR"]} * L:{rows["LR"] + 1} * L]
-        mom_l = st[{rows["MOM"]} * L:{rows["MOM"] + 1} * L]
-        alive = st[{rows["ALIVE"]} * L:{rows["ALIVE"] + 1} * L]
-        conv_f = st[{rows["CONV"]} * L:{rows["CONV"] + 1} * L]
-        loss_mean = st[{rows["LOSS"]} * L:{rows["LOSS"] + 1} * L]
-        out = st[{rows["OUT"]} * L:{rows["OUT"] + S} * L].reshape(({S}, L))
-        conv_l = np.empty(L, np.int64)  # from conv_f after the epochs
+        for i in range(R * L):
+            st[i] = 0
+        par = st2[:P]
+        lr_l = st2[{rows["LR"]}]
+        mom_l = st2[{rows["MOM"]}]
+        alive = st2[{rows["ALIVE"]}]
+        conv_f = st2[{rows["CONV"]}]
+        loss_mean = st2[{rows["LOSS"]}]
+        out = st2[{rows["OUT"]}:{rows["OUT"] + S}]
         conv_f[:] = -one  # the epoch a lane converged at, as a float (exact), or -1
         _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve[:, :0])
         # the block's curves, lane-contiguous: one cache line per record instead of 64
-        curve_block = np.full((K, L), np.nan, W1.dtype)
+        for kk in range(K):
+            for j in range(L):
+                curve_block[kk, j] = np.nan
         k = 0
         for e in range(epochs + 1):
             record = k < K and curve_epochs[k] == e
@@ -258,6 +293,30 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
                 curve[n0 + j, kk] = curve_block[kk, j]
         _finish(n0, nr, MODE_TRAIN, par, par, out, alive, conv_l, loss_mean, Y, one, sat_tol,
                 plat_tol, W1, b1, W2, b2, W1, b1, W2, b2, outputs, conv, loss_out, outcome)
+
+
+def make_entry():
+    """Compile ``run_blocks`` behind a C entry point (numba ``cfunc``): see _native.py."""
+    from numba import carray, cfunc, types
+
+    f, i8, i64 = types.{ftype}, types.int8, types.int64
+    pf, pi8, pi64 = types.CPointer(f), types.CPointer(i8), types.CPointer(i64)
+    sig = types.void(i64, i64, i64, i64, pf, pf, pf, pf, pf, pf, pf, pf, i64, pi64, f, f,
+                     types.float64, types.float64, pf, pf, pf, pi64, pi8, pf, pi64, pf)
+
+    @cfunc(sig, nogil=True, error_model="numpy", fastmath=_OPTS["fastmath"])
+    def entry(b_start, b_stop, N, K, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs,
+              target, one, sat_tol, plat_tol, curve, loss_out, outputs, conv, outcome, st,
+              conv_l, curve_block):
+        run_blocks(b_start, b_stop, carray(W1, (N, {D}, {H})), carray(b1, (N, {H})),
+                   carray(W2, (N, {H})), carray(b2, (N,)), carray(lr, (N,)), carray(mom, (N,)),
+                   carray(X, ({S}, {D})), carray(Y, ({S},)), epochs, carray(curve_epochs, (K,)),
+                   target, one, sat_tol, plat_tol, carray(curve, (N, K)), carray(loss_out, (N,)),
+                   carray(outputs, (N, {S})), carray(conv, (N,)), carray(outcome, (N,)),
+                   carray(st, (R * L,)), carray(st, (R, L)), carray(conv_l, (L,)),
+                   carray(curve_block, (K, L)))
+
+    return entry
 '''
 
 
@@ -315,6 +374,9 @@ def _sweep_source(S, D, H, act, loss, L, dt, rows, inputs, momentum) -> str:
     which ``train`` checks, and |act'| <= 1), and elsewhere the gradient is
     discarded.
     """
+    from ._inline import expand, interleave  # (they import numba)
+    from ._scalar import ends_log_group
+
     P = D * H + 2 * H + 1
 
     def w1(d, h):

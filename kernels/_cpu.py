@@ -17,9 +17,6 @@ cores themselves).  Blocks never share data, so any split gives the same bits.
 
 from __future__ import annotations
 
-import functools
-import hashlib
-from pathlib import Path
 from types import FunctionType
 
 import numpy as np
@@ -27,8 +24,8 @@ from numba import njit, types
 from numba.extending import overload
 
 from . import _bits, _elementary, _scalar, config
-
-MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN = 0, 1, 2
+from ._native import sources_digest
+from ._types import MODE_GRADIENTS, MODE_TRAIN
 
 _FASTMATH = set(config.FASTMATH_FLAGS) or False
 _inner = njit(nogil=True, error_model="numpy", fastmath=_FASTMATH)
@@ -103,15 +100,6 @@ def _depend_on_sources(dispatcher) -> bool:
         return False
     cache_file._source_stamp = (cache_file._source_stamp, sources_digest())
     return True
-
-
-@functools.cache
-def sources_digest() -> str:
-    """Return the SHA-256 of every kernel source file (``kernels/*.py``), as hex."""
-    digest = hashlib.sha256()
-    for path in sorted(Path(__file__).parent.glob("*.py")):
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 @_inner

@@ -69,3 +69,15 @@ def fresh_copy(a: np.ndarray) -> np.ndarray:
     out = fresh(a.shape, a.dtype)
     np.copyto(out, a)
     return out
+
+
+def aligned(n: int, dtype, align: int = 64) -> np.ndarray:
+    """Return an uninitialized 1-D array of ``n`` values whose data starts on ``align`` bytes.
+
+    NumPy aligns to 16 bytes; a block's scratch state is read as whole SIMD vectors
+    (32 bytes with AVX2), which would otherwise straddle cache lines.
+    """
+    dtype = np.dtype(dtype)
+    raw = np.empty(n * dtype.itemsize + align, np.uint8)
+    skip = -raw.ctypes.data % align
+    return raw[skip:skip + n * dtype.itemsize].view(dtype)

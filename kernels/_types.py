@@ -7,6 +7,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+#: What a kernel call computes: outputs (and losses), gradients, or a training run.
+MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN = 0, 1, 2
+
 #: Outcome labels, indexed by the kernels' outcome codes (see :func:`kernels.train`).
 OUTCOMES: tuple[str, ...] = ("converged", "slow", "plateau", "stuck", "saturated", "diverged")
 

@@ -26,9 +26,8 @@ import math
 from typing import Literal
 
 import numpy as np
-from numba import njit
 
-from . import config
+from . import _codegen, _native, config
 from ._parallel import launch
 from ._types import Params
 from ._validation import check_choice, check_dtype, check_int
@@ -37,53 +36,6 @@ __all__ = ["init_params", "SCHEMES"]
 
 #: Initialization schemes accepted by :func:`init_params`.
 SCHEMES: tuple[str, ...] = ("uniform", "normal", "xavier", "he")
-
-_G = np.uint64(0x9E3779B97F4A7C15)
-_M1 = np.uint64(0xBF58476D1CE4E5B9)
-_M2 = np.uint64(0x94D049BB133111EB)
-_S30, _S27, _S31, _S11 = np.uint64(30), np.uint64(27), np.uint64(31), np.uint64(11)
-_ONE = np.uint64(1)
-_TWO20 = np.uint64(1 << 20)
-_TWO = np.uint64(2)
-_TWO_M53 = 2.0**-53
-
-
-@njit(nogil=True, cache=config.CACHE, inline="always")
-def _mix(z):
-    z = (z ^ (z >> _S30)) * _M1
-    z = (z ^ (z >> _S27)) * _M2
-    return z ^ (z >> _S31)
-
-
-@njit(nogil=True, cache=config.CACHE, inline="always")
-def _uniform01(state, tensor, i, j, k):
-    counter = ((np.uint64(tensor) * _TWO20 + np.uint64(i)) * _TWO20 + np.uint64(j)) * _TWO
-    counter += np.uint64(k)
-    return (_mix(state + (counter + _ONE) * _G) >> _S11) * _TWO_M53
-
-
-@njit(nogil=True, cache=config.CACHE, inline="always")
-def _base_draw(state, tensor, i, j, normal):
-    u0 = _uniform01(state, tensor, i, j, 0)
-    if not normal:
-        return 2.0 * u0 - 1.0
-    u1 = _uniform01(state, tensor, i, j, 1)
-    return math.sqrt(-2.0 * math.log(1.0 - u0)) * math.cos(2.0 * math.pi * u1)
-
-
-@njit(nogil=True, cache=config.CACHE)
-def _init(start, stop, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2):
-    _, D, H = W1.shape
-    for n in range(start, stop):
-        state = _mix(seeds[n] + _G)
-        for d in range(D):
-            for h in range(H):
-                W1[n, d, h] = w_scale1 * _base_draw(state, 0, d, h, normal)
-        for h in range(H):
-            b1[n, h] = b_scale * _base_draw(state, 1, 0, h, normal)
-            W2[n, h] = w_scale2 * _base_draw(state, 2, h, 0, normal)
-        b2[n] = b_scale * _base_draw(state, 3, 0, 0, normal)
-
 
 def init_params(
     seeds,
@@ -159,7 +111,11 @@ def init_params(
     b1 = np.empty((N, H))
     W2 = np.empty((N, H))
     b2 = np.empty(N)
-    launch(_init, N, True, (seeds_u64, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2))
+    init = _native.entry(f"xorsweep_init_{_native.sources_digest()[:16]}", "iiiiipiddd" + "p" * 4,
+                         _make_entry, _codegen.code_dir() if config.CACHE else None)
+    args = (N, D, H, _native.pointer(seeds_u64), int(normal), w_scale1, w_scale2, b_scale,
+            *(_native.pointer(a) for a in (W1, b1, W2, b2)))
+    launch(lambda start, stop: init(start, stop, *args), N, True, ())
     if dtype != np.float64:
         with np.errstate(over="ignore"):
             W1, b1, W2, b2 = (a.astype(dtype) for a in (W1, b1, W2, b2))
@@ -180,3 +136,9 @@ def _seeds_as_uint64(seeds) -> np.ndarray:
     if arr.dtype.kind == "i":
         return np.ascontiguousarray(arr, dtype=np.int64).view(np.uint64)
     raise ValueError(f"seeds must be integers (int64 or uint64), got dtype {arr.dtype}")
+
+
+def _make_entry():
+    from ._seeding import make_entry  # numba: only when no process has compiled it yet
+
+    return make_entry()

@@ -11,10 +11,10 @@ from typing import Literal
 
 import numpy as np
 
-from . import _codegen, _cpu, config
-from ._memory import fresh, fresh_copy
+from . import _codegen, _native, config
+from ._memory import aligned, fresh, fresh_copy
 from ._parallel import launch
-from ._types import OUTCOMES, Params, TrainResult
+from ._types import MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN, OUTCOMES, Params, TrainResult
 from ._validation import check_choice, check_dtype, check_int, check_number, per_network
 from .initialization import init_params
 
@@ -119,7 +119,7 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     N, S = p.n_nets, X.shape[0]
     dt = p.dtype
     lanes = check_int("config.LANES", config.LANES, low=1)
-    grads = Params(*(np.zeros_like(a) for a in p.arrays())) if mode == _cpu.MODE_GRADIENTS \
+    grads = Params(*(np.zeros_like(a) for a in p.arrays())) if mode == MODE_GRADIENTS \
         else Params(np.zeros((0, 1, 1), dt), np.zeros((0, 1), dt), np.zeros((0, 1), dt),
                     np.zeros(0, dt))
     curve, loss_out, outputs, conv, outcome = _results(N, S, curve_epochs.shape[0], dt)
@@ -127,16 +127,28 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
         return grads, curve, loss_out, outputs, conv, outcome
     width = _unrolled_lanes(N, S, p.n_inputs, p.n_hidden, dt)
     # the generated kernel holds epoch numbers in the dtype: exact up to 2**24 in float32
-    if mode == _cpu.MODE_TRAIN and width is not None and epochs <= 2 ** (np.finfo(dt).nmant + 1):
-        kernel = _codegen.unrolled(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
-                                   LOSSES.index(loss), width, dt, _codegen.input_pattern(X),
-                                   bool(np.any(mom != 0)))
-        launch(kernel.run_blocks, -(-N // width), parallel,
-                (*p.arrays(), lr, mom, X, Y, epochs, curve_epochs, _least_at_least(dt, target),
-                 dt.type(1),
-                 float(config.SATURATED_TOL), float(config.PLATEAU_TOL), curve, loss_out,
-                 outputs, conv, outcome))
+    if mode == MODE_TRAIN and width is not None and epochs <= 2 ** (np.finfo(dt).nmant + 1):
+        entry, R = _codegen.entry(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
+                                  LOSSES.index(loss), width, dt, _codegen.input_pattern(X),
+                                  bool(np.any(mom != 0)))
+        K = curve_epochs.shape[0]
+        arrays = (*p.arrays(), lr, mom, np.ascontiguousarray(X, dt), np.ascontiguousarray(Y, dt))
+        args = (N, K, *map(_native.pointer, arrays), epochs, _native.pointer(curve_epochs),
+                float(_least_at_least(dt, target)), 1.0, float(config.SATURATED_TOL),
+                float(config.PLATEAU_TOL),
+                *map(_native.pointer, (curve, loss_out, outputs, conv, outcome)))
+
+        def run_range(b_start, b_stop):
+            if b_stop > b_start:  # scratch of its own for each range (each thread)
+                st, conv_l, curve_block = aligned(R * width, dt), aligned(width, np.int64), \
+                    aligned(K * width, dt)
+                entry(b_start, b_stop, *args, st.ctypes.data, conv_l.ctypes.data,
+                      curve_block.ctypes.data)
+
+        launch(run_range, -(-N // width), parallel, ())
     else:  # the generic kernel; a handful of networks get a block no wider than needed
+        from . import _cpu  # (imports numba)
+
         lanes = min(lanes, N)
         launch(_cpu.run_blocks, -(-N // lanes), parallel,
                 (mode, *p.arrays(), lr, mom, X, Y, epochs, curve_epochs, float(target),
@@ -241,7 +253,7 @@ def forward(
     >>> kernels.forward(kernels.init_params(np.arange(5)), X).shape
     (5, 4)
     """
-    _, _, _, outputs, _, _ = _evaluate_once(_cpu.MODE_FORWARD, p, X, None, activation, "bce",
+    _, _, _, outputs, _, _ = _evaluate_once(MODE_FORWARD, p, X, None, activation, "bce",
                                             parallel)
     return outputs
 
@@ -269,7 +281,7 @@ def losses(
     ValueError
         On a wrong shape, non-finite value or unknown name; the message names the argument.
     """
-    _, _, loss_out, _, _, _ = _evaluate_once(_cpu.MODE_FORWARD, p, X, Y, activation, loss,
+    _, _, loss_out, _, _, _ = _evaluate_once(MODE_FORWARD, p, X, Y, activation, loss,
                                              parallel)
     return loss_out
 
@@ -318,7 +330,7 @@ def gradients(
     ValueError
         On a wrong shape, non-finite value or unknown name; the message names the argument.
     """
-    grads, *_ = _evaluate_once(_cpu.MODE_GRADIENTS, p, X, Y, activation, loss, parallel)
+    grads, *_ = _evaluate_once(MODE_GRADIENTS, p, X, Y, activation, loss, parallel)
     return grads
 
 
@@ -493,7 +505,7 @@ def train(
             curve_epochs=curve_epochs, target=target)
     else:
         _, curve, loss_out, outputs, conv, outcome = _run(
-            _cpu.MODE_TRAIN, work, Xc, Yc, act=act, loss=loss, lr=lr_arr, mom=mom_arr,
+            MODE_TRAIN, work, Xc, Yc, act=act, loss=loss, lr=lr_arr, mom=mom_arr,
             epochs=epochs, curve_epochs=curve_epochs, target=target, parallel=parallel)
     return TrainResult(params=work, loss=loss_out, outputs=outputs, converged_epoch=conv,
                        curve=curve, curve_epochs=curve_epochs, outcome=_OUTCOME_LABELS[outcome])

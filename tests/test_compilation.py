@@ -11,7 +11,16 @@ import numpy as np
 import pytest
 
 import kernels
-from kernels import _codegen, _cpu, config
+from kernels import _codegen, _cpu, _native, config
+
+
+@pytest.fixture
+def cache_dir(tmp_path, monkeypatch):
+    """An empty cache directory, and a process that has loaded no kernel yet."""
+    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
+    monkeypatch.setattr(_codegen, "_modules", {})
+    monkeypatch.setattr(_native, "_loaded", {})
+    return tmp_path
 
 SCRIPT = """
 import sys, numpy as np, kernels
@@ -38,35 +47,117 @@ def test_processes_starting_together_on_cold_caches(tmp_path):
         np.testing.assert_array_equal(r, here)
     generated = list((tmp_path / "gen").glob("xorsweep_train_*.py"))
     assert len(generated) == 1
-    assert not list((tmp_path / "gen").glob("*.tmp"))  # no half-written files left behind
+    assert len(list((tmp_path / "gen").glob("xorsweep_train_*.o"))) == 1
+    assert len(list((tmp_path / "gen").glob("xorsweep_init_*.o"))) == 1
+    assert not list((tmp_path / "gen").glob(".*.tmp"))  # no half-written files left behind
 
 
-def test_a_changed_generated_kernel_is_written_again(tmp_path, monkeypatch):
-    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_codegen, "_modules", {})
+WARM = """
+import sys, numpy as np, kernels
+X, Y = kernels.tasks.xor()
+p = kernels.init_params(np.arange(300), scheme="normal", dtype=np.float32)
+r = kernels.train(p, X, Y, lr=np.linspace(0.5, 4.0, 300), epochs=400, record_every=7)
+np.savez(sys.argv[1], W1=r.params.W1, curve=r.curve, outputs=r.outputs, code=r.outcome,
+         conv=r.converged_epoch, init=p.W1)
+print("numba" in sys.modules)
+"""
+
+
+def test_a_warm_process_trains_without_numba_and_gets_the_same_bits(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"),
+               XORSWEEP_CACHE_DIR=str(tmp_path / "gen"))
+    imported = []
+    for i in range(2):
+        out = subprocess.run([sys.executable, "-c", WARM, str(tmp_path / f"r{i}.npz")],
+                             env=env, capture_output=True, text=True, timeout=300, check=True)
+        imported.append(out.stdout.split())
+    assert imported == [["True"], ["False"]]  # the first compiles with numba, the second loads
+    cold, warm = np.load(tmp_path / "r0.npz"), np.load(tmp_path / "r1.npz")
+    for name in cold.files:
+        np.testing.assert_array_equal(cold[name].view(np.uint8), warm[name].view(np.uint8),
+                                      err_msg=name)
+
+
+def test_a_changed_generated_kernel_is_written_again(cache_dir, monkeypatch):
     X, Y = kernels.tasks.xor()
     p = kernels.init_params(np.arange(100))
     want = kernels.train(p, X, Y, epochs=20).loss
-    [path] = tmp_path.glob("xorsweep_train_*.py")
+    [path] = cache_dir.glob("xorsweep_train_*.py")
+    [obj] = cache_dir.glob("xorsweep_train_*.o")
     good = path.read_text()
     path.write_text(good.replace("zero = one - one", "zero = one", 1))  # wrong, same name
+    obj.unlink()  # (else the module is not read: its compiled code is loaded)
     monkeypatch.setattr(_codegen, "_modules", {})
+    monkeypatch.setattr(_native, "_loaded", {})
     got = kernels.train(p, X, Y, epochs=20).loss
     assert path.read_text() == good
     np.testing.assert_array_equal(got, want)
 
 
-def test_warmup_then_train(tmp_path, monkeypatch):
-    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_codegen, "_modules", {})  # forget kernels other tests generated
+@pytest.mark.parametrize("damage", ["flip", "truncate", "header"])
+def test_a_damaged_object_file_is_compiled_again(cache_dir, monkeypatch, damage):
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(100), dtype=np.float32)
+    want = kernels.train(p, X, Y, epochs=30, record_every=3)
+    [path] = cache_dir.glob("xorsweep_train_*.o")
+    good = path.read_bytes()
+    header, _, obj = good.partition(b"\n")
+    path.write_bytes({"flip": header + b"\n" + obj[:-100] + bytes([obj[-100] ^ 1]) + obj[-99:],
+                      "truncate": good[:len(good) // 2],
+                      "header": b"garbage\n" + obj}[damage])
+    monkeypatch.setattr(_native, "_loaded", {})
+    compiled = []
+    real = _codegen.unrolled
+    monkeypatch.setattr(_codegen, "unrolled", lambda *a: compiled.append(a) or real(*a))
+    got = kernels.train(p, X, Y, epochs=30, record_every=3)
+    assert compiled  # not loaded: compiled again
+    assert _native._load(path)  # and written again, whole
+    for name in ("loss", "curve", "outputs"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
+
+
+def test_object_files_are_named_by_the_host(cache_dir, monkeypatch):
+    X, Y = kernels.tasks.xor()
+    kernels.train(kernels.init_params(np.arange(10)), X, Y, epochs=3)
+    [path] = cache_dir.glob("xorsweep_train_*.o")
+    assert path.name.endswith(f".{_native.host_key()}.o")
+    # another CPU (or numba, llvmlite, numba settings): another file, compiled afresh
+    monkeypatch.setattr(_native, "host_key", lambda: "another-host")
+    monkeypatch.setattr(_native, "_loaded", {})
+    kernels.train(kernels.init_params(np.arange(10)), X, Y, epochs=3)
+    assert len(list(cache_dir.glob("xorsweep_train_*.another-host.o"))) == 1
+
+
+def test_host_key_follows_numba_settings(monkeypatch):
+    before = _native.host_key.__wrapped__()
+    monkeypatch.setenv("NUMBA_OPT", "0")
+    assert _native.host_key.__wrapped__() != before
+    monkeypatch.delenv("NUMBA_OPT")
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "1")  # not a code generation setting
+    assert _native.host_key.__wrapped__() == before
+
+
+def test_undefined_symbols_of_an_object_file(cache_dir):
+    X, Y = kernels.tasks.xor()
+    kernels.train(kernels.init_params(np.arange(10)), X, Y, epochs=3)
+    [path] = cache_dir.glob("xorsweep_train_*.o")
+    obj = path.read_bytes().partition(b"\n")[2]
+    undefined = _native.undefined_symbols(obj)
+    assert "PyErr_SetString" in undefined  # numba's error path in the entry point
+    assert "numba_gil_ensure" in undefined
+    assert not any("run_blocks" in name for name in undefined)  # defined in the file
+    with pytest.raises(ValueError, match="not an ELF64"):
+        _native.undefined_symbols(b"\x7fELF\x01\x01" + obj[6:])
+
+
+def test_warmup_then_train(cache_dir):
     X, Y = kernels.tasks.xor()
     kernels.warmup(X, Y, n_hidden=2, activation="sigmoid", loss="bce", dtype=np.float32)
-    assert list(tmp_path.glob("xorsweep_train_S4_D2_H2_a0_l0_*.py"))
+    assert list(cache_dir.glob("xorsweep_train_S4_D2_H2_a0_l0_*.o"))
 
 
-def test_warmup_compiles_the_kernels_for_the_sizes_given(tmp_path, monkeypatch):
-    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path))
-    monkeypatch.setattr(_codegen, "_modules", {})
+def test_warmup_compiles_the_kernels_for_the_sizes_given(cache_dir):
+    tmp_path = cache_dir
     X, Y = kernels.tasks.xor()
 
     def generated():

@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import ctypes
 import math
 import os
 import re
+import sys
 import warnings
 
 import numba
@@ -35,8 +37,8 @@ def _assert_results_identical(a: kernels.TrainResult, b: kernels.TrainResult):
 def kernel_path(request, monkeypatch):
     """Run a test through the generated straight-line kernel and through the generic one."""
     calls = []
-    real = _codegen.unrolled
-    monkeypatch.setattr(_codegen, "unrolled", lambda *a: calls.append(a) or real(*a))
+    real = _codegen.entry
+    monkeypatch.setattr(_codegen, "entry", lambda *a: calls.append(a) or real(*a))
     if request.param == "generic":
         monkeypatch.setattr(config, "UNROLL_LIMIT", 0)
     yield request.param
@@ -107,8 +109,8 @@ def test_convergence_threshold_in_the_kernel_dtype_compares_as_the_float64_targe
 def test_epochs_beyond_exact_float32_integers_train_with_the_generic_kernel(monkeypatch):
     # the generated kernel holds epoch numbers in the dtype (exact up to 2**24 in float32)
     calls = []
-    real = _codegen.unrolled
-    monkeypatch.setattr(_codegen, "unrolled", lambda *a: calls.append(a) or real(*a))
+    real = _codegen.entry
+    monkeypatch.setattr(_codegen, "entry", lambda *a: calls.append(a) or real(*a))
     X, Y = kernels.tasks.xor()
     # relu units of 1e30 times output weights of 1e30 overflow: diverged at epoch 0, so
     # both runs stop at once
@@ -252,8 +254,8 @@ def test_kernel_without_momentum_equals_generic_kernel_bitwise(activation, loss,
     lr[::13] = 1e308
     kw = {"lr": lr, "epochs": 120, "record_every": 16, "activation": activation, "loss": loss}
     calls = []
-    real = _codegen.unrolled
-    monkeypatch.setattr(_codegen, "unrolled", lambda *a: calls.append(a) or real(*a))
+    real = _codegen.entry
+    monkeypatch.setattr(_codegen, "entry", lambda *a: calls.append(a) or real(*a))
     fast = kernels.train(p, X, Y, **kw)
     assert calls
     assert calls[0][-1] is False  # the kernel without velocities
@@ -327,8 +329,8 @@ def test_input_pattern_names_the_module_and_is_checked():
 
 def test_block_width_follows_the_population_size(monkeypatch):
     widths = []
-    real = _codegen.unrolled
-    monkeypatch.setattr(_codegen, "unrolled", lambda *a: widths.append(a[5]) or real(*a))
+    real = _codegen.entry
+    monkeypatch.setattr(_codegen, "entry", lambda *a: widths.append(a[5]) or real(*a))
     X, Y = kernels.tasks.xor()
     for n, dtype in [(1, np.float64), (15, np.float64), (79, np.float64), (80, np.float64),
                      (1, np.float32), (83, np.float32), (84, np.float32)]:
@@ -362,6 +364,8 @@ def test_block_widths_take_one_int_for_every_dtype_or_a_dict(monkeypatch):
 def test_kernels_release_the_gil():
     assert _cpu.run_blocks.targetoptions["nogil"] is True
     assert _codegen.unrolled(4, 2, 2, 0, 0).run_blocks.targetoptions["nogil"] is True
+    entry, _ = _codegen.entry(4, 2, 2, 0, 0)  # called through ctypes, which releases the GIL
+    assert not entry._flags_ & ctypes._FUNCFLAG_PYTHONAPI
     assert "nnan" not in config.FASTMATH_FLAGS
     assert "ninf" not in config.FASTMATH_FLAGS
     assert "fast" not in config.FASTMATH_FLAGS
@@ -676,3 +680,14 @@ def test_outcome_labels(logits, outcome):
     for dtype in (np.float64, np.float32):
         r = kernels.train(params_from_logits(logits, dtype), X, Y, epochs=0, activation="relu")
         assert r.outcome[0] == outcome
+
+
+def test_thread_count_is_numbas_even_before_numba_is_imported(monkeypatch):
+    from kernels import _parallel
+
+    assert _parallel.num_threads() == numba.get_num_threads()  # numba loaded: its count
+    monkeypatch.delitem(sys.modules, "numba")  # as in a process that loaded kernels from cache
+    monkeypatch.setenv("NUMBA_NUM_THREADS", "3")
+    assert _parallel.num_threads() == 3
+    monkeypatch.delenv("NUMBA_NUM_THREADS")
+    assert _parallel.num_threads() == numba.config.NUMBA_DEFAULT_NUM_THREADS

@@ -1,0 +1,233 @@
+"""Kernels as native code behind C entry points, cached as object files.
+
+The training kernels (``_codegen``) and the initializer (``_seeding``) are
+compiled by numba once, as a ``cfunc``: a C entry point that takes pointers and
+sizes and calls the njit function.  Its machine code is written to the cache
+directory as an object file.  Any later process loads that file with llvmlite
+(numba's own LLVM binding, already installed with it) and calls the entry point
+through ctypes, which releases the GIL for the call: it never imports numba.
+That is what a warm start costs: importing numba and the first call of one of
+its cached functions took 0.6-0.7 s (2026-12-02, 2 Zen 3 cores), most of it
+numba registering its whole typing and lowering library; importing
+``llvmlite.binding`` and loading a kernel take 0.04-0.07 s.
+
+The machine code is the one numba compiled (the same bits as calling the njit
+function: tests check it), for this CPU: a file is named by the kernel, a digest
+of the kernel sources (in the kernel's name) and a digest of everything the code
+depends on besides (:func:`host_key`: numba and llvmlite versions, the CPU's
+name and features, numba's settings in the environment).  Each file starts with
+a header line giving its entry point, its undefined symbols, and the SHA-256 of
+the object code that follows: a file that is damaged, or written for another
+host, is compiled again and replaced (atomically; several processes may do so at
+once and all write the same bytes).
+
+An entry point refers to symbols outside its own code: the C library, the
+Python C API (both in every Python process), and numba's runtime helpers, which
+only its error paths call (building and raising an exception; the kernels raise
+none: they allocate nothing and check no bounds).  Without numba loaded, those
+resolve to a stub that aborts with a message.  A symbol that resolves nowhere
+else means the file is not loaded (LLVM would abort the process).
+
+Anything that stops the loader (not Linux ELF, llvmlite refusing the file)
+falls back to compiling with numba in the process, as the first one did.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import hashlib
+import json
+import os
+import struct
+import sys
+import tempfile
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+#: Symbols of numba's runtime that entry points reference on error paths only.
+RUNTIME_HELPERS: frozenset[str] = frozenset({
+    "NRT_Free", "NRT_MemInfo_call_dtor", "numba_do_raise", "numba_gil_ensure",
+    "numba_gil_release", "numba_runtime_build_excinfo_struct", "numba_unpickle"})
+
+#: Environment variables of numba's that do not change the code it compiles.
+_NEUTRAL_ENV = frozenset({
+    "NUMBA_NUM_THREADS", "NUMBA_CACHE_DIR", "NUMBA_THREADING_LAYER", "NUMBA_DEBUG_CACHE",
+    "NUMBA_COLOR_SCHEME", "NUMBA_DISABLE_PERFORMANCE_WARNINGS"})
+
+#: ctypes types of the argument codes: int64, pointer, float32, float64.
+_CTYPES = {"i": ctypes.c_int64, "p": ctypes.c_void_p, "f": ctypes.c_float, "d": ctypes.c_double}
+
+_MAGIC = "xorsweep-native 1"
+_lock = threading.Lock()
+_loaded: dict[str, Callable] = {}
+_engines: list = []  # keep every loaded object's code mapped for the life of the process
+
+
+def _after_fork_in_child() -> None:
+    global _lock
+    _lock = threading.Lock()  # a thread of the parent may have held it: nobody does here
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
+@functools.cache
+def sources_digest() -> str:
+    """Return the SHA-256 of every kernel source file (``kernels/*.py``), as hex."""
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+@functools.cache
+def _llvm():
+    import llvmlite.binding as llvm
+
+    llvm.initialize_native_target()
+    llvm.initialize_native_asmprinter()
+    return llvm
+
+
+@functools.cache
+def host_key() -> str:
+    """Return a digest of what compiled code depends on besides its source."""
+    from importlib.metadata import version
+
+    llvm = _llvm()
+    env = sorted((k, v) for k, v in os.environ.items()
+                 if k.startswith("NUMBA_") and k not in _NEUTRAL_ENV)
+    parts = [sys.platform, llvm.get_process_triple(), llvm.get_host_cpu_name(),
+             llvm.get_host_cpu_features().flatten(), version("numba"), version("llvmlite"),
+             repr(env)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
+
+
+def pointer(a: np.ndarray) -> int:
+    """Return the address of a C-contiguous array's data (what an entry point takes)."""
+    if not a.flags.c_contiguous:
+        raise ValueError("native kernels take C-contiguous arrays")
+    return a.ctypes.data
+
+
+def entry(name: str, argcodes: str, build: Callable[[], object], cache_dir: Path | None):
+    """Return the C entry point ``name`` as a ctypes function of ``argcodes``.
+
+    ``argcodes``: one character per argument (``i`` int64, ``p`` pointer, ``f``
+    float32, ``d`` float64); it returns nothing.  ``build()`` compiles it with
+    numba and returns the ``cfunc``; it is called only when ``cache_dir`` (None:
+    no cache) has no usable object file for ``name``, which it then gets.
+    """
+    with _lock:
+        if name in _loaded:
+            return _loaded[name]
+        path = None if cache_dir is None else _object_path(cache_dir, name)
+        address = _load(path) if path is not None else None
+        if address is None:
+            compiled = build()
+            address = compiled.address
+            if path is not None:
+                _store(path, compiled)
+        f = ctypes.CFUNCTYPE(None, *(_CTYPES[c] for c in argcodes))(address)
+        _loaded[name] = f
+        return f
+
+
+def _object_path(cache_dir: Path, name: str) -> Path | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return cache_dir / f"{name}.{host_key()}.o"
+    except Exception:  # noqa: BLE001 - no llvmlite or no metadata: no native cache
+        return None
+
+
+def _store(path: Path, compiled) -> None:
+    """Write ``compiled``'s object code and header to ``path`` atomically (best effort)."""
+    try:
+        lib = compiled._library  # numba's code library of the cfunc  # noqa: SLF001
+        _, kind, (obj, _shared) = lib.serialize_using_object_code()
+        if kind != "object":
+            return
+        header = {"magic": _MAGIC, "symbol": compiled.native_name,
+                  "undefined": sorted(undefined_symbols(obj)),
+                  "sha256": hashlib.sha256(obj).hexdigest()}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+        with os.fdopen(fd, "wb") as f:
+            f.write(json.dumps(header).encode() + b"\n" + obj)
+        os.replace(tmp, path)  # atomic: other processes see no file or the whole file
+    except (OSError, ValueError, AttributeError, TypeError):
+        return  # the kernel still runs; the next process compiles it again
+
+
+def _load(path: Path) -> int | None:
+    """Return the address of the entry point in the object file at ``path``, or None."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    line, _, obj = data.partition(b"\n")
+    try:
+        header = json.loads(line)
+        if header["magic"] != _MAGIC or hashlib.sha256(obj).hexdigest() != header["sha256"]:
+            return None
+        llvm = _llvm()
+        target = llvm.Target.from_default_triple().create_target_machine()
+        # (creating an engine makes the process's own symbols visible to LLVM)
+        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)
+        for sym in header["undefined"]:
+            if llvm.address_of_symbol(sym) is not None:
+                continue
+            if sym not in RUNTIME_HELPERS:
+                return None  # LLVM would abort the process on an unresolved symbol
+            llvm.add_symbol(sym, _abort_stub_address())
+        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+        engine.finalize_object()
+        address = engine.get_function_address(header["symbol"])
+    except (ValueError, KeyError, TypeError, RuntimeError, OSError):
+        return None
+    if not address:
+        return None
+    _engines.append(engine)
+    return address
+
+
+_STUB_TYPE = ctypes.CFUNCTYPE(None)
+
+
+@_STUB_TYPE
+def _abort_stub():
+    sys.stderr.write("xorsweep: a native kernel reached numba's error handling, which this "
+                     "process has not loaded (a bug in xorsweep: please report it)\n")
+    sys.stderr.flush()
+    os.abort()
+
+
+def _abort_stub_address() -> int:
+    return ctypes.cast(_abort_stub, ctypes.c_void_p).value
+
+
+def undefined_symbols(obj: bytes) -> set[str]:
+    """Return the names of the undefined symbols of an ELF64 little-endian object file."""
+    if obj[:4] != b"\x7fELF" or obj[4] != 2 or obj[5] != 1:
+        raise ValueError("not an ELF64 little-endian object file")
+    shoff, = struct.unpack_from("<Q", obj, 0x28)
+    shentsize, shnum = struct.unpack_from("<HH", obj, 0x3A)
+    sections = [struct.unpack_from("<IIQQQQIIQQ", obj, shoff + i * shentsize)
+                for i in range(shnum)]
+    names = set()
+    for _, sh_type, _, _, offset, size, link, _, _, entsize in sections:
+        if sh_type != 2:  # SHT_SYMTAB
+            continue
+        str_offset = sections[link][4]
+        for k in range(1, size // entsize):  # entry 0 is the null symbol
+            st_name, _, _, st_shndx, _, _ = struct.unpack_from("<IBBHQQ", obj,
+                                                               offset + k * entsize)
+            if st_shndx == 0 and st_name:  # SHN_UNDEF
+                end = obj.index(b"\0", str_offset + st_name)
+                names.add(obj[str_offset + st_name:end].decode())
+    return names
