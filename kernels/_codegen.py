@@ -157,9 +157,10 @@ def entry(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
     key, args = _key(n_samples, n_inputs, n_hidden, act, loss, lanes, dtype, inputs, momentum)
     c = "f" if args[6] == "f32" else "d"
     f = _native.entry(f"xorsweep_train_{key}", f"iiii{'p' * 8}ip{c}{c}dd{'p' * 8}",
-                      lambda: unrolled(n_samples, n_inputs, n_hidden, act, loss, lanes, dtype,
-                                       inputs, momentum).make_entry(),
-                      code_dir() if _CACHE else None)
+                      lambda numba_cache: unrolled(n_samples, n_inputs, n_hidden, act, loss,
+                                                   lanes, dtype, inputs,
+                                                   momentum).make_entry(numba_cache),
+                      code_dir if _CACHE else None)
     return f, _layout(n_samples, n_inputs, n_hidden)[2]
 
 
@@ -226,7 +227,7 @@ def _module_source(S: int, D: int, H: int, act: int, loss: int, L: int, dt: str,
 import math
 
 import numpy as np
-from numba import njit
+from numba import carray, cfunc, njit, types
 
 from kernels._cpu import _finish, _gather, MODE_TRAIN
 from kernels._emit import compile_lanes
@@ -295,28 +296,25 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
                 plat_tol, W1, b1, W2, b2, W1, b1, W2, b2, outputs, conv, loss_out, outcome)
 
 
-def make_entry():
-    """Compile ``run_blocks`` behind a C entry point (numba ``cfunc``): see _native.py."""
-    from numba import carray, cfunc, types
+def _entry(b_start, b_stop, N, K, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target,
+           one, sat_tol, plat_tol, curve, loss_out, outputs, conv, outcome, st, conv_l,
+           curve_block):
+    run_blocks(b_start, b_stop, carray(W1, (N, {D}, {H})), carray(b1, (N, {H})),
+               carray(W2, (N, {H})), carray(b2, (N,)), carray(lr, (N,)), carray(mom, (N,)),
+               carray(X, ({S}, {D})), carray(Y, ({S},)), epochs, carray(curve_epochs, (K,)),
+               target, one, sat_tol, plat_tol, carray(curve, (N, K)), carray(loss_out, (N,)),
+               carray(outputs, (N, {S})), carray(conv, (N,)), carray(outcome, (N,)),
+               carray(st, (R * L,)), carray(st, (R, L)), carray(conv_l, (L,)),
+               carray(curve_block, (K, L)))
 
+
+def make_entry(cache):
+    """Compile ``run_blocks`` behind a C entry point (numba ``cfunc``): see _native.py."""
     f, i8, i64 = types.{ftype}, types.int8, types.int64
     pf, pi8, pi64 = types.CPointer(f), types.CPointer(i8), types.CPointer(i64)
     sig = types.void(i64, i64, i64, i64, pf, pf, pf, pf, pf, pf, pf, pf, i64, pi64, f, f,
                      types.float64, types.float64, pf, pf, pf, pi64, pi8, pf, pi64, pf)
-
-    @cfunc(sig, nogil=True, error_model="numpy", fastmath=_OPTS["fastmath"])
-    def entry(b_start, b_stop, N, K, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs,
-              target, one, sat_tol, plat_tol, curve, loss_out, outputs, conv, outcome, st,
-              conv_l, curve_block):
-        run_blocks(b_start, b_stop, carray(W1, (N, {D}, {H})), carray(b1, (N, {H})),
-                   carray(W2, (N, {H})), carray(b2, (N,)), carray(lr, (N,)), carray(mom, (N,)),
-                   carray(X, ({S}, {D})), carray(Y, ({S},)), epochs, carray(curve_epochs, (K,)),
-                   target, one, sat_tol, plat_tol, carray(curve, (N, K)), carray(loss_out, (N,)),
-                   carray(outputs, (N, {S})), carray(conv, (N,)), carray(outcome, (N,)),
-                   carray(st, (R * L,)), carray(st, (R, L)), carray(conv_l, (L,)),
-                   carray(curve_block, (K, L)))
-
-    return entry
+    return cfunc(sig, **{{**_OPTS, "cache": cache}})(_entry)
 '''
 
 

@@ -75,9 +75,11 @@ def aligned(n: int, dtype, align: int = 64) -> np.ndarray:
     """Return an uninitialized 1-D array of ``n`` values whose data starts on ``align`` bytes.
 
     NumPy aligns to 16 bytes; a block's scratch state is read as whole SIMD vectors
-    (32 bytes with AVX2), which would otherwise straddle cache lines.
+    (32 bytes with AVX2), which would otherwise straddle cache lines.  From
+    :func:`fresh`: a block's loss curves (scratch of K x lanes values) can be
+    megabytes, written once per block.
     """
     dtype = np.dtype(dtype)
-    raw = np.empty(n * dtype.itemsize + align, np.uint8)
+    raw = fresh((n * dtype.itemsize + align,), np.uint8)
     skip = -raw.ctypes.data % align
     return raw[skip:skip + n * dtype.itemsize].view(dtype)

@@ -114,21 +114,26 @@ def pointer(a: np.ndarray) -> int:
     return a.ctypes.data
 
 
-def entry(name: str, argcodes: str, build: Callable[[], object], cache_dir: Path | None):
+def entry(name: str, argcodes: str, build: Callable[[bool], object],
+          cache_dir: Callable[[], Path] | None):
     """Return the C entry point ``name`` as a ctypes function of ``argcodes``.
 
     ``argcodes``: one character per argument (``i`` int64, ``p`` pointer, ``f``
-    float32, ``d`` float64); it returns nothing.  ``build()`` compiles it with
-    numba and returns the ``cfunc``; it is called only when ``cache_dir`` (None:
-    no cache) has no usable object file for ``name``, which it then gets.
+    float32, ``d`` float64); it returns nothing.  ``build(numba_cache)`` compiles it
+    with numba and returns the ``cfunc``; it is called only when the directory that
+    ``cache_dir()`` returns (None: no cache) has no usable object file for ``name``,
+    which it then gets.  Both are called only the first time ``name`` is asked for.
+    Where object files cannot be used (not Linux), ``numba_cache`` is True: the
+    ``cfunc`` should then be cached by numba (whose cache keeps no object code
+    that could be written here).
     """
     with _lock:
         if name in _loaded:
             return _loaded[name]
-        path = None if cache_dir is None else _object_path(cache_dir, name)
+        path = None if cache_dir is None else _object_path(cache_dir(), name)
         address = _load(path) if path is not None else None
         if address is None:
-            compiled = build()
+            compiled = build(cache_dir is not None and path is None)
             address = compiled.address
             if path is not None:
                 _store(path, compiled)
@@ -160,7 +165,7 @@ def _store(path: Path, compiled) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(json.dumps(header).encode() + b"\n" + obj)
         os.replace(tmp, path)  # atomic: other processes see no file or the whole file
-    except (OSError, ValueError, AttributeError, TypeError):
+    except (OSError, ValueError, AttributeError, TypeError, RuntimeError):
         return  # the kernel still runs; the next process compiles it again
 
 

@@ -56,21 +56,19 @@ def _init(start, stop, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b
         b2[n] = b_scale * _base_draw(state, 3, 0, 0, normal)
 
 
-def make_entry():
+def _entry(start, stop, N, D, H, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2):
+    _init(start, stop, carray(seeds, (N,)), normal != 0, w_scale1, w_scale2, b_scale,
+          carray(W1, (N, D, H)), carray(b1, (N, H)), carray(W2, (N, H)), carray(b2, (N,)))
+
+
+def make_entry(cache: bool):
     """Compile :func:`_init` behind a C entry point (numba ``cfunc``): see _native.py.
 
     ``(start, stop, N, D, H, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2)``
     with the arrays as pointers (uint64 seeds, float64 parameters) and ``normal``
-    an int64 (nonzero: normal draws).
+    an int64 (nonzero: normal draws).  ``cache``: numba caches it (see ``_native.entry``).
     """
     i64, f64 = types.int64, types.float64
     pu64, pf64 = types.CPointer(types.uint64), types.CPointer(f64)
     sig = types.void(i64, i64, i64, i64, i64, pu64, i64, f64, f64, f64, pf64, pf64, pf64, pf64)
-
-    @cfunc(sig, nogil=True)
-    def entry(start, stop, N, D, H, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2,
-              b2):
-        _init(start, stop, carray(seeds, (N,)), normal != 0, w_scale1, w_scale2, b_scale,
-              carray(W1, (N, D, H)), carray(b1, (N, H)), carray(W2, (N, H)), carray(b2, (N,)))
-
-    return entry
+    return cfunc(sig, nogil=True, cache=cache)(_entry)

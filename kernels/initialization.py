@@ -112,7 +112,7 @@ def init_params(
     W2 = np.empty((N, H))
     b2 = np.empty(N)
     init = _native.entry(f"xorsweep_init_{_native.sources_digest()[:16]}", "iiiiipiddd" + "p" * 4,
-                         _make_entry, _codegen.code_dir() if config.CACHE else None)
+                         _make_entry, _codegen.code_dir if config.CACHE else None)
     args = (N, D, H, _native.pointer(seeds_u64), int(normal), w_scale1, w_scale2, b_scale,
             *(_native.pointer(a) for a in (W1, b1, W2, b2)))
     launch(lambda start, stop: init(start, stop, *args), N, True, ())
@@ -138,7 +138,7 @@ def _seeds_as_uint64(seeds) -> np.ndarray:
     raise ValueError(f"seeds must be integers (int64 or uint64), got dtype {arr.dtype}")
 
 
-def _make_entry():
+def _make_entry(numba_cache: bool):
     from ._seeding import make_entry  # numba: only when no process has compiled it yet
 
-    return make_entry()
+    return make_entry(numba_cache)

@@ -197,3 +197,42 @@ def test_threads_generating_one_kernel_at_once(tmp_path, monkeypatch):
     assert all(m is modules[0] for m in modules)
     assert len(list(tmp_path.glob("xorsweep_train_*.py"))) == 1
     assert not list(tmp_path.glob(".*.tmp"))
+
+
+def test_entry_compiles_once_then_loads_and_asks_numba_to_cache_only_without_files(
+        tmp_path, monkeypatch):
+    from numba import cfunc, types
+
+    built = []
+
+    def build(numba_cache):
+        built.append(numba_cache)
+
+        @cfunc(types.void(types.int64, types.CPointer(types.int64)))
+        def squares(n, out):
+            for i in range(n):
+                out[i] = i * i
+
+        return squares
+
+    def squares_via(f):
+        a = np.full(5, -1, np.int64)
+        f(4, a.ctypes.data)
+        return a.tolist()
+
+    monkeypatch.setattr(_native, "_loaded", {})
+    assert squares_via(_native.entry("t_squares", "ip", build, lambda: tmp_path)) == \
+        [0, 1, 4, 9, -1]
+    assert built == [False]
+    assert len(list(tmp_path.glob("t_squares.*.o"))) == 1
+    monkeypatch.setattr(_native, "_loaded", {})  # as in a new process: loaded from the file
+    assert squares_via(_native.entry("t_squares", "ip", build, lambda: tmp_path)) == \
+        [0, 1, 4, 9, -1]
+    assert built == [False]
+    monkeypatch.setattr(_native, "_loaded", {})  # where object files cannot be used
+    monkeypatch.setattr(_native, "_object_path", lambda cache_dir, name: None)
+    _native.entry("t_squares", "ip", build, lambda: tmp_path)
+    assert built == [False, True]
+    monkeypatch.setattr(_native, "_loaded", {})  # no cache at all (config.CACHE False)
+    _native.entry("t_squares", "ip", build, None)
+    assert built == [False, True, False]

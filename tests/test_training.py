@@ -636,6 +636,19 @@ def test_fresh_arrays_ask_for_no_huge_pages():
     assert "nh" in _vm_flags(r.params.W1.ctypes.data + r.params.W1.nbytes // 2)
 
 
+
+def test_aligned_scratch_starts_on_a_cache_line():
+    assert _memory.aligned(0, np.float32).shape == (0,)  # (nothing to align)
+    for n, dtype in [(1, np.int64), (51 * 64, np.float32), (999, np.float64)]:
+        for _ in range(5):  # NumPy's own arrays start on 16 bytes: some of these would not
+            a = _memory.aligned(n, dtype)
+            assert a.ctypes.data % 64 == 0
+            assert a.shape == (n,)
+            assert a.dtype == dtype
+            assert a.flags.c_contiguous
+            assert a.flags.writeable
+    assert _memory.aligned(10, np.float64, align=256).ctypes.data % 256 == 0
+
 # --- known answers ------------------------------------------------------------------------
 
 def test_hand_set_xor_solution():
