@@ -38,6 +38,9 @@ Generated modules are plain files under a cache directory (see
 digest of the kernel sources, so numba's on-disk cache works for them and goes
 stale exactly when the sources change.  A module is generated once: later
 processes import the file as long as it matches the checksum on its first line.
+Training calls a module's kernel through a C entry point (:func:`entry`), whose
+machine code ``_native.py`` caches as an object file next to the module: a
+process that finds that file loads it and never imports the module, nor numba.
 """
 
 from __future__ import annotations
