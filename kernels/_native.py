@@ -64,7 +64,7 @@ _CTYPES = {"i": ctypes.c_int64, "p": ctypes.c_void_p, "f": ctypes.c_float, "d": 
 _MAGIC = "xorsweep-native 1"
 _lock = threading.Lock()
 _loaded: dict[str, Callable] = {}
-_engines: list = []  # keep every loaded object's code mapped for the life of the process
+_engines: list = []  # keep every kernel's code mapped for the life of the process
 
 
 def _after_fork_in_child() -> None:
@@ -135,6 +135,7 @@ def entry(name: str, argcodes: str, build: Callable[[bool], object],
         if address is None:
             compiled = build(cache_dir is not None and path is None)
             address = compiled.address
+            _engines.append(compiled)  # its code lives as long as numba's library does
             if path is not None:
                 _store(path, compiled)
         f = ctypes.CFUNCTYPE(None, *(_CTYPES[c] for c in argcodes))(address)
