@@ -12,6 +12,7 @@ import pandas as pd
 
 from . import plots
 from .tables import (
+    FAILURE_TOL,
     convergence_table,
     failure_mode_table,
     failure_modes,
@@ -166,11 +167,14 @@ def _failure_section(df) -> str:
     losses = ", ".join(sorted(df["loss"].astype(str).unique())) if "loss" in df else "bce"
     return f"""<h2>Failure modes</h2>
 <p>Non-converged XOR networks by the stationary pattern their final outputs sit at
-(tolerance 0.05 on every output): <i>half4</i> all outputs 1/2; <i>half2</i> two right, two
-at 1/2; <i>third3</i> one right, three at the mean of their targets; <i>satwrong</i> an output
-saturated at the wrong target; <i>other</i> none of these. The theoretical loss is the
-pattern's loss ({html.escape(losses)}); the observed one is the median final loss of the
-networks found in it.</p>
+(every output closer than {FAILURE_TOL:g} to its value): <i>half4</i> all outputs 1/2;
+<i>half2</i> two right, the other two, of different targets, at 1/2; <i>third3</i> one right,
+three at the mean of their targets; <i>satwrong</i> exactly one output saturated at its wrong
+target, the other three right; <i>other</i> none of these. The theoretical loss is the
+pattern's loss at its exact outputs ({html.escape(losses)}; per loss function when the run
+has several); <i>satwrong</i> has mse 1/4 and no value under bce, where the wrong output's
+loss grows without bound. The observed one is the median final loss of the networks found
+in it.</p>
 {_fmt_table(t)}"""
 
 

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .tables import (
+    FAILURE_TOL,
     STATIONARY_LOSSES,
     _pooled,
     convergence_table,
@@ -276,7 +277,7 @@ def plot_fraction_converged(frac: pd.DataFrame, ax=None):
     return ax
 
 
-def failure_mode_shares(df: pd.DataFrame, by: str | None = None, tol: float = 0.05
+def failure_mode_shares(df: pd.DataFrame, by: str | None = None, tol: float = FAILURE_TOL
                         ) -> pd.DataFrame:
     """Share of each outcome pattern per group: converged, then the XOR failure modes.
 

@@ -11,8 +11,8 @@ import pandas as pd
 from sweeps.store import open_run
 
 __all__ = ["load", "wilson_interval", "convergence_table", "fraction_converged",
-           "failure_modes", "failure_mode_table", "STATIONARY_LOSSES", "GRID_AXES", "grid_axes",
-           "is_param_axis", "varying_axes"]
+           "failure_modes", "failure_mode_table", "STATIONARY_LOSSES", "FAILURE_TOL",
+           "GRID_AXES", "grid_axes", "is_param_axis", "varying_axes"]
 
 #: The standard grid axes of a run's network table (as in ``sweeps.spec.AXES``).
 GRID_AXES = ("task", "hidden", "activation", "loss", "init", "init_scale", "momentum", "lr")
@@ -37,12 +37,21 @@ def varying_axes(df: pd.DataFrame, exclude=()) -> list[str]:
 #: Outcome labels (as in ``kernels.OUTCOMES``).
 OUTCOMES = ("converged", "slow", "plateau", "stuck", "saturated", "diverged")
 
-#: Loss of each XOR stationary pattern, by loss function (NaN: not a fixed value).
+#: Loss of each XOR stationary pattern at its exact outputs, by loss function.
+#: ``satwrong`` (one output at its wrong target, three at their right targets) has
+#: mse 1/4: an error of 1 on one sample of four.  Under bce it has no value: the
+#: wrong sample's loss -ln(1 - a) grows without bound as the output saturates, and the
+#: bce gradient on that sample's logit tends to 1/4, not 0, so the pattern is not a
+#: stationary point of bce; it is NaN here.
 STATIONARY_LOSSES = {
     "bce": {"half4": math.log(2), "half2": math.log(2) / 2,
             "third3": 0.75 * (math.log(3) - 2 / 3 * math.log(2)), "satwrong": math.nan},
     "mse": {"half4": 0.25, "half2": 0.125, "third3": 1 / 6, "satwrong": 0.25},
 }
+
+#: Tolerance of the XOR failure-mode patterns: an output is at a value when it is
+#: closer than this to it.
+FAILURE_TOL = 0.05
 
 Z95 = 1.959963984540054
 
@@ -144,18 +153,61 @@ def fraction_converged(df: pd.DataFrame, by: list[str] | tuple = (),
     return out
 
 
-def failure_modes(df: pd.DataFrame, tol: float = 0.05) -> pd.Series:
+def failure_modes(df: pd.DataFrame, tol: float = FAILURE_TOL) -> pd.Series:
     """Name the XOR stationary point each network's final outputs sit at.
 
-    Labels (checked in this order, tolerance ``tol`` on every output):
-    ``converged`` (converged_epoch >= 0); ``half4`` all four outputs at 1/2;
-    ``half2`` two outputs at their targets and the other two, whose targets
-    differ, at 1/2; ``third3`` one output at its target and the other three at the
-    mean of their targets (1/3 or 2/3); ``satwrong`` some output at its wrong
-    target; ``other``.  Only XOR runs (``task == "xor"``) have these patterns.
+    An output is *at* a value when it is closer than ``tol`` to it.  XOR's targets
+    are y = (0, 1, 1, 0) for the samples 00, 01, 10, 11; an output's *wrong target*
+    is 1 - y.  Labels, checked in this order:
+
+    ``converged``
+        ``converged_epoch >= 0``.
+    ``half4``
+        all four outputs at 1/2.
+    ``half2``
+        two outputs at their targets and the other two, whose targets differ,
+        at 1/2.
+    ``third3``
+        one output at its target and the other three at the mean of their
+        targets (1/3 or 2/3).
+    ``satwrong``
+        exactly one output at its wrong target and the other three at their
+        targets.
+    ``other``
+        none of these: for instance two outputs at their wrong targets, one at
+        its wrong target beside an output away from its target, or all four at
+        their targets in a network that did not meet its convergence criterion.
+
+    Parameters
+    ----------
+    df : DataFrame, shape (n_nets, ...)
+        Network table with ``converged_epoch`` and the final outputs ``out_0`` ..
+        ``out_3``; a ``task`` column, if present, must be ``"xor"`` throughout.
+    tol : float
+        Distance below which an output counts as at a value; in (0, 1/4] the
+        values 0, 1/2 and 1 are never confused.
+
+    Returns
+    -------
+    Series, shape (n_nets,)
+        The label of each network, named ``failure_mode``, on ``df``'s index.
+
+    Raises
+    ------
+    ValueError
+        If ``df`` holds networks of another task, or ``tol`` is outside (0, 1/4].
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"converged_epoch": [-1, -1], "out_0": [1e-4, 0.9999],
+    ...                    "out_1": [1, 1], "out_2": [1, 1], "out_3": [1, 1]})
+    >>> list(failure_modes(df))
+    ['satwrong', 'other']
     """
     if "task" in df and not (df["task"].astype(str) == "xor").all():
         raise ValueError("failure modes are defined for XOR runs only (task = 'xor')")
+    if not 0 < tol <= 0.25:
+        raise ValueError(f"tol must be in (0, 0.25] so 0, 1/2 and 1 stay apart; got {tol!r}")
     out = df[["out_0", "out_1", "out_2", "out_3"]].to_numpy(dtype=np.float64)
     y = np.array([0.0, 1.0, 1.0, 0.0])
     correct = np.abs(out - y) < tol
@@ -172,35 +224,64 @@ def failure_modes(df: pd.DataFrame, tol: float = 0.05) -> pd.Series:
         others = [t for t in range(4) if t != s]
         mean = y[others].mean()
         third3 |= correct[:, s] & (np.abs(out[:, others] - mean) < tol).all(axis=1)
-    labels = np.select([df["converged_epoch"].to_numpy() >= 0, half4, half2, third3,
-                        wrong.any(axis=1)],
+    # correct and wrong are disjoint for tol <= 1/2: one wrong and three correct is all four
+    satwrong = (wrong.sum(axis=1) == 1) & (n_correct == 3)
+    labels = np.select([df["converged_epoch"].to_numpy() >= 0, half4, half2, third3, satwrong],
                        ["converged", "half4", "half2", "third3", "satwrong"], "other")
     return pd.Series(labels, index=df.index, name="failure_mode")
 
 
 def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
-                       tol: float = 0.05) -> pd.DataFrame:
+                       tol: float = FAILURE_TOL) -> pd.DataFrame:
     """Count the failure modes of non-converged XOR networks per group.
 
-    One row per group and mode present: ``count``, ``share`` of the group's
-    non-converged networks, and ``theoretical_loss`` of the pattern for the run's
-    loss function (:data:`STATIONARY_LOSSES`; NaN where it has no fixed value).
+    Parameters
+    ----------
+    df : DataFrame, shape (n_nets, ...)
+        Network table, as for :func:`failure_modes`, with a ``loss`` column (a
+        table without one is read as bce).
+    by : list of str
+        Grouping axes; every other axis is pooled.
+    tol : float
+        Pattern tolerance, as for :func:`failure_modes`.
+
+    Returns
+    -------
+    DataFrame, shape (n_rows, len(by) + 4)
+        One row per group and mode present, sorted by ``by`` then mode: ``count``;
+        ``share`` of the group's non-converged networks; ``theoretical_loss``, the
+        pattern's loss (:data:`STATIONARY_LOSSES`) under the loss function of the
+        networks counted in the row.  It is NaN for ``other``, for ``satwrong``
+        under bce, and for a row whose networks were trained under more than one
+        loss function (group by ``loss`` to have it per loss).  The table does not
+        depend on the order of ``df``'s rows.  ``attrs["pooled"]`` lists the
+        varying axes that were pooled.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"loss": ["mse", "bce"], "converged_epoch": [-1, -1],
+    ...                    "out_0": [1e-4, 1e-4], "out_1": [1, 1], "out_2": [1, 1],
+    ...                    "out_3": [1, 1]})
+    >>> failure_mode_table(df, by=["loss"])["theoretical_loss"].tolist()
+    [nan, 0.25]
+    >>> failure_mode_table(df)["theoretical_loss"].tolist()    # bce and mse pooled
+    [nan]
     """
     by = list(by)
     modes = failure_modes(df, tol)
-    d = df.assign(failure_mode=modes)[modes != "converged"]
+    loss = df["loss"].astype(str) if "loss" in df else pd.Series("bce", index=df.index)
+    d = df.assign(failure_mode=modes, _loss=loss)[modes != "converged"]
     keys = by + ["failure_mode"]
-    counts = d.groupby(keys, observed=True).size().rename("count").reset_index()
+    grouped = d.groupby(keys, observed=True, sort=True)
+    counts = grouped.size().rename("count").reset_index()
     totals = counts.groupby(by, observed=True)["count"].transform("sum") if by \
         else counts["count"].sum()
     counts["share"] = counts["count"] / totals
-    loss = d["loss"].astype(str).iloc[0] if len(d) and "loss" in d else "bce"
-    if "loss" in by:
-        counts["theoretical_loss"] = [STATIONARY_LOSSES[str(lf)].get(m, math.nan)
-                                      for lf, m in zip(counts["loss"], counts["failure_mode"],
-                                                       strict=True)]
-    else:
-        counts["theoretical_loss"] = [STATIONARY_LOSSES[loss].get(m, math.nan)
-                                      for m in counts["failure_mode"]]
+    # one loss function per row, or no theoretical loss: never one row's loss for all
+    n_losses = grouped["_loss"].nunique().to_numpy()
+    first = grouped["_loss"].min().to_numpy()
+    counts["theoretical_loss"] = [
+        STATIONARY_LOSSES.get(lf, {}).get(m, math.nan) if k == 1 else math.nan
+        for k, lf, m in zip(n_losses, first, counts["failure_mode"], strict=True)]
     counts.attrs["pooled"] = _pooled(df, by)
     return counts

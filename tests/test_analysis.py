@@ -110,3 +110,98 @@ def test_wilson_interval_ends_are_exact():
     assert hi[2] == 1.0
     assert 0 < lo[1] < 1
     assert 0 < hi[0] < 1
+
+
+def _nets(rows):
+    """Hand-built XOR network table: (loss, lr, converged_epoch, outputs) per network."""
+    return pd.DataFrame([{"loss": loss, "lr": lr, "task": "xor", "converged_epoch": ce,
+                          **{f"out_{s}": o for s, o in enumerate(out)}}
+                         for loss, lr, ce, out in rows])
+
+
+@pytest.mark.parametrize(("out", "mode"), [
+    ((0.0001, 1.0, 1.0, 1.0), "satwrong"),     # 11 at its wrong target 1, the rest right
+    ((0.9999, 1.0, 1.0, 0.0), "satwrong"),     # 00 at its wrong target 1
+    ((0.0, 0.0, 1.0, 0.0), "satwrong"),        # 01 at its wrong target 0
+    ((0.9999, 1.0, 1.0, 1.0), "other"),        # two wrong (00 and 11): mse 0.49995, not 1/4
+    ((1.0, 0.0, 0.0, 1.0), "other"),           # all four wrong
+    ((0.97, 0.5, 0.99, 0.01), "other"),        # one wrong, one at 1/2
+    ((0.97, 0.7, 0.99, 0.01), "other"),        # one wrong, one away from every value
+    ((0.0001, 1.0, 1.0, 0.0), "other"),        # all right but not converged: no pattern
+    ((0.951, 1.0, 1.0, 0.0), "satwrong"),      # wrong output just inside the tolerance
+    ((0.949, 1.0, 1.0, 0.0), "other"),         # ... just outside
+    ((1.0, 0.951, 0.951, 0.049), "satwrong"),  # right outputs just inside
+    ((1.0, 0.949, 1.0, 0.0), "other"),         # one right output just outside
+])
+def test_satwrong_is_one_output_at_its_wrong_target_and_three_right(out, mode):
+    df = _nets([("mse", 1.0, -1, out)])
+    assert analysis.failure_modes(df).tolist() == [mode]
+
+
+def test_failure_mode_tolerance_is_strict():
+    # 0.9375 and 0.0625 are exact in binary: distance 0.0625 is not closer than tol = 0.0625
+    df = _nets([("mse", 1.0, -1, (0.9375, 1.0, 1.0, 0.0)),
+                ("mse", 1.0, -1, (1.0, 0.9375, 1.0, 0.0)),
+                ("mse", 1.0, -1, (1.0, 1.0, 1.0, 0.0625))])
+    assert analysis.failure_modes(df, tol=0.0625).tolist() == ["other", "other", "other"]
+    assert analysis.failure_modes(df, tol=0.0626).tolist() == ["satwrong"] * 3
+
+
+@pytest.mark.parametrize("tol", [0.0, -0.05, 0.26, 0.5])
+def test_failure_modes_reject_a_tolerance_that_confuses_targets(tol):
+    df = _nets([("mse", 1.0, -1, (0.0001, 1.0, 1.0, 1.0))])
+    with pytest.raises(ValueError, match="tol must be in"):
+        analysis.failure_modes(df, tol=tol)
+
+
+def test_satwrong_theoretical_loss_is_a_quarter_under_mse_only():
+    # one output off by 1 on one sample of four: mse 1/4; bce -ln(1 - a) has no limit
+    assert analysis.STATIONARY_LOSSES["mse"]["satwrong"] == 0.25
+    assert math.isnan(analysis.STATIONARY_LOSSES["bce"]["satwrong"])
+
+
+SAT = (0.0001, 1.0, 1.0, 1.0)
+TWO_WRONG = (0.9999, 1.0, 1.0, 1.0)
+MIXED_LOSSES = _nets([
+    ("mse", 0.5, -1, SAT), ("mse", 0.5, -1, TWO_WRONG), ("mse", 0.5, -1, HALF4),
+    ("mse", 0.5, 10, GOOD), ("mse", 2.0, -1, HALF4),
+    ("bce", 2.0, -1, SAT), ("bce", 2.0, -1, HALF4), ("bce", 2.0, -1, HALF4),
+])
+
+
+def test_failure_mode_table_theoretical_loss_per_loss():
+    t = analysis.failure_mode_table(MIXED_LOSSES, by=["loss"])
+    want = pd.DataFrame({
+        "loss": ["bce", "bce", "mse", "mse", "mse"],
+        "failure_mode": ["half4", "satwrong", "half4", "other", "satwrong"],
+        "count": [2, 1, 2, 1, 1],
+        "share": [2 / 3, 1 / 3, 2 / 4, 1 / 4, 1 / 4],
+        "theoretical_loss": [math.log(2), math.nan, 0.25, math.nan, 0.25],
+    }).astype({"loss": t["loss"].dtype, "failure_mode": t["failure_mode"].dtype})
+    pd.testing.assert_frame_equal(t, want)
+
+
+def test_failure_mode_table_pooled_over_losses_gives_no_theoretical_loss():
+    t = analysis.failure_mode_table(MIXED_LOSSES, by=["lr"])
+    # lr 0.5 is all mse; lr 2.0 pools mse and bce in half4, bce alone in satwrong
+    want = pd.DataFrame({
+        "lr": [0.5, 0.5, 0.5, 2.0, 2.0],
+        "failure_mode": ["half4", "other", "satwrong", "half4", "satwrong"],
+        "count": [1, 1, 1, 3, 1],
+        "share": [1 / 3, 1 / 3, 1 / 3, 3 / 4, 1 / 4],
+        "theoretical_loss": [0.25, math.nan, 0.25, math.nan, math.nan],
+    }).astype({"failure_mode": t["failure_mode"].dtype})
+    pd.testing.assert_frame_equal(t, want)
+    pooled = analysis.failure_mode_table(MIXED_LOSSES)
+    assert pooled["failure_mode"].tolist() == ["half4", "other", "satwrong"]
+    assert pooled["count"].tolist() == [4, 1, 2]
+    assert pooled["theoretical_loss"].isna().all()       # every row pools bce and mse
+
+
+@pytest.mark.parametrize("by", [[], ["loss"], ["lr"], ["lr", "loss"]])
+def test_failure_mode_table_does_not_depend_on_row_order(by):
+    want = analysis.failure_mode_table(MIXED_LOSSES, by=by)
+    rng = np.random.default_rng(21)
+    for _ in range(5):
+        shuffled = MIXED_LOSSES.iloc[rng.permutation(len(MIXED_LOSSES))]
+        pd.testing.assert_frame_equal(analysis.failure_mode_table(shuffled, by=by), want)
