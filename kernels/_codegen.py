@@ -48,16 +48,14 @@ from __future__ import annotations
 import hashlib
 import importlib.util
 import itertools
-import os
 import re
 import sys
-import tempfile
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from . import _native, config
+from . import _cache, _native, config
 
 _modules: dict[str, object] = {}
 # read once, at import, like the generic kernel's options (see config.py)
@@ -73,29 +71,13 @@ def eligible(n_samples: int, n_inputs: int, n_hidden: int) -> bool:
 
 
 def code_dir() -> Path:
-    """Return the directory for generated kernels (created if needed).
+    """Return the directory for generated kernels: the xorsweep cache (see ``_cache.py``).
 
     ``$XORSWEEP_CACHE_DIR`` if set, else ``$XDG_CACHE_HOME/xorsweep`` (default
-    ``~/.cache/xorsweep``); if that is not writable, a per-user directory in the
-    temp directory, used only if this user owns it and nobody else can write to it
-    (code is imported from there).
+    ``~/.cache/xorsweep``), if only this user can write it; else a private
+    directory of this process's, with a warning.
     """
-    env = os.environ.get("XORSWEEP_CACHE_DIR")
-    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "xorsweep"
-    shared = Path(tempfile.gettempdir()) / f"xorsweep-{os.getuid()}"
-    for path in ([Path(env)] if env else []) + [base, shared]:
-        try:
-            path.mkdir(parents=True, exist_ok=True, mode=0o700)
-            if path == shared:
-                st = path.stat()
-                if st.st_uid != os.getuid() or st.st_mode & 0o022:
-                    continue
-            with tempfile.NamedTemporaryFile(dir=path):
-                pass
-            return path
-        except OSError:
-            continue
-    raise OSError("no writable directory for generated kernels; set XORSWEEP_CACHE_DIR")
+    return _cache.root()
 
 
 def _sources_digest() -> str:
@@ -128,13 +110,13 @@ def unrolled(n_samples: int, n_inputs: int, n_hidden: int, act: int, loss: int,
     with _lock:  # one thread generates and imports; the others wait and reuse it
         if key in _modules:
             return _modules[key]
-        path = code_dir() / f"xorsweep_train_{key}.py"
-        if not _intact(path):  # else generated before: skip generating it again
+        directory = code_dir()
+        path = directory / f"xorsweep_train_{key}.py"
+        if not _intact(path, directory):  # else generated before: skip generating it again
             source = _module_source(*args)
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=".tmp")
-            with os.fdopen(fd, "w") as f:
-                f.write(f"{_STAMP}{hashlib.sha256(source.encode()).hexdigest()}\n{source}")
-            os.replace(tmp, path)  # atomic: other processes see no file or the whole file
+            signature = _cache.sign(directory, path.name.encode(), source.encode())
+            # atomic: other processes see no file or the whole file
+            _cache.write_private(path, f"{_STAMP}{signature}\n{source}".encode())
         name = f"_xorsweep_generated_{key}"
         spec = importlib.util.spec_from_file_location(name, path)
         module = importlib.util.module_from_spec(spec)
@@ -184,20 +166,23 @@ def _key(n_samples, n_inputs, n_hidden, act, loss, lanes, dtype, inputs, momentu
     return key, (n_samples, n_inputs, n_hidden, act, loss, lanes, dt, inputs, momentum)
 
 
-_STAMP = "# sha256 of the rest of this file: "
+_STAMP = "# xorsweep signature (HMAC-SHA256 of the name and the rest of this file): "
 
 
-def _intact(path: Path) -> bool:
-    """Return whether ``path`` is a generated module whose text matches its own stamp.
+def _intact(path: Path, directory: Path) -> bool:
+    """Return whether ``path`` is a generated module signed by this cache, and trusted.
 
     Its name already pins what it must contain (shape, options, sources digest);
-    the stamp catches a file changed or damaged since it was written.
+    the signature catches a file changed or damaged since it was written, or
+    written by anyone who cannot read the cache's key (see ``_cache.py``).
     """
-    try:
-        stamp, _, rest = path.read_text().partition("\n")
-    except (OSError, UnicodeDecodeError):
+    data = _cache.readable_trusted(path, directory)
+    if data is None:
         return False
-    return stamp == _STAMP + hashlib.sha256(rest.encode()).hexdigest()
+    stamp, _, rest = data.partition(b"\n")
+    return (stamp.startswith(_STAMP.encode())
+            and _cache.signed(directory, stamp[len(_STAMP):].decode(errors="replace"),
+                              path.name.encode(), rest))
 
 
 def _layout(S: int, D: int, H: int) -> tuple[int, dict[str, int], int]:
@@ -232,6 +217,7 @@ import math
 import numpy as np
 from numba import carray, cfunc, njit, types
 
+from kernels import _numba_cache
 from kernels._cpu import _finish, _gather, MODE_TRAIN
 from kernels._emit import compile_lanes
 from kernels._inline import globals_used
@@ -239,7 +225,7 @@ from kernels._inline import globals_used
 globals().update(globals_used())  # the constants and bit primitives of the expanded math
 
 _OPTS = dict(nogil=True, error_model="numpy", fastmath={set(fastmath) if fastmath else False},
-             cache={_CACHE})
+             cache={_CACHE} and _numba_cache.enabled())
 P, L, R = {P}, {L}, {R}
 
 

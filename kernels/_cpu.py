@@ -23,13 +23,14 @@ import numpy as np
 from numba import njit, types
 from numba.extending import overload
 
-from . import _bits, _elementary, _scalar, config
+from . import _bits, _elementary, _numba_cache, _scalar, config
 from ._native import sources_digest
 from ._types import MODE_GRADIENTS, MODE_TRAIN
 
 _FASTMATH = set(config.FASTMATH_FLAGS) or False
 _inner = njit(nogil=True, error_model="numpy", fastmath=_FASTMATH)
-_outer = {"nogil": True, "error_model": "numpy", "fastmath": _FASTMATH, "cache": config.CACHE}
+_outer = {"nogil": True, "error_model": "numpy", "fastmath": _FASTMATH,
+          "cache": _numba_cache.enabled()}  # (under the xorsweep cache, never in the package)
 
 
 def _compile_scalar_math(jit, primitives, target="cpu"):

@@ -16,10 +16,11 @@ function: tests check it), for this CPU: a file is named by the kernel, a digest
 of the kernel sources (in the kernel's name) and a digest of everything the code
 depends on besides (:func:`host_key`: numba and llvmlite versions, the CPU's
 name and features, numba's settings in the environment).  Each file starts with
-a header line giving its entry point, its undefined symbols, and the SHA-256 of
-the object code that follows: a file that is damaged, or written for another
-host, is compiled again and replaced (atomically; several processes may do so at
-once and all write the same bytes).
+a header line giving its entry point, its undefined symbols, and an HMAC of the
+file's name, header and object code under the cache's key (``_cache.py``): a
+file that is damaged, written for another host or version, not written by this
+user, or not owned by this user alone is compiled again and replaced
+(atomically; several processes may do so at once and all write the same code).
 
 An entry point refers to symbols outside its own code: the C library, the
 Python C API (both in every Python process), and numba's runtime helpers, which
@@ -28,8 +29,10 @@ none: they allocate nothing and check no bounds).  Without numba loaded, those
 resolve to a stub that aborts with a message.  A symbol that resolves nowhere
 else means the file is not loaded (LLVM would abort the process).
 
-Anything that stops the loader (not Linux ELF, llvmlite refusing the file)
-falls back to compiling with numba in the process, as the first one did.
+Anything that stops the loader (not Linux ELF, llvmlite refusing the file, an
+llvmlite without the calls used here) falls back to compiling with numba in the
+process, as the first one did; if the loader itself fails rather than the file,
+one warning names the cause.
 """
 
 from __future__ import annotations
@@ -41,12 +44,14 @@ import json
 import os
 import struct
 import sys
-import tempfile
 import threading
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+
+from . import _cache
 
 #: Symbols of numba's runtime that entry points reference on error paths only.
 RUNTIME_HELPERS: frozenset[str] = frozenset({
@@ -61,7 +66,7 @@ _NEUTRAL_ENV = frozenset({
 #: ctypes types of the argument codes: int64, pointer, float32, float64.
 _CTYPES = {"i": ctypes.c_int64, "p": ctypes.c_void_p, "f": ctypes.c_float, "d": ctypes.c_double}
 
-_MAGIC = "xorsweep-native 1"
+_MAGIC = "xorsweep-native 2"
 _lock = threading.Lock()
 _loaded: dict[str, Callable] = {}
 _engines: list = []  # keep every kernel's code mapped for the life of the process
@@ -130,14 +135,15 @@ def entry(name: str, argcodes: str, build: Callable[[bool], object],
     with _lock:
         if name in _loaded:
             return _loaded[name]
-        path = None if cache_dir is None else _object_path(cache_dir(), name)
-        address = _load(path) if path is not None else None
+        directory = None if cache_dir is None else cache_dir()
+        path = None if directory is None else _object_path(directory, name)
+        address = _load(path, directory) if path is not None else None
         if address is None:
             compiled = build(cache_dir is not None and path is None)
             address = compiled.address
             _engines.append(compiled)  # its code lives as long as numba's library does
             if path is not None:
-                _store(path, compiled)
+                _store(path, directory, compiled)
         f = ctypes.CFUNCTYPE(None, *(_CTYPES[c] for c in argcodes))(address)
         _loaded[name] = f
         return f
@@ -148,58 +154,90 @@ def _object_path(cache_dir: Path, name: str) -> Path | None:
         return None
     try:
         return cache_dir / f"{name}.{host_key()}.o"
-    except Exception:  # noqa: BLE001 - no llvmlite or no metadata: no native cache
+    except Exception as exc:  # noqa: BLE001 - no llvmlite or no metadata: no native cache
+        _warn_once(f"compiled kernels cannot be cached as object files ({type(exc).__name__}: "
+                   f"{exc}); numba caches them instead")
         return None
 
 
-def _store(path: Path, compiled) -> None:
-    """Write ``compiled``'s object code and header to ``path`` atomically (best effort)."""
+def _store(path: Path, directory: Path, compiled) -> None:
+    """Write ``compiled``'s object code and signed header to ``path`` (best effort)."""
     try:
         lib = compiled._library  # numba's code library of the cfunc  # noqa: SLF001
         _, kind, (obj, _shared) = lib.serialize_using_object_code()
         if kind != "object":
             return
         header = {"magic": _MAGIC, "symbol": compiled.native_name,
-                  "undefined": sorted(undefined_symbols(obj)),
-                  "sha256": hashlib.sha256(obj).hexdigest()}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-        with os.fdopen(fd, "wb") as f:
-            f.write(json.dumps(header).encode() + b"\n" + obj)
-        os.replace(tmp, path)  # atomic: other processes see no file or the whole file
-    except (OSError, ValueError, AttributeError, TypeError, RuntimeError):
-        return  # the kernel still runs; the next process compiles it again
+                  "undefined": sorted(undefined_symbols(obj))}
+        header["hmac"] = _cache.sign(directory, *_signed_parts(path.name, header, obj))
+        _cache.write_private(path, json.dumps(header).encode() + b"\n" + obj)
+    except Exception as exc:  # noqa: BLE001 - the kernel still runs; compiled next time
+        _warn_once(f"compiled kernels cannot be cached ({type(exc).__name__}: {exc})")
 
 
-def _load(path: Path) -> int | None:
-    """Return the address of the entry point in the object file at ``path``, or None."""
-    try:
-        data = path.read_bytes()
-    except OSError:
+def _load(path: Path, directory: Path) -> int | None:
+    """Return the address of the entry point in the object file at ``path``, or None.
+
+    None when there is no file, or it cannot be trusted (see ``_cache.py``), or its
+    signature does not match (damaged, another version): it is compiled again.
+    """
+    data = _cache.readable_trusted(path, directory)
+    if data is None:
         return None
     line, _, obj = data.partition(b"\n")
     try:
         header = json.loads(line)
-        if header["magic"] != _MAGIC or hashlib.sha256(obj).hexdigest() != header["sha256"]:
+        if (not isinstance(header, dict) or header.get("magic") != _MAGIC
+                or not _cache.signed(directory, str(header.get("hmac")),
+                                     *_signed_parts(path.name, header, obj))):
             return None
-        llvm = _llvm()
-        target = llvm.Target.from_default_triple().create_target_machine()
-        # (creating an engine makes the process's own symbols visible to LLVM)
-        engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)
-        for sym in header["undefined"]:
-            if llvm.address_of_symbol(sym) is not None:
-                continue
-            if sym not in RUNTIME_HELPERS:
-                return None  # LLVM would abort the process on an unresolved symbol
-            llvm.add_symbol(sym, _abort_stub_address())
-        engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
-        engine.finalize_object()
-        address = engine.get_function_address(header["symbol"])
-    except (ValueError, KeyError, TypeError, RuntimeError, OSError):
+    except (ValueError, KeyError, TypeError):
         return None
+    try:
+        return _link(header, obj)
+    except Exception as exc:  # noqa: BLE001 - llvmlite changed or refused: compile instead
+        _warn_once(f"cached kernels cannot be loaded with llvmlite ({type(exc).__name__}: "
+                   f"{exc}); compiling them with numba in this process")
+        return None
+
+
+def _signed_parts(name: str, header: dict, obj: bytes) -> tuple[bytes, bytes, bytes]:
+    fields = json.dumps({k: header[k] for k in ("magic", "symbol", "undefined")},
+                        sort_keys=True)
+    return name.encode(), fields.encode(), obj
+
+
+def _link(header: dict, obj: bytes) -> int | None:
+    """Link a signed object file into this process; return its entry point's address."""
+    llvm = _llvm()
+    target = llvm.Target.from_default_triple().create_target_machine()
+    # (creating an engine makes the process's own symbols visible to LLVM)
+    engine = llvm.create_mcjit_compiler(llvm.parse_assembly(""), target)
+    for sym in header["undefined"]:
+        if llvm.address_of_symbol(sym) is not None:
+            continue
+        if sym not in RUNTIME_HELPERS:
+            return None  # LLVM would abort the process on an unresolved symbol
+        llvm.add_symbol(sym, _abort_stub_address())
+    engine.add_object_file(llvm.ObjectFileRef.from_data(obj))
+    engine.finalize_object()
+    address = engine.get_function_address(header["symbol"])
     if not address:
         return None
     _engines.append(engine)
     return address
+
+
+def failed(exc: BaseException) -> None:
+    """Warn (once per cause) that a generated or native kernel failed; the plain one runs."""
+    _warn_once(f"the generated kernels are unavailable ({type(exc).__name__}: {exc}); using "
+               "numba's ordinary kernels instead (same results, slower; XORSWEEP_NATIVE=0 "
+               "skips them)", RuntimeWarning)
+
+
+@functools.cache
+def _warn_once(message: str, category: type[Warning] = _cache.CacheWarning) -> None:
+    warnings.warn(f"xorsweep: {message}", category, stacklevel=5)
 
 
 _STUB_TYPE = ctypes.CFUNCTYPE(None)

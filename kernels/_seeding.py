@@ -7,7 +7,7 @@ import math
 import numpy as np
 from numba import carray, cfunc, njit, types
 
-from . import config
+from . import _numba_cache
 
 _G = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -17,23 +17,24 @@ _ONE = np.uint64(1)
 _TWO20 = np.uint64(1 << 20)
 _TWO = np.uint64(2)
 _TWO_M53 = 2.0**-53
+_CACHE = _numba_cache.enabled()  # (under the xorsweep cache, never in the package)
 
 
-@njit(nogil=True, cache=config.CACHE, inline="always")
+@njit(nogil=True, cache=_CACHE, inline="always")
 def _mix(z):
     z = (z ^ (z >> _S30)) * _M1
     z = (z ^ (z >> _S27)) * _M2
     return z ^ (z >> _S31)
 
 
-@njit(nogil=True, cache=config.CACHE, inline="always")
+@njit(nogil=True, cache=_CACHE, inline="always")
 def _uniform01(state, tensor, i, j, k):
     counter = ((np.uint64(tensor) * _TWO20 + np.uint64(i)) * _TWO20 + np.uint64(j)) * _TWO
     counter += np.uint64(k)
     return (_mix(state + (counter + _ONE) * _G) >> _S11) * _TWO_M53
 
 
-@njit(nogil=True, cache=config.CACHE, inline="always")
+@njit(nogil=True, cache=_CACHE, inline="always")
 def _base_draw(state, tensor, i, j, normal):
     u0 = _uniform01(state, tensor, i, j, 0)
     if not normal:
@@ -42,7 +43,7 @@ def _base_draw(state, tensor, i, j, normal):
     return math.sqrt(-2.0 * math.log(1.0 - u0)) * math.cos(2.0 * math.pi * u1)
 
 
-@njit(nogil=True, cache=config.CACHE)
+@njit(nogil=True, cache=_CACHE)
 def _init(start, stop, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2):
     _, D, H = W1.shape
     for n in range(start, stop):

@@ -174,7 +174,8 @@ class Params:
         Raises
         ------
         ValueError
-            If a name is malformed or out of range (see :meth:`get`).
+            If a name is malformed or out of range (see :meth:`get`), or its values
+            are neither a scalar nor one per network.
 
         Examples
         --------
@@ -184,7 +185,13 @@ class Params:
         """
         out = Params(*(a.copy() for a in self.arrays()))
         for name, v in values.items():
-            out.get(name)[...] = v
+            target = out.get(name)
+            shape = np.shape(v)
+            if shape not in ((), (self.n_nets,)):
+                raise ValueError(f"{name}: got values of shape {shape} for {self.n_nets} "
+                                 f"networks; give a scalar or one value per network, shape "
+                                 f"({self.n_nets},)")
+            target[...] = v
         return out
 
 

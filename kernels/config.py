@@ -8,6 +8,8 @@ generated kernels' block widths) take a dict by dtype name or one int for both.
 
 from __future__ import annotations
 
+import os
+
 from ._validation import check_per_dtype
 
 #: Networks trained together by one thread, laid across SIMD lanes (structure of
@@ -87,8 +89,17 @@ PLATEAU_TOL: float = 0.05
 #: that threads finishing early (e.g. on diverged blocks) pick up more work.
 CHUNKS_PER_THREAD: int = 4
 
-#: Cache compiled kernels on disk (numba ``cache=True``).
+#: Cache compiled kernels on disk, under the xorsweep cache directory (``_cache.py``).
 CACHE: bool = True
+
+#: Train with the generated kernels and load kernels as native code (``_codegen.py``,
+#: ``_native.py``).  ``XORSWEEP_NATIVE=0`` in the environment (read when ``kernels`` is
+#: imported) turns both off: every kernel is then numba's ordinary compiled function
+#: (``_cpu.py``, ``_seeding.py``), which gives the same bits, more slowly.  This is the
+#: plain path to compare against, and the one to use if numba or llvmlite internals
+#: that the generated and native paths rely on change.
+NATIVE: bool = os.environ.get("XORSWEEP_NATIVE", "1").strip().lower() not in (
+    "0", "false", "no", "off")
 
 
 def for_dtype(setting: str, dtype) -> int:

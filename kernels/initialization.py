@@ -111,11 +111,16 @@ def init_params(
     b1 = np.empty((N, H))
     W2 = np.empty((N, H))
     b2 = np.empty(N)
-    init = _native.entry(f"xorsweep_init_{_native.sources_digest()[:16]}", "iiiiipiddd" + "p" * 4,
-                         _make_entry, _codegen.code_dir if config.CACHE else None)
-    args = (N, D, H, _native.pointer(seeds_u64), int(normal), w_scale1, w_scale2, b_scale,
-            *(_native.pointer(a) for a in (W1, b1, W2, b2)))
-    launch(lambda start, stop: init(start, stop, *args), N, True, ())
+    init = _native_init()
+    if init is not None:
+        args = (N, D, H, _native.pointer(seeds_u64), int(normal), w_scale1, w_scale2, b_scale,
+                *(_native.pointer(a) for a in (W1, b1, W2, b2)))
+        launch(lambda start, stop: init(start, stop, *args), N, True, ())
+    else:  # numba's ordinary compiled function: the same draws
+        from ._seeding import _init
+
+        launch(lambda start, stop: _init(start, stop, seeds_u64, normal, w_scale1, w_scale2,
+                                         b_scale, W1, b1, W2, b2), N, True, ())
     if dtype != np.float64:
         with np.errstate(over="ignore"):
             W1, b1, W2, b2 = (a.astype(dtype) for a in (W1, b1, W2, b2))
@@ -136,6 +141,23 @@ def _seeds_as_uint64(seeds) -> np.ndarray:
     if arr.dtype.kind == "i":
         return np.ascontiguousarray(arr, dtype=np.int64).view(np.uint64)
     raise ValueError(f"seeds must be integers (int64 or uint64), got dtype {arr.dtype}")
+
+
+def _native_init():
+    """Return the initializer's C entry point, or None for numba's ordinary function.
+
+    None when ``config.NATIVE`` is off, or (with one warning) when building or
+    loading the entry point fails.
+    """
+    if not config.NATIVE:
+        return None
+    try:
+        return _native.entry(f"xorsweep_init_{_native.sources_digest()[:16]}",
+                             "iiiiipiddd" + "p" * 4, _make_entry,
+                             _codegen.code_dir if config.CACHE else None)
+    except Exception as exc:  # noqa: BLE001 - never fail: the plain function gives the bits
+        _native.failed(exc)
+        return None
 
 
 def _make_entry(numba_cache: bool):

@@ -7,6 +7,7 @@ raises on data; every check a user can trip lives here.
 from __future__ import annotations
 
 import math
+import os
 from typing import Literal
 
 import numpy as np
@@ -101,6 +102,22 @@ def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int,
     return config.for_dtype("UNROLLED_LANES", dtype)
 
 
+def _generated_entry(*key) -> tuple[object, int]:
+    """Return ``_codegen.entry(*key)``, or ``(None, 0)``: train with the generic kernel.
+
+    The generic kernel gives the same bits.  It is used when ``config.NATIVE`` is off,
+    and, with one warning naming the cause, when generating, compiling or loading the
+    kernel fails (those steps use numba and llvmlite internals that may change).
+    """
+    if not config.NATIVE:
+        return None, 0
+    try:
+        return _codegen.entry(*key)
+    except Exception as exc:  # noqa: BLE001 - never fail train: the plain path gives the bits
+        _native.failed(exc)
+        return None, 0
+
+
 def _least_at_least(dtype: np.dtype, t: float):
     """Return the least value of ``dtype`` >= ``t``: for x of that dtype, x < t iff x < it."""
     v = dtype.type(t)
@@ -126,11 +143,13 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
     if N == 0:
         return grads, curve, loss_out, outputs, conv, outcome
     width = _unrolled_lanes(N, S, p.n_inputs, p.n_hidden, dt)
+    entry = None
     # the generated kernel holds epoch numbers in the dtype: exact up to 2**24 in float32
     if mode == MODE_TRAIN and width is not None and epochs <= 2 ** (np.finfo(dt).nmant + 1):
-        entry, R = _codegen.entry(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
-                                  LOSSES.index(loss), width, dt, _codegen.input_pattern(X),
-                                  bool(np.any(mom != 0)))
+        entry, R = _generated_entry(S, p.n_inputs, p.n_hidden, ACTIVATIONS.index(act),
+                                    LOSSES.index(loss), width, dt, _codegen.input_pattern(X),
+                                    bool(np.any(mom != 0)))
+    if entry is not None:
         K = curve_epochs.shape[0]
         arrays = (*p.arrays(), lr, mom, np.ascontiguousarray(X, dt), np.ascontiguousarray(Y, dt))
         args = (N, K, *map(_native.pointer, arrays), epochs, _native.pointer(curve_epochs),
@@ -389,13 +408,59 @@ def warmup(
                   record_every=1, parallel=False)
 
 
+#: The most epochs :func:`train` accepts: the kernels count epochs in int64 and
+#: compare ``e <= epochs``, so ``epochs + 1`` must fit, with room to spare.
+MAX_EPOCHS = 2**62
+
+
+def _check_recording(epochs, record_every) -> tuple[int, int | None, int]:
+    """Validate ``epochs`` and ``record_every``; return them and the number of recorded epochs."""
+    epochs = check_int("epochs", epochs, low=0, high=MAX_EPOCHS)
+    if record_every is None:
+        return epochs, None, 0
+    record_every = check_int("record_every", record_every, low=1)
+    return epochs, record_every, epochs // record_every + 1 + (epochs % record_every != 0)
+
+
+def curve_memory_limit() -> int | None:
+    """Return the most bytes a loss curve may take: half the machine's physical memory.
+
+    Half, because the curve shares the machine with everything else the caller
+    holds; None where the operating system does not report its memory (no limit).
+    """
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 2
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _check_curve_memory(n_nets: int, n_recorded: int, itemsize: int) -> None:
+    """Refuse a curve (and its epoch list) larger than :func:`curve_memory_limit`."""
+    need = n_recorded * (n_nets * itemsize + 8)
+    limit = curve_memory_limit()
+    if limit is not None and need > limit:
+        what = f"the loss curve of {n_nets:,} networks x " if n_nets else ""
+        raise ValueError(
+            f"record_every: {what}{n_recorded:,} recorded epochs need {need / 2**30:,.3g} GiB, "
+            f"more than half this machine's memory "
+            f"({limit / 2**30:,.3g} GiB); use a larger record_every (or None), or fewer "
+            "networks per call")
+
+
 def record_epochs(epochs: int, record_every: int | None) -> np.ndarray:
-    """Return the epochs at which :func:`train` records the loss: 0, k, 2k, ... and ``epochs``."""
-    epochs = check_int("epochs", epochs, low=0, high=2**62)
-    if record_every is not None:
-        record_every = check_int("record_every", record_every, low=1)
+    """Return the epochs at which :func:`train` records the loss: 0, k, 2k, ... and ``epochs``.
+
+    Raises
+    ------
+    ValueError
+        If ``epochs`` is not an integer from 0 to :data:`MAX_EPOCHS`, ``record_every``
+        not an integer >= 1 or None, or the list would not fit in memory
+        (see :func:`curve_memory_limit`).
+    """
+    epochs, record_every, n_recorded = _check_recording(epochs, record_every)
     if record_every is None:
         return np.empty(0, np.int64)
+    _check_curve_memory(0, n_recorded, 0)
     every = np.arange(0, epochs + 1, record_every, dtype=np.int64)
     # (np.unique would sort and hash 10^5 values for nothing: these are already sorted)
     return every if every[-1] == epochs else np.append(every, np.int64(epochs))
@@ -489,7 +554,10 @@ def train(
     act = check_choice("activation", activation, ACTIVATIONS)
     loss = check_choice("loss", loss, LOSSES)
     Xc, Yc = _check_data(X, Y, p, need_y=True)
-    curve_epochs = record_epochs(epochs, record_every)  # validates both
+    # validates both, and refuses a curve that cannot fit before allocating it
+    _, _, n_recorded = _check_recording(epochs, record_every)
+    _check_curve_memory(p.n_nets, n_recorded, p.dtype.itemsize)
+    curve_epochs = record_epochs(epochs, record_every)
     epochs = int(epochs)
     target = check_number("target_error", target_error, low=0.0, high=0.5, low_open=True)
     _check_bool("parallel", parallel)

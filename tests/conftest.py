@@ -5,6 +5,10 @@ import pytest
 
 import kernels
 
+#: Tests of the generated and native kernels themselves (off with XORSWEEP_NATIVE=0).
+needs_native = pytest.mark.skipif(not kernels.config.NATIVE,
+                                  reason="XORSWEEP_NATIVE=0: no generated or native kernels")
+
 
 @pytest.fixture
 def xor():

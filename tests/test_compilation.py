@@ -100,12 +100,12 @@ def test_a_damaged_object_file_is_compiled_again(cache_dir, monkeypatch):
     want = kernels.train(p, X, Y, epochs=30, record_every=3)
     [path] = cache_dir.glob("xorsweep_train_*.o")
     good = path.read_bytes()
-    assert _native._load(path)
+    assert _native._load(path, cache_dir)
     header, _, obj = good.partition(b"\n")
     flipped = header + b"\n" + obj[:-100] + bytes([obj[-100] ^ 1]) + obj[-99:]
     for bad in (flipped, good[:len(good) // 2], b"garbage\n" + obj, b""):
         path.write_bytes(bad)
-        assert _native._load(path) is None
+        assert _native._load(path, cache_dir) is None
     path.write_bytes(flipped)
     monkeypatch.setattr(_native, "_loaded", {})
     compiled = []
@@ -113,7 +113,7 @@ def test_a_damaged_object_file_is_compiled_again(cache_dir, monkeypatch):
     monkeypatch.setattr(_codegen, "unrolled", lambda *a: compiled.append(a) or real(*a))
     got = kernels.train(p, X, Y, epochs=30, record_every=3)
     assert compiled  # not loaded: compiled again
-    assert _native._load(path)  # and written again, whole
+    assert _native._load(path, cache_dir)  # and written again, whole
     for name in ("loss", "curve", "outputs"):
         np.testing.assert_array_equal(getattr(got, name), getattr(want, name))
 

@@ -14,7 +14,7 @@ import pytest
 import kernels
 from kernels import _codegen, _cpu, _memory, config
 from tests import naive
-from tests.conftest import params_from_logits
+from tests.conftest import needs_native, params_from_logits
 
 ACTIVATIONS = ["sigmoid", "tanh", "relu"]
 LOSSES = ["bce", "mse"]
@@ -36,6 +36,8 @@ def _assert_results_identical(a: kernels.TrainResult, b: kernels.TrainResult):
 @pytest.fixture(params=["unrolled", "generic"])
 def kernel_path(request, monkeypatch):
     """Run a test through the generated straight-line kernel and through the generic one."""
+    if request.param == "unrolled" and not config.NATIVE:
+        pytest.skip("XORSWEEP_NATIVE=0: no generated kernels")
     calls = []
     real = _codegen.entry
     monkeypatch.setattr(_codegen, "entry", lambda *a: calls.append(a) or real(*a))
@@ -106,6 +108,7 @@ def test_convergence_threshold_in_the_kernel_dtype_compares_as_the_float64_targe
         np.testing.assert_array_equal(x.astype(np.float64) < t, x < c)
 
 
+@needs_native
 def test_epochs_beyond_exact_float32_integers_train_with_the_generic_kernel(monkeypatch):
     # the generated kernel holds epoch numbers in the dtype (exact up to 2**24 in float32)
     calls = []
@@ -242,6 +245,7 @@ def test_unrolled_kernel_equals_generic_kernel_bitwise(activation, loss, dtype, 
     assert (fast.outcome != "diverged").any()
 
 
+@needs_native
 @pytest.mark.parametrize(("activation", "loss", "dtype"), [
     ("sigmoid", "bce", np.float32), ("relu", "mse", np.float64)])
 def test_kernel_without_momentum_equals_generic_kernel_bitwise(activation, loss, dtype,
@@ -327,6 +331,7 @@ def test_input_pattern_names_the_module_and_is_checked():
         _codegen.unrolled(4, 2, 2, 0, 0, 8, np.float64, "0001101")
 
 
+@needs_native
 def test_block_width_follows_the_population_size(monkeypatch):
     widths = []
     real = _codegen.entry

@@ -97,3 +97,39 @@ def test_inputs_checked_in_the_working_dtype(setup):
 def test_more_bad_arguments(setup, call, message):
     with pytest.raises(ValueError, match=message):
         call(*setup)
+
+
+def test_a_curve_that_cannot_fit_in_memory_is_refused_before_allocating(setup):
+    p, X, Y = setup
+    # 2**40 recorded epochs: terabytes for the epoch list alone, on any machine
+    with pytest.raises(ValueError, match=r"record_every: .* recorded epochs need .* GiB, more "
+                                         r"than half this machine's memory .* larger "
+                                         r"record_every"):
+        kernels.train(p, X, Y, epochs=2**40, record_every=1)
+    with pytest.raises(ValueError, match="more than half this machine's memory"):
+        kernels.record_epochs(kernels.training.MAX_EPOCHS, 1)
+    assert list(kernels.record_epochs(2**40, 2**39)) == [0, 2**39, 2**40]
+
+
+def test_the_curve_memory_rule_counts_networks_times_recorded_epochs(setup, monkeypatch):
+    p, X, Y = setup  # 4 networks, float64: 101 recorded epochs need 101 * (4 * 8 + 8) bytes
+    monkeypatch.setattr(kernels.training, "curve_memory_limit", lambda: 101 * 40)
+    assert kernels.train(p, X, Y, epochs=100, record_every=1).curve.shape == (4, 101)
+    monkeypatch.setattr(kernels.training, "curve_memory_limit", lambda: 101 * 40 - 1)
+    with pytest.raises(ValueError, match=r"4 networks x 101 recorded epochs"):
+        kernels.train(p, X, Y, epochs=100, record_every=1)
+    kernels.train(p, X, Y, epochs=100, record_every=None)  # nothing recorded: no limit
+    monkeypatch.setattr(kernels.training, "curve_memory_limit", lambda: None)
+    assert kernels.train(p, X, Y, epochs=100, record_every=1).curve.shape == (4, 101)
+
+
+def test_with_values_of_the_wrong_length_names_the_parameter(setup):
+    p, _, _ = setup
+    with pytest.raises(ValueError, match=r"W1\[0,1\]: got values of shape \(3,\) for 4 "
+                                         r"networks; give a scalar or one value per network"):
+        p.with_values({"W1[0,1]": [1.0, 2.0, 3.0]})
+    with pytest.raises(ValueError, match=r"b2: got values of shape \(4, 1\)"):
+        p.with_values({"b2": np.zeros((4, 1))})
+    q = p.with_values({"W1[0,1]": np.arange(4.0), "b2": 0.5})
+    np.testing.assert_array_equal(q.W1[:, 0, 1], np.arange(4.0))
+    np.testing.assert_array_equal(q.b2, 0.5)
