@@ -122,6 +122,9 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     ------
     RunError
         If ``run_dir`` is not a run directory or has no finished chunk.
+    StoreError
+        If the manifest or a finished part is damaged or missing (every part read
+        is checked against the manifest's SHA-256 before anything is written).
     ReportError
         On an unknown axis or metric.
     """

@@ -1,7 +1,8 @@
 """The ``xorsweep`` command line: ``run``, ``status``, ``report``, ``specs``.
 
 Exit status: 0 success, 2 usage or spec error (nothing written), 1 any other
-failure, 130 interrupted (finished chunks are kept; the same command resumes).
+failure (a damaged run directory or a full disk among them), 130 interrupted
+(finished chunks are kept; the same command resumes).
 """
 
 from __future__ import annotations
@@ -40,7 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="train on the CPU (default) or an NVIDIA GPU "
                         "(pip install 'xorsweep[cuda]')")
     p.add_argument("--force", action="store_true",
-                   help="start over in a directory that holds another spec's run")
+                   help="start over, whatever the run directory holds (another spec's "
+                        "run, a damaged manifest)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
 
     p = sub.add_parser("status", help="describe a run directory")
@@ -91,8 +93,14 @@ def cmd_run(args) -> int:
 
 
 def cmd_status(args) -> int:
-    """Describe a run directory (from its manifest alone: no kernels needed)."""
-    from sweeps.store import open_run
+    """Describe a run directory and check every finished part against its manifest.
+
+    Exit status 0 for an intact run, complete or not; 1 (a :class:`StoreError`)
+    when the manifest is damaged, or when a finished part is damaged or missing:
+    those parts are listed, and the error line gives the command that recomputes
+    them.  Needs no kernels.
+    """
+    from sweeps.store import StoreError, open_run, resume_command
 
     run = open_run(args.run_dir)
     m = run.manifest
@@ -101,16 +109,28 @@ def cmd_status(args) -> int:
     nets_done = sum(chunks[i][1] - chunks[i][0] for i in done)
     nets_total = m["n_networks"]
     rate = nets_done * m["epochs"] / m["elapsed_s"] if m["elapsed_s"] else 0.0
+    bad = run.verify()
     print(f"run        {run.path}  ({m['name']})")
-    print(f"chunks     {len(done)} of {len(chunks)} done, {len(chunks) - len(done)} missing")
+    print(f"chunks     {len(done)} of {len(chunks)} done, {len(chunks) - len(done)} to run")
     print(f"networks   {nets_done:,} of {nets_total:,}")
     print(f"elapsed    {m['elapsed_s']:.1f} s  ({rate / 1e6:.1f} M network-epochs/s)")
+    for part in bad["damaged"]:
+        print(f"damaged    {part}  (its SHA-256 does not match the manifest)")
+    for part in bad["missing"]:
+        print(f"missing    {part}")
+    n_bad = len(bad["damaged"]) + len(bad["missing"])
+    if n_bad:
+        print(f"state      damaged: {n_bad} part{'s' if n_bad > 1 else ''} to compute again")
+        sys.stdout.flush()
+        raise StoreError(f"{run.path} has {len(bad['damaged'])} damaged and "
+                         f"{len(bad['missing'])} missing parts; run "
+                         f"`{resume_command(run.path)}` to recompute them")
     print(f"state      {'complete' if run.complete else 'incomplete: rerun the same command'}")
     return 0
 
 
 def cmd_report(args) -> int:
-    """Write a run's report and say where it is."""
+    """Write a run's report and say where it is; a damaged run is refused (exit 1)."""
     from analysis.report import write_report
 
     path = write_report(args.run_dir, x=args.x, y=args.y, metric=args.metric)
@@ -143,13 +163,18 @@ def main(argv: list[str] | None = None) -> int:
     from analysis.report import ReportError
     from sweeps.cluster import ClusterError
     from sweeps.spec import SpecError
-    from sweeps.store import RunError
+    from sweeps.store import RunError, StoreError
 
     try:
         commands = {"run": cmd_run, "status": cmd_status, "report": cmd_report,
                     "specs": cmd_specs}
         return commands[args.command](args)
     except ClusterError as exc:  # a failure of the environment, not of the command line
+        if args.debug:
+            raise
+        print(f"xorsweep: error: {exc}", file=sys.stderr)
+        return 1
+    except StoreError as exc:  # damaged data or a full disk, not a usage error
         if args.debug:
             raise
         print(f"xorsweep: error: {exc}", file=sys.stderr)

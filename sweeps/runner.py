@@ -126,23 +126,40 @@ def _versions() -> dict[str, str]:
 
 def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: str = "cpu"
              ) -> dict:
-    """Create or reopen the run directory; return the manifest (chunks done verified)."""
+    """Create or reopen the run directory; return the manifest (chunks done verified).
+
+    Called under the run's lock.  Temporary files of interrupted writes are removed
+    first.  A damaged manifest is refused unless ``force``, which always starts over.
+    """
     manifest_path = run_dir / store.MANIFEST
-    if manifest_path.is_file():
-        manifest = json.loads(manifest_path.read_text())
-        if manifest["spec_digest"] != spec.digest() and not force:
+    for tmp in store.remove_temp_files(run_dir):
+        log.info("removed %s, left by an interrupted write", tmp)
+    if manifest_path.exists() and not force:
+        manifest = store.read_manifest(
+            run_dir, fix="run the same command with --force to start over")
+        if manifest["spec_digest"] != spec.digest():
             raise store.RunError(f"{run_dir} holds a run of a different spec; use another "
                                  "--out, or --force to start over")
-        if manifest.get("device", "cpu") != device and not force:  # results differ in rounding
+        if manifest.get("device", "cpu") != device:  # results differ in rounding
             raise store.RunError(f"{run_dir} was run with --device {manifest.get('device', 'cpu')}"
                                  f"; resume it with that device, or --force to start over")
-        if not force:
-            _verify(run_dir, manifest)
-            return manifest
-    if force and run_dir.exists():
-        for sub in ("networks", "curves"):
-            shutil.rmtree(run_dir / sub, ignore_errors=True)
-        (run_dir / store.MANIFEST).unlink(missing_ok=True)
+        if manifest["chunks"] != [[c.start, c.stop] for c in
+                                  plan.make_chunks(spec, manifest["chunk_size"])]:
+            raise store.StoreError(f"{manifest_path} is damaged (its chunk ranges are not the "
+                                   "spec's); run the same command with --force to start over")
+        _verify(run_dir, manifest)
+        for sub in store.PARTS:  # a deleted part directory: its parts are computed again
+            (run_dir / sub).mkdir(exist_ok=True)
+        frozen = spec.to_toml().encode()
+        spec_path = run_dir / "spec.toml"
+        if not spec_path.is_file() or spec_path.read_bytes() != frozen:
+            store.atomic_write(spec_path, frozen)
+        return manifest
+    for sub in store.PARTS:  # parts of an earlier run (or of a lost manifest's) are stale
+        shutil.rmtree(run_dir / sub, ignore_errors=True)
+    if manifest_path.is_dir() and not manifest_path.is_symlink():
+        shutil.rmtree(manifest_path)
+    manifest_path.unlink(missing_ok=True)
     chunks = plan.make_chunks(spec, chunk_size)
     manifest = {"format": 1, "name": spec.name, "spec_digest": spec.digest(), "device": device,
                 "epochs": spec.epochs, "n_networks": spec.n_networks,
@@ -150,7 +167,7 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                 "chunk_size": chunk_size, "chunks": [[c.start, c.stop] for c in chunks],
                 "done": {}, "created": time.time(), "elapsed_s": 0.0}
-    for sub in ("networks", "curves"):
+    for sub in store.PARTS:
         (run_dir / sub).mkdir(exist_ok=True)
     store.atomic_write(run_dir / "spec.toml", spec.to_toml().encode())
     store.atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
@@ -158,15 +175,20 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
 
 
 def _verify(run_dir: Path, manifest: dict) -> None:
+    """Forget the done chunks whose parts are missing or differ from the manifest."""
     for key, info in list(manifest["done"].items()):
         ok = True
-        for sub in ("networks", "curves"):
+        for sub in store.PARTS:
             path = run_dir / sub / store.part_name(int(key))
             if not path.is_file() or store.sha256(path.read_bytes()) != info[sub]:
                 ok = False
         if not ok:
             log.warning("chunk %s of %s is missing or corrupt; computing it again", key, run_dir)
             del manifest["done"][key]
+            for sub in store.PARTS:  # a directory in a part's place would block its rename
+                path = run_dir / sub / store.part_name(int(key))
+                if path.is_dir() and not path.is_symlink():
+                    shutil.rmtree(path)
 
 
 def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
@@ -188,7 +210,8 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         Networks per chunk (default: about eight chunks per worker).  Only a new
         run uses it; a resumed run keeps its chunk table.  Results never depend on it.
     force : bool
-        Start over in a directory that holds another spec's run.
+        Start over, whatever the directory holds (another spec's run, a damaged
+        manifest).  Without it, a resumed run recomputes missing or damaged parts.
     progress : bool
         Show a progress bar of completed networks on stderr.
     scheduler : str, optional
@@ -205,15 +228,27 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
     SpecError
         If the spec is invalid (nothing is written).
     RunError
-        If the directory holds another spec's run or another process is running it.
+        If an option is invalid (device, backend, jobs, chunk size, or more than
+        :data:`plan.MAX_CHUNKS` chunks; nothing is written), or the directory holds
+        another spec's run or another process is running it.
+    StoreError
+        If the manifest is damaged (without ``force``) or the disk is full; the
+        message names the file.
     ClusterError
-        If the Dask scheduler cannot be reached (nothing is written).
+        If the Dask scheduler address is malformed or unusable here, or the scheduler
+        cannot be reached or has no worker (nothing is written).
     RuntimeError
         If ``device="cuda"`` and no GPU is usable (nothing is written).
     """
-    spec = load_spec(spec)
+    spec = load_spec(spec)  # every check below comes before anything touches the disk
     if device not in kernels.DEVICES:
         raise store.RunError(f"device {device!r} is not one of {', '.join(kernels.DEVICES)}")
+    known = joblib.parallel.BACKENDS  # joblib's own and any registered with it
+    if not isinstance(backend, str) or (backend != "dask"
+                                        and BACKENDS.get(backend, backend) not in known):
+        raise store.RunError(f"backend {backend!r} is unknown; use threads, loky, processes, "
+                             f"dask, or a backend registered with joblib "
+                             f"({', '.join(sorted(known))})")
     if scheduler is not None and backend != "dask":
         raise store.RunError("--scheduler needs --backend dask")
     if device == "cuda":  # one GPU, fed from this process; checked before anything is written
@@ -228,6 +263,13 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)
                                    or chunk_size < 1):
         raise store.RunError(f"chunk size {chunk_size!r} must be a positive integer")
+    size = chunk_size or (None if backend == "dask" else plan.default_chunk_size(spec, jobs))
+    if size is not None and plan.count_chunks(spec, size) > plan.MAX_CHUNKS:
+        least = -(-spec.n_networks // (plan.MAX_CHUNKS // 2))  # leaves room for groups
+        raise store.RunError(f"chunk size {size} makes {plan.count_chunks(spec, size):,} chunks "
+                             f"of {spec.n_networks:,} networks, more than {plan.MAX_CHUNKS:,}; "
+                             f"use --chunk-size {least} or more"
+                             + ("" if chunk_size else ", or fewer --jobs"))
     if backend == "dask":  # connect first: an unreachable cluster writes nothing
         from . import cluster
 

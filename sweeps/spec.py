@@ -12,6 +12,15 @@ as in :func:`kernels.param_names` (``"W1[0,1]"``, ``"b1[0]"``, ``"W2[1]"``,
 fixes parameters to one value each; a parameter named in neither is drawn from
 the network's seed by ``init`` and ``init_scale``.  Two parameter axes and fixed
 values for the rest make an *init slice* (Kolen & Pollack 1990).
+
+Limits, all checked before anything is written: at most :data:`MAX_NETWORKS`
+(2**32) networks per spec, so that replicate seeds ``(seed << 32) + r`` stay
+distinct and the chunk table stays small; at most :data:`MAX_AXIS_VALUES`
+values per axis (the frozen spec lists every value); ``epochs`` up to
+:data:`MAX_EPOCHS` (2**62, what :func:`kernels.train` accepts); at most
+:data:`MAX_RECORDED` recorded epochs per network (the curve table has a column
+for each); a name of at most :data:`MAX_NAME` characters; initial values,
+scales and momenta that the run's dtype holds (float32 momentum below 1).
 """
 
 from __future__ import annotations
@@ -29,8 +38,10 @@ from typing import Any
 import numpy as np
 
 from kernels import ACTIVATIONS, LOSSES, SCHEMES, parse_param_name, tasks
+from kernels.training import MAX_EPOCHS
 
-__all__ = ["Spec", "SpecError", "load_spec", "bundled_specs", "AXES", "DEFAULTS", "CRITERIA"]
+__all__ = ["Spec", "SpecError", "load_spec", "bundled_specs", "AXES", "DEFAULTS", "CRITERIA",
+           "MAX_NETWORKS", "MAX_AXIS_VALUES", "MAX_EPOCHS", "MAX_RECORDED", "MAX_NAME"]
 
 
 class SpecError(ValueError):
@@ -59,6 +70,24 @@ DEFAULTS: dict[str, Any] = {
 #: side of 0.5 (Kolen & Pollack 1990); ``fahlman``: every output within 0.4 of its
 #: target (Fahlman 1988's 40-20-40 criterion).
 CRITERIA: dict[str, float | None] = {"target-error": None, "right-side": 0.5, "fahlman": 0.4}
+
+#: The most networks one spec may hold (cells x replicates): replicate seeds are
+#: ``(seed << 32) + r``, distinct across seeds only for r < 2**32; a run this size
+#: already stores hundreds of GB.
+MAX_NETWORKS = 2**32
+#: The most values one grid axis may hold (the frozen spec lists every value).
+MAX_AXIS_VALUES = 100_000
+#: The most recorded epochs per network: the curve table has one column for each.
+MAX_RECORDED = 10_000
+#: The longest name: it is a directory name, and file systems allow 255 bytes.
+MAX_NAME = 100
+#: The longest description.
+MAX_DESCRIPTION = 10_000
+#: A bound on |base draw| / scale of each init scheme's parameters, for any D, H >= 1:
+#: the normal draw is sqrt(-2 log(1 - u0)) cos(2 pi u1) with 1 - u0 >= 2**-53, so at
+#: most sqrt(106 log 2) < 8.6; xavier's bound is sqrt(6 / (fan_in + fan_out)) <= sqrt(3)
+#: and he's standard deviation sqrt(2 / fan_in) <= sqrt(2).
+_DRAW_BOUND = {"uniform": 1.0, "normal": 8.6, "xavier": math.sqrt(3), "he": 8.6 * math.sqrt(2)}
 
 _TOP_KEYS = ("name", "description", *(k for k in DEFAULTS if k != "grid"), "criterion",
              "grid", "init_values")
@@ -152,6 +181,26 @@ class Spec:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
+def _show(value) -> str:
+    """Return ``repr(value)``, cut to 40 characters: messages stay one short line."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _float(key: str, value, sep: str = ": ") -> float:
+    """Return ``value`` as a finite float, or raise naming ``key`` (then ``sep``, the value)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise SpecError(f"{key}{sep}{_show(value)} must be a finite number")
+    try:
+        v = float(value)
+    except OverflowError:  # an integer beyond the largest float
+        raise SpecError(f"{key}{sep}{_show(value)} is too large for a float; use a number of at "
+                        f"most {np.finfo(np.float64).max:.4g} in size") from None
+    if not math.isfinite(v):
+        raise SpecError(f"{key}{sep}{_show(value)} must be a finite number")
+    return v
+
+
 def _toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
 
@@ -183,7 +232,10 @@ def load_spec(source) -> Spec:
                             f"({', '.join(sorted(bundled))}); check the path")
         path = bundled[text]
     try:
-        data = tomllib.loads(path.read_text())
+        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); save the spec as UTF-8"
+                        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
     except OSError as exc:
@@ -194,27 +246,39 @@ def load_spec(source) -> Spec:
 def _validate(data: dict) -> Spec:
     unknown = [k for k in data if k not in _TOP_KEYS]
     if unknown:
-        raise SpecError(f"unknown key {unknown[0]!r}; valid keys are {', '.join(_TOP_KEYS)}")
+        raise SpecError(f"unknown key {_show(unknown[0])}; valid keys are {', '.join(_TOP_KEYS)}")
     if "name" not in data:
         raise SpecError("missing key 'name'; give the sweep a name, e.g. name = \"my-sweep\"")
     name = data["name"]
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise SpecError(f"name = {name!r} is not a safe directory name; use letters, digits, "
-                        "'.', '_' and '-' (no '/' or '..')")
+    if not isinstance(name, str) or not _NAME.fullmatch(name) or ".." in name:
+        raise SpecError(f"name = {_show(name)} is not a safe directory name; use letters, "
+                        "digits, '.', '_' and '-' (no '/' or '..')")
+    if len(name) > MAX_NAME:
+        raise SpecError(f"name = {_show(name)} has {len(name)} characters; use at most "
+                        f"{MAX_NAME}")
     description = data.get("description", "")
-    if not isinstance(description, str):
-        raise SpecError("description must be a string")
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION:
+        raise SpecError(f"description must be a string of at most {MAX_DESCRIPTION:,} "
+                        "characters")
     top = {k: data.get(k, v) for k, v in DEFAULTS.items() if k not in ("grid", "task")}
     for key in ("epochs", "replicates", "record_every"):
         v = top[key]
         if isinstance(v, bool) or not isinstance(v, int) or v <= 0:
-            raise SpecError(f"{key} = {v!r} must be a positive integer")
+            raise SpecError(f"{key} = {_show(v)} must be a positive integer")
+    if top["epochs"] > MAX_EPOCHS:
+        raise SpecError(f"epochs = {top['epochs']} is more than kernels.train accepts; use at "
+                        f"most 2**62 = {MAX_EPOCHS}")
+    recorded = top["epochs"] // top["record_every"] + 1 + (top["epochs"] % top["record_every"] > 0)
+    if recorded > MAX_RECORDED:
+        least = -(-top["epochs"] // (MAX_RECORDED - 2))
+        raise SpecError(f"record_every = {top['record_every']} records {recorded:,} epochs per "
+                        f"network, more than {MAX_RECORDED:,}; use record_every >= {least}")
     if isinstance(top["seed"], bool) or not isinstance(top["seed"], int) or not (
             0 <= top["seed"] < 2**31):
-        raise SpecError(f"seed = {top['seed']!r} must be an integer from 0 to 2**31 - 1")
+        raise SpecError(f"seed = {_show(top['seed'])} must be an integer from 0 to 2**31 - 1")
     criterion = data.get("criterion", "target-error")
     if not isinstance(criterion, str) or criterion not in CRITERIA:
-        raise SpecError(f"criterion = {criterion!r} is unknown; use one of "
+        raise SpecError(f"criterion = {_show(criterion)} is unknown; use one of "
                         f"{', '.join(CRITERIA)}")
     if CRITERIA[criterion] is not None:
         if "target_error" in data:
@@ -223,9 +287,10 @@ def _validate(data: dict) -> Spec:
         top["target_error"] = CRITERIA[criterion]
     te = top["target_error"]
     if isinstance(te, bool) or not isinstance(te, int | float) or not 0 < te <= 0.5:
-        raise SpecError(f"target_error = {te!r} must be a number in (0, 0.5]")
+        raise SpecError(f"target_error = {_show(te)} must be a number in (0, 0.5]")
     if top["dtype"] not in ("float32", "float64"):
-        raise SpecError(f"dtype = {top['dtype']!r} is unknown; use \"float32\" or \"float64\"")
+        raise SpecError(f"dtype = {_show(top['dtype'])} is unknown; use \"float32\" or "
+                        "\"float64\"")
     grid_in = data.get("grid", {})
     if not isinstance(grid_in, dict):
         raise SpecError("grid must be a table of axes, e.g. [grid] lr = [0.5, 1.0]")
@@ -233,7 +298,8 @@ def _validate(data: dict) -> Spec:
         raise SpecError("task is given both as a top-level key and as a grid axis; keep one")
     task = data.get("task", DEFAULTS["task"])
     if "task" not in grid_in and (not isinstance(task, str) or task not in tasks.NAMES):
-        raise SpecError(f"task = {task!r} is unknown; use one of {', '.join(tasks.NAMES)}")
+        raise SpecError(f"task = {_show(task)} is unknown; use one of "
+                        f"{', '.join(tasks.NAMES)}")
     params = {}
     for a in grid_in:
         if a not in AXES:
@@ -248,6 +314,12 @@ def _validate(data: dict) -> Spec:
     init_values = _init_values(data.get("init_values", {}), params)
     _check_param_range([*params, *init_values], grid)
     _check_param_values(grid, params, init_values, top["dtype"])
+    _check_in_dtype(grid, top["dtype"])
+    n_networks = math.prod(len(v) for v in grid.values()) * top["replicates"]
+    if n_networks > MAX_NETWORKS:
+        raise SpecError(f"replicates: the spec has {n_networks:,} networks (cells x "
+                        f"replicates), more than the limit of 2**32 = {MAX_NETWORKS:,}; use "
+                        "fewer replicates or fewer axis values, or split the sweep")
     return Spec(name=name, description=description, grid=grid, criterion=criterion,
                 init_values=init_values, **top)
 
@@ -258,10 +330,10 @@ def _param_name(where: str, name: str) -> str:
         array, index = parse_param_name(name)
     except ValueError:
         if where == "grid":
-            raise SpecError(f"unknown grid axis {name!r}; axes are {', '.join(AXES)}, or an "
+            raise SpecError(f"unknown grid axis {_show(name)}; axes are {', '.join(AXES)}, or an "
                             "initial parameter: W1[i,j] (input i to hidden unit j), b1[j], "
                             "W2[j], b2") from None
-        raise SpecError(f"init_values: {name!r} is not a parameter name; use W1[i,j] (input i "
+        raise SpecError(f"init_values: {_show(name)} is not a parameter name; use W1[i,j] (input i "
                         "to hidden unit j), b1[j], W2[j] or b2, indices from 0") from None
     return array + (f"[{','.join(map(str, index))}]" if index else "")
 
@@ -277,9 +349,7 @@ def _init_values(table, grid_params) -> dict[str, float]:
             raise SpecError(f"init_values: {name!r} is named twice; name it once")
         if name in grid_params:
             raise SpecError(f"init_values: {name!r} is also a grid axis; remove one of them")
-        if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-            raise SpecError(f"init_values.{name} = {v!r} must be a finite number")
-        out[name] = float(v)
+        out[name] = _float(f"init_values.{name}", v, " = ")
     return out
 
 
@@ -308,6 +378,23 @@ def _check_param_values(grid, params, init_values, dtype) -> None:
                             "use a smaller value")
 
 
+def _check_in_dtype(grid, dtype) -> None:
+    """Refuse init scales whose draws overflow the dtype, and float32 momenta that round to 1."""
+    limit = float(np.finfo(dtype).max)
+    bound = max(_DRAW_BOUND[s] for s in grid["init"])
+    scale = max(grid["init_scale"])
+    if scale * bound > limit:
+        raise SpecError(f"grid.init_scale: {scale!r} can overflow {dtype} with init "
+                        f"{', '.join(grid['init'])} (draws up to {bound:.3g} x scale; largest "
+                        f"{dtype} {limit:.4g}); use init_scale <= {limit / bound:.4g}")
+    if dtype == "float32":
+        one = next((m for m in grid["momentum"] if np.float32(m) >= 1), None)
+        if one is not None:
+            raise SpecError(f"grid.momentum: {one!r} rounds to 1.0 in float32; use at most "
+                            f"{float(np.nextafter(np.float32(1), np.float32(0)))!r}, or "
+                            "dtype = \"float64\"")
+
+
 def _axis(axis: str, raw) -> tuple:
     key = f"grid.{axis}"
     if isinstance(raw, dict):
@@ -319,29 +406,30 @@ def _axis(axis: str, raw) -> tuple:
                         "{ linspace = [0.1, 2.0, 20] }")
     if not values:
         raise SpecError(f"{key} is empty; give at least one value")
+    if len(values) > MAX_AXIS_VALUES:
+        raise SpecError(f"{key} has {len(values):,} values; use at most {MAX_AXIS_VALUES:,}")
     if axis in _CHOICES:
         for v in values:
-            if v not in _CHOICES[axis]:
-                raise SpecError(f"{key}: {v!r} is unknown; use one of "
+            if not isinstance(v, str) or v not in _CHOICES[axis]:
+                raise SpecError(f"{key}: {_show(v)} is unknown; use one of "
                                 f"{', '.join(_CHOICES[axis])}")
     elif axis == "hidden":
         for v in values:
             if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 1024:
-                raise SpecError(f"{key}: {v!r} must be an integer from 1 to 1024")
+                raise SpecError(f"{key}: {_show(v)} must be an integer from 1 to 1024")
     else:
-        for v in values:
-            if isinstance(v, bool) or not isinstance(v, int | float) or not math.isfinite(v):
-                raise SpecError(f"{key}: {v!r} must be a finite number")
-        values = [float(v) for v in values]
+        values = [_float(key, v) for v in values]
         if axis == "lr" and min(values) <= 0:
             raise SpecError(f"{key}: {min(values)!r} must be > 0")
         if axis == "momentum" and not all(0 <= v < 1 for v in values):
             raise SpecError(f"{key}: momentum must be in [0, 1)")
         if axis == "init_scale" and min(values) <= 0:
             raise SpecError(f"{key}: {min(values)!r} must be > 0")
-    if len(set(values)) != len(values):
-        dup = next(v for v in values if values.count(v) > 1)
-        raise SpecError(f"{key}: duplicate value {dup!r}; list each value once")
+    seen = set()
+    for v in values:
+        if v in seen:
+            raise SpecError(f"{key}: duplicate value {v!r}; list each value once")
+        seen.add(v)
     return tuple(values)
 
 
@@ -357,13 +445,27 @@ def _range_table(key: str, table: dict) -> list:
     if kind == "range":
         if not all(isinstance(a, int) for a in args) or n == 0:
             raise SpecError(f"{key}.range must be three integers [start, stop, step], step != 0")
+        count = max(0, (stop - start + n - (1 if n > 0 else -1)) // n)
+        if count > MAX_AXIS_VALUES:
+            raise SpecError(f"{key}.range gives {count:,} values; use at most "
+                            f"{MAX_AXIS_VALUES:,} (a larger step or a shorter range)")
         return list(range(start, stop, n))
-    if not isinstance(n, int) or n < 1:
-        raise SpecError(f"{key}.{kind}: the count {n!r} must be a positive integer")
-    values = [float(v) for v in np.linspace(start, stop, n)]
+    if not isinstance(n, int) or not 1 <= n <= MAX_AXIS_VALUES:
+        raise SpecError(f"{key}.{kind}: the count {_show(n)} must be an integer from 1 to "
+                        f"{MAX_AXIS_VALUES:,}")
+    start, stop = _float(f"{key}.{kind}", start), _float(f"{key}.{kind}", stop)
+    with np.errstate(all="ignore"):  # an overflowing step gives inf or NaN, refused below
+        values = [float(v) for v in np.linspace(start, stop, n)]
+    if not all(math.isfinite(v) for v in values):
+        raise SpecError(f"{key}.{kind}: [{start!r}, {stop!r}] is too wide a range for a "
+                        "float; use smaller bounds")
     if kind == "logspace":
         # Python's 10.0 ** e (C pow, rounded correctly in practice), not np.logspace: numpy's
         # SIMD power differs in the last bit on some CPUs (seen with AVX-512), and grid values
         # and spec digests must be the same on every machine
-        values = [10.0 ** e for e in values]
+        try:
+            values = [10.0 ** e for e in values]
+        except OverflowError:
+            raise SpecError(f"{key}.logspace: 10**{max(start, stop)!r} overflows a float; use "
+                            "exponents up to 308") from None
     return values

@@ -9,19 +9,29 @@ Layout of ``<out>/<name>/``::
     curves/part-NNNNN.parquet     network id and the loss at each recorded epoch
     .lock                     held (flock) by the one process running the sweep
 
-A file is written to a temporary name, flushed, fsynced and renamed; the manifest
-is replaced last, so a chunk counts as done only once both of its parts are
-complete.  Parts are checked against the SHA-256 recorded in the manifest before
-a run resumes; a missing, truncated or altered part is computed again.  Nothing
-is pickled and nothing is evaluated.
+A file is written to a temporary name (``.<name>.tmp-<pid>``), flushed, fsynced
+and renamed; the manifest is replaced last, so a chunk counts as done only once
+both of its parts are complete.  A temporary file left by an interrupted write is
+removed when the run resumes.
+
+The store is verified whenever it is read.  The manifest is checked against its
+schema (:func:`read_manifest`), and every part read is checked against the SHA-256
+recorded in the manifest: a reader refuses a missing, truncated or altered part
+with a :class:`StoreError` that names it and the command that recomputes it; a
+run that resumes computes such a part again.  Nothing is pickled and nothing is
+evaluated.
 """
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
+import math
 import os
+import re
+import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,28 +39,170 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["Run", "open_run", "RunError", "atomic_write", "RunLock"]
+__all__ = ["Run", "open_run", "RunError", "StoreError", "atomic_write", "RunLock",
+           "read_manifest", "remove_temp_files", "resume_command"]
 
 MANIFEST = "manifest.json"
+
+#: The part directories of a run, one Parquet file per chunk in each.
+PARTS = ("networks", "curves")
+
+_DISK_FULL = (errno.ENOSPC, errno.EDQUOT)
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 
 
 class RunError(RuntimeError):
     """A run directory that cannot be used as asked; the message says what to do."""
 
 
+class StoreError(RunError):
+    """A run directory whose files are damaged or missing, or a disk that is full.
+
+    The command line exits with status 1 on it (a failure of the data or the
+    machine, not of the command); on any other :class:`RunError` it exits with 2.
+    """
+
+
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` so that readers see the old file or the whole new one."""
+    """Write ``data`` to ``path`` so that readers see the old file or the whole new one.
+
+    Raises
+    ------
+    StoreError
+        If the disk (or the user's quota) is full; the temporary file is removed.
+    """
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        tmp.unlink(missing_ok=True)
+        if isinstance(exc, OSError) and exc.errno in _DISK_FULL:
+            raise StoreError(f"disk full writing {path}; free space and run the same "
+                             "command again") from None
+        raise
     dir_fd = os.open(path.parent, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:
         os.close(dir_fd)
+
+
+def remove_temp_files(run_dir: Path) -> list[Path]:
+    """Remove the temporary files that interrupted writes left in a run; return them.
+
+    Call it only while holding the run's :class:`RunLock` (a running writer's
+    temporary file must not be taken from under it).  ``report/`` is not touched:
+    ``xorsweep report`` takes no lock.
+    """
+    removed = []
+    for folder in (Path(run_dir), *(Path(run_dir) / sub for sub in PARTS)):
+        if folder.is_dir():
+            for tmp in folder.glob(".*.tmp-*"):
+                if tmp.is_file():
+                    tmp.unlink(missing_ok=True)
+                    removed.append(tmp)
+    return removed
+
+
+def resume_command(run_dir, *, force: bool = False) -> str:
+    """Return the ``xorsweep run`` command that resumes (or, ``force``, restarts) a run."""
+    run_dir = Path(run_dir)
+    words = ["xorsweep", "run", str(run_dir / "spec.toml"), "--out", str(run_dir.parent)]
+    return " ".join(shlex.quote(w) for w in words + (["--force"] if force else []))
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def _manifest_problem(m) -> str | None:
+    """Return what is wrong with a parsed manifest, or None if it is well formed."""
+    if not isinstance(m, dict):
+        return "not a JSON object"
+    for key, check, what in (
+            ("format", lambda v: v == 1, "1"),
+            ("name", lambda v: isinstance(v, str) and v != "", "a name"),
+            ("spec_digest", lambda v: isinstance(v, str) and _HEX64.fullmatch(v), "a SHA-256"),
+            ("epochs", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+            ("n_networks", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+            ("chunk_size", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+            ("elapsed_s", lambda v: isinstance(v, int | float) and not isinstance(v, bool)
+             and math.isfinite(v) and v >= 0, "a number of seconds >= 0"),
+            ("chunks", lambda v: isinstance(v, list) and v != [], "a list of [start, stop]"),
+            ("done", lambda v: isinstance(v, dict), "an object"),
+            ("device", lambda v: isinstance(v, str), "a device name")):
+        if key not in m:
+            if key == "device":  # older runs: the CPU
+                continue
+            return f"no {key!r}"
+        if not check(m[key]):
+            return f"{key!r} is {json.dumps(m[key])[:40]}, not {what}"
+    start = 0
+    for i, c in enumerate(m["chunks"]):
+        if not (isinstance(c, list) and len(c) == 2 and all(map(_is_int, c))
+                and c[0] == start and c[1] > start):
+            return (f"chunk {i} is {json.dumps(c)[:40]}, not [{start}, stop > {start}]: the "
+                    "chunks must cover the networks in order")
+        start = c[1]
+    if start != m["n_networks"]:
+        return f"the chunks end at network {start}, not at n_networks = {m['n_networks']}"
+    for key, entry in m["done"].items():
+        if not (key.isdigit() and str(int(key)) == key and int(key) < len(m["chunks"])):
+            return f"done chunk {key!r} is not a chunk index 0 .. {len(m['chunks']) - 1}"
+        if not isinstance(entry, dict):
+            return f"done chunk {key} is not an object"
+        for sub in PARTS:
+            if not (isinstance(entry.get(sub), str) and _HEX64.fullmatch(entry[sub])):
+                return f"done chunk {key} has no SHA-256 of its {sub} part"
+    return None
+
+
+def read_manifest(run_dir, *, fix: str | None = None) -> dict:
+    """Read and check a run's ``manifest.json``.
+
+    Parameters
+    ----------
+    run_dir : path
+        The run directory.
+    fix : str, optional
+        What the error message tells the user to do (default: the ``xorsweep run
+        ... --force`` command that starts the run over).
+
+    Returns
+    -------
+    dict
+        The manifest: chunk ranges that cover networks ``0 .. n_networks - 1`` in
+        order, done chunks by index with the SHA-256 of both parts.
+
+    Raises
+    ------
+    RunError
+        If the directory holds no manifest.
+    StoreError
+        If the manifest cannot be read, is not JSON, or breaks the schema
+        (missing keys, wrong types, values out of range, chunk ranges that do not
+        cover the networks in order, done chunks that do not exist).
+    """
+    path = Path(run_dir) / MANIFEST
+    if not path.exists():
+        raise RunError(f"{Path(run_dir)} is not a run directory (no {MANIFEST}); "
+                       "give the directory that `xorsweep run` created")
+    try:
+        problem = _manifest_problem(manifest := json.loads(path.read_bytes()))
+    except OSError as exc:
+        problem = f"cannot be read: {exc.strerror or exc}"
+    except ValueError:  # also UnicodeDecodeError
+        problem = "not valid JSON"
+    except RecursionError:
+        problem = "nested too deeply"
+    if problem is not None:
+        fix = fix or f"start the run over with `{resume_command(run_dir, force=True)}`"
+        raise StoreError(f"{path} is damaged ({problem}); {fix}")
+    return manifest
 
 
 def table_bytes(df: pd.DataFrame) -> bytes:
@@ -81,8 +233,13 @@ class RunLock:
             os.close(fd)
             raise RunError(f"{self.path.parent} is being run by {holder}; wait for it to "
                            "finish or stop it") from None
-        os.ftruncate(fd, 0)
-        os.write(fd, f"pid {os.getpid()}".encode())
+        try:  # the holder's pid is for the message above; the flock is the lock
+            os.ftruncate(fd, 0)
+            os.write(fd, f"pid {os.getpid()}".encode())
+        except OSError as exc:
+            if exc.errno not in _DISK_FULL:  # a full disk: the run still frees its leftovers
+                os.close(fd)
+                raise
         self._fd = fd
         return self
 
@@ -93,15 +250,14 @@ class RunLock:
 
 
 class Run:
-    """A run directory, read through its manifest.  Obtain one with :func:`open_run`."""
+    """A run directory, read through its manifest.  Obtain one with :func:`open_run`.
+
+    Every part read is checked against the SHA-256 in the manifest first.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
-        manifest = self.path / MANIFEST
-        if not manifest.is_file():
-            raise RunError(f"{self.path} is not a run directory (no {MANIFEST}); "
-                           "give the directory that `xorsweep run` created")
-        self.manifest = json.loads(manifest.read_text())
+        self.manifest = read_manifest(self.path)
 
     @property
     def done(self) -> list[int]:
@@ -110,13 +266,48 @@ class Run:
 
     @property
     def complete(self) -> bool:
-        """Whether every chunk is done."""
+        """Whether every chunk is done (by the manifest; :meth:`verify` checks the parts)."""
         return len(self.manifest["done"]) == len(self.manifest["chunks"])
 
+    def _part_bytes(self, sub: str, index: int) -> bytes:
+        """Return a done part's bytes, checked against the manifest's SHA-256."""
+        name = f"{sub}/{part_name(index)}"
+        again = f"run `{resume_command(self.path)}` to recompute it"
+        try:
+            data = (self.path / name).read_bytes()
+        except FileNotFoundError:
+            raise StoreError(f"{self.path / name} is missing; {again}") from None
+        except OSError as exc:
+            raise StoreError(f"{self.path / name} cannot be read ({exc.strerror or exc}); "
+                             f"{again}") from None
+        if sha256(data) != self.manifest["done"][str(index)][sub]:
+            raise StoreError(f"{self.path / name} is damaged (its SHA-256 does not match the "
+                             f"manifest); {again}")
+        return data
+
+    def _check_rows(self, sub: str, index: int, n_rows: int) -> None:
+        """Refuse a manifest whose chunk range disagrees with its (intact) part."""
+        start, stop = self.manifest["chunks"][index]
+        if n_rows != stop - start:  # the part is as written: the ranges were edited
+            raise StoreError(
+                f"{self.path / MANIFEST} is damaged (chunk {index} is networks {start} .. "
+                f"{stop - 1}, but its {sub} part holds {n_rows} rows); start the run "
+                f"over with `{resume_command(self.path, force=True)}`")
+
+    def _read_part(self, sub: str, index: int, columns=None) -> pa.Table:
+        table = pq.read_table(pa.BufferReader(self._part_bytes(sub, index)), columns=columns)
+        self._check_rows(sub, index, table.num_rows)
+        return table
+
     def networks(self, columns: list[str] | None = None) -> pd.DataFrame:
-        """Return the network table of the done chunks, one row per network, by network id."""
-        parts = [pq.read_table(self.path / "networks" / part_name(i), columns=columns)
-                 for i in self.done]
+        """Return the network table of the done chunks, one row per network, by network id.
+
+        Raises
+        ------
+        StoreError
+            If a done chunk's part is missing or does not match the manifest.
+        """
+        parts = [self._read_part("networks", i, columns) for i in self.done]
         if not parts:
             return pd.DataFrame(columns=columns or [])
         df = pa.concat_tables(parts).to_pandas()
@@ -127,12 +318,51 @@ class Run:
         done = self.done
         if not done:
             return []
-        return pq.read_schema(self.path / "networks" / part_name(done[0])).names
+        return pq.read_schema(pa.BufferReader(self._part_bytes("networks", done[0]))).names
 
     def curves(self) -> Iterator[pd.DataFrame]:
-        """Yield the recorded loss curves chunk by chunk: ``network`` and one column per epoch."""
+        """Yield the recorded loss curves chunk by chunk: ``network`` and one column per epoch.
+
+        Raises
+        ------
+        StoreError
+            If a done chunk's part is missing or does not match the manifest.
+        """
         for i in self.done:
-            yield pq.read_table(self.path / "curves" / part_name(i)).to_pandas()
+            yield self._read_part("curves", i).to_pandas()
+
+    def verify(self) -> dict[str, list[str]]:
+        """Check every done chunk's parts against the manifest, reading each once.
+
+        Returns
+        -------
+        dict
+            ``{"missing": [...], "damaged": [...]}``: the parts (``"networks/part-
+            00003.parquet"``) that are missing, or whose SHA-256 differs from the
+            manifest's; both empty for an intact run.
+
+        Raises
+        ------
+        StoreError
+            If an intact part holds another number of rows than its chunk range in
+            the manifest (the manifest was edited).
+        """
+        found: dict[str, list[str]] = {"missing": [], "damaged": []}
+        for i in self.done:
+            for sub in PARTS:
+                name = f"{sub}/{part_name(i)}"
+                try:
+                    data = (self.path / name).read_bytes()
+                except FileNotFoundError:
+                    found["missing"].append(name)
+                    continue
+                except OSError:
+                    data = None
+                if data is None or sha256(data) != self.manifest["done"][str(i)][sub]:
+                    found["damaged"].append(name)
+                else:
+                    self._check_rows(sub, i, pq.read_metadata(pa.BufferReader(data)).num_rows)
+        return found
 
 
 def part_name(index: int) -> str:
@@ -147,5 +377,7 @@ def open_run(path) -> Run:
     ------
     RunError
         If ``path`` holds no manifest.
+    StoreError
+        If the manifest is damaged (see :func:`read_manifest`).
     """
     return Run(Path(path))

@@ -1,11 +1,22 @@
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
+import kernels
 import sweeps
 from sweeps.cli import main
-from sweeps.spec import AXES, DEFAULTS
+from sweeps.spec import (
+    AXES,
+    DEFAULTS,
+    MAX_AXIS_VALUES,
+    MAX_EPOCHS,
+    MAX_NAME,
+    MAX_NETWORKS,
+    MAX_RECORDED,
+)
 
 GOOD = """
 name = "t"
@@ -39,7 +50,7 @@ BAD = [
     ('[grid]\nlr = 0.5', "grid.lr must be a list or a range table"),
     ('[grid]\nlr = { geomspace = [1, 2, 3] }', "must have exactly one of linspace"),
     ('[grid]\nlr = { linspace = [1, 2] }', r"grid.lr.linspace must be a list of three numbers"),
-    ('[grid]\nlr = { logspace = [-1, 1, 0] }', "the count 0 must be a positive integer"),
+    ('[grid]\nlr = { logspace = [-1, 1, 0] }', "the count 0 must be an integer from 1"),
     ('[grid]\nlr = { linspace = [0, 1, 3] }', "grid.lr: 0.0 must be > 0"),
 ]
 
@@ -63,10 +74,137 @@ def test_bad_specs_raise_one_line_and_cli_exits_2(tmp_path, capsys, extra, messa
     assert not out.exists()
 
 
-@pytest.mark.parametrize("name", ["../escape", "a/b", "", "..", ".hidden"])
+@pytest.mark.parametrize("name", ["../escape", "a/b", "", "..", ".hidden", "evil\n", "t\r",
+                                  "a\x00b", "caf\u00e9"])
 def test_unsafe_names(name):
     with pytest.raises(sweeps.SpecError, match="not a safe directory name"):
         sweeps.load_spec({"name": name})
+
+
+def test_name_too_long_for_a_directory():
+    sweeps.load_spec({"name": "n" * MAX_NAME})
+    with pytest.raises(sweeps.SpecError, match=f"has {MAX_NAME + 1} characters; use at most"):
+        sweeps.load_spec({"name": "n" * (MAX_NAME + 1)})
+
+
+#: Malformed specs as a new user might write them, and the key each refusal must name.
+#: Each is refused by load_spec and by ``xorsweep run`` (exit 2, one short stderr line,
+#: nothing written), within validation: none of them reaches the kernels.
+MALFORMED = [
+    ("replicates = 1000000000000", "replicates"),
+    (f"replicates = {MAX_NETWORKS // 8 + 1}\n[grid]\nlr = [0.1, 0.2, 0.5, 1, 2, 3, 4, 5]",
+     "replicates"),
+    ("epochs = 9223372036854775807", "epochs"),
+    (f"epochs = {MAX_EPOCHS + 1}\nrecord_every = {MAX_EPOCHS}", "epochs"),
+    ("epochs = 1000000\nrecord_every = 1", "record_every"),
+    ('dtype = "float32"\n[grid]\nmomentum = [0.5, 0.99999999]', "grid.momentum"),
+    ('[grid]\ninit = ["normal"]\ninit_scale = [1e308]', "grid.init_scale"),
+    ('[grid]\ninit = ["uniform", "he"]\ninit_scale = [2e307]', "grid.init_scale"),
+    ('dtype = "float32"\n[grid]\ninit_scale = [1e39]', "grid.init_scale"),
+    ("[grid]\nlr = [1" + "0" * 400 + "]", "grid.lr"),
+    ("[init_values]\nb2 = 1" + "0" * 400, "init_values.b2"),
+    ("[init_values]\nb2 = nan", "init_values.b2"),
+    ('[grid]\n"W2[0]" = [-1' + "0" * 400 + "]", "grid.W2[0]"),
+    ("[grid]\nlr = { logspace = [0, 400, 3] }", "grid.lr.logspace"),
+    ("[grid]\nlr = { logspace = [0, 1, 1e3] }", "grid.lr.logspace"),
+    ("[grid]\nlr = { linspace = [0.1, 1, 1000000000000] }", "grid.lr.linspace"),
+    ("[grid]\nlr = { linspace = [0.1, inf, 3] }", "grid.lr.linspace"),
+    ("[grid]\nlr = { linspace = [1" + "0" * 400 + ", 1, 3] }", "grid.lr.linspace"),
+    ("[grid]\ninit_scale = { linspace = [-1.7e308, 1.7e308, 3] }", "grid.init_scale.linspace"),
+    ("[grid]\nhidden = { range = [1, 1000000000000000000, 1] }", "grid.hidden.range"),
+    ("[grid]\nlr = { range = [-9223372036854775807, 9223372036854775807, 1] }",
+     "grid.lr.range"),
+    ("[grid]\nlr = { logspace = [-1, 1, 100001] }", "grid.lr.logspace"),
+    ("[grid]\nlr = [nan]", "grid.lr"),
+    ("[grid]\nlr = [-inf]", "grid.lr"),
+    ("[grid]\nlr = [true]", "grid.lr"),
+    ('[grid]\nlr = ["0.5"]', "grid.lr"),
+    ("[grid]\nlr = [[0.5]]", "grid.lr"),
+    ("[grid]\nlr = [{ a = 1 }]", "grid.lr"),
+    ("[grid]\nlr = {}", "grid.lr"),
+    ("[grid]\nlr = true", "grid.lr"),
+    ("[grid]\nlr = [1, 1.0]", "grid.lr"),
+    ("[grid]\nhidden = [2.0]", "grid.hidden"),
+    ("[grid]\nhidden = [2, 2]", "grid.hidden"),
+    ('[grid]\ninit = [["uniform"]]', "grid.init"),
+    ('[grid]\ninit = "uniform"', "grid.init"),
+    ("[grid]\nloss = [{}]", "grid.loss"),
+    ("[grid]\nmomentum = [-0.5]", "grid.momentum"),
+    ("[grid]\ntask = []", "grid.task"),
+    ('[grid]\n"x\\ny" = [1]', "unknown grid axis 'x\\ny'"),
+    ("[grid]\n[grid.lr]", "grid.lr"),
+    ("[[grid]]\nlr = [1.0]", "grid"),
+    ("grid = [1, 2]", "grid"),
+    ("init_values = [1]", "init_values"),
+    ("epochs = true", "epochs"),
+    ("epochs = -5", "epochs"),
+    ("epochs = nan", "epochs"),
+    ("replicates = inf", "replicates"),
+    ("replicates = 0", "replicates"),
+    ("record_every = [50]", "record_every"),
+    ("seed = 1.5", "seed"),
+    ("target_error = nan", "target_error"),
+    ("target_error = inf", "target_error"),
+    ('dtype = ["float32"]', "dtype"),
+    ("task = 1", "task"),
+    ('task = "xor\\n"', "task"),
+    ("description = 5", "description"),
+    ('description = "' + "d" * 20_000 + '"', "description"),
+    ('criterion = "strict"', "criterion"),
+    ("k" * 5000 + " = 1", "unknown key 'kkk"),
+    ('name = "evil\\n"', "name"),
+    ('name = "' + "n" * 300 + '"', "name"),
+    ("name = 1", "name"),
+]
+
+
+@pytest.mark.parametrize(("text", "key"), MALFORMED, ids=[k for _, k in MALFORMED])
+def test_malformed_specs_are_refused_in_one_line_before_writing(tmp_path, capsys, text, key):
+    path = tmp_path / "bad.toml"
+    path.write_text(text if text.startswith("name =") else f'name = "t"\n{text}\n')
+    with pytest.raises(sweeps.SpecError) as info:
+        sweeps.load_spec(path)
+    assert key in str(info.value)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("xorsweep: error: ")
+    assert err.count("\n") == 1
+    assert key in err
+    assert len(err) < 400  # long values are cut short
+    assert not out.exists()
+
+
+def test_spec_that_is_not_utf8(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_bytes(b'name = "t"\ndescription = "caf\xe9"\n')  # Latin-1
+    with pytest.raises(sweeps.SpecError, match="not UTF-8 text .* save the spec as UTF-8"):
+        sweeps.load_spec(path)
+
+
+def test_limits_are_inclusive():
+    spec = sweeps.load_spec({"name": "t", "epochs": MAX_EPOCHS, "record_every": MAX_EPOCHS,
+                             "replicates": MAX_NETWORKS // 2, "grid": {"lr": [0.5, 1.0]}})
+    assert spec.n_networks == MAX_NETWORKS
+    spec = sweeps.load_spec({"name": "t", "epochs": 10 * (MAX_RECORDED - 1),
+                             "record_every": 10})
+    assert len(kernels.record_epochs(spec.epochs, spec.record_every)) == MAX_RECORDED
+    spec = sweeps.load_spec({"name": "t", "grid": {"lr": {"logspace": [-3, 0, MAX_AXIS_VALUES]}},
+                             "dtype": "float32"})
+    assert len(spec.grid["lr"]) == MAX_AXIS_VALUES
+    top = float(np.nextafter(np.float32(1), np.float32(0)))
+    assert sweeps.load_spec({"name": "t", "dtype": "float32",
+                             "grid": {"momentum": [top]}}).grid["momentum"] == (top,)
+    big = float(np.finfo(np.float32).max)
+    assert sweeps.load_spec({"name": "t", "dtype": "float32",
+                             "grid": {"init_scale": [big]}}).grid["init_scale"] == (big,)
+
+
+def test_the_record_every_the_message_suggests_is_accepted():
+    with pytest.raises(sweeps.SpecError, match=r"use record_every >= (\d+)") as info:
+        sweeps.load_spec({"name": "t", "epochs": 987_654_321, "record_every": 7})
+    least = int(re.search(r"record_every >= (\d+)", str(info.value)).group(1))
+    sweeps.load_spec({"name": "t", "epochs": 987_654_321, "record_every": least})
 
 
 def test_missing_name_and_bad_toml(tmp_path):

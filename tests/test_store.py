@@ -1,0 +1,250 @@
+"""The store is verified whenever it is read: damaged runs are refused in one line or repaired."""
+
+from __future__ import annotations
+
+import errno
+import json
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import sweeps
+from sweeps import store
+from sweeps.cli import main
+from sweeps.store import StoreError, open_run
+
+SPEC = {"name": "tiny", "epochs": 40, "replicates": 3, "record_every": 10,
+        "grid": {"lr": [0.5, 2.0], "init_scale": [0.5, 2.0]}}
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    """A complete run of four chunks of three networks; copy it before damaging it."""
+    out = tmp_path_factory.mktemp("ref")
+    sweeps.run(SPEC, out=out, jobs=1, chunk_size=3)
+    return out / "tiny"
+
+
+@pytest.fixture
+def run_dir(reference, tmp_path):
+    shutil.copytree(reference, tmp_path / "tiny")
+    return tmp_path / "tiny"
+
+
+def parts(run_dir: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(run_dir)): p.read_bytes()
+            for sub in store.PARTS for p in sorted((run_dir / sub).glob("*.parquet"))}
+
+
+def spec_file(run_dir: Path) -> str:
+    path = run_dir.parent / "tiny.toml"
+    path.write_text(sweeps.load_spec(SPEC).to_toml())
+    return str(path)
+
+
+def one_line(err: str) -> str:
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err
+
+
+def flip_byte(path: Path) -> None:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    path.write_bytes(bytes(data))
+
+
+def test_a_flipped_byte_is_refused_by_every_reader_and_repaired_by_run(run_dir, capsys):
+    before = parts(run_dir)
+    flip_byte(run_dir / "networks" / "part-00001.parquet")
+    flip_byte(run_dir / "curves" / "part-00002.parquet")
+    again = f"`xorsweep run {run_dir}/spec.toml --out {run_dir.parent}` to recompute it"
+    with pytest.raises(StoreError, match="networks/part-00001.parquet is damaged") as exc:
+        open_run(run_dir).networks()
+    assert again in str(exc.value)
+    with pytest.raises(StoreError, match="curves/part-00002.parquet is damaged"):
+        list(open_run(run_dir).curves())
+    assert open_run(run_dir).verify() == {
+        "missing": [], "damaged": ["networks/part-00001.parquet", "curves/part-00002.parquet"]}
+
+    assert main(["status", str(run_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert "damaged    networks/part-00001.parquet" in out
+    assert "damaged    curves/part-00002.parquet" in out
+    assert "complete" not in out
+    assert "1 damaged" not in one_line(err)
+    assert "has 2 damaged and 0 missing parts" in err
+
+    assert main(["report", str(run_dir)]) == 1
+    assert "networks/part-00001.parquet is damaged" in one_line(capsys.readouterr().err)
+    assert not (run_dir / "report").exists()
+
+    sweeps.run(SPEC, out=run_dir.parent, jobs=1)
+    assert parts(run_dir) == before
+    assert main(["status", str(run_dir)]) == 0
+
+
+def test_a_damaged_first_part_is_refused_before_its_columns_are_read(run_dir):
+    (run_dir / "networks" / "part-00000.parquet").write_bytes(b"PAR1")
+    with pytest.raises(StoreError, match="part-00000.parquet is damaged"):
+        open_run(run_dir).columns()
+
+
+def test_missing_parts_are_listed_and_refused(run_dir, capsys):
+    before = parts(run_dir)
+    (run_dir / "curves" / "part-00003.parquet").unlink()
+    shutil.rmtree(run_dir / "networks")
+    with pytest.raises(StoreError, match=r"networks/part-00000.parquet is missing; run `xorsweep"):
+        open_run(run_dir).networks()
+    assert main(["status", str(run_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert "missing    curves/part-00003.parquet" in out
+    assert out.count("missing    networks/") == 4
+    assert "0 damaged and 5 missing parts" in one_line(err)
+    assert main(["report", str(run_dir)]) == 1
+    assert "is missing" in one_line(capsys.readouterr().err)
+    assert not (run_dir / "report").exists()
+    sweeps.run(SPEC, out=run_dir.parent, jobs=1)
+    assert parts(run_dir) == before
+
+
+def _edit(change):
+    def damage(run_dir):
+        m = json.loads((run_dir / "manifest.json").read_text())
+        change(m)
+        (run_dir / "manifest.json").write_text(json.dumps(m))
+    return damage
+
+
+def _move_first_boundary(m):
+    m["chunks"][0][1] = m["chunks"][1][0] = 2
+
+
+DAMAGED_MANIFESTS = {
+    "truncated": (lambda d: (d / "manifest.json").write_text(
+        (d / "manifest.json").read_text()[:150]), "not valid JSON"),
+    "not utf-8": (lambda d: (d / "manifest.json").write_bytes(b"\xff\xfe{"), "not valid JSON"),
+    "a list": (lambda d: (d / "manifest.json").write_text("[]"), "not a JSON object"),
+    "a directory": (lambda d: ((d / "manifest.json").unlink(), (d / "manifest.json").mkdir()),
+                    "cannot be read"),
+    "no done": (_edit(lambda m: m.pop("done")), "no 'done'"),
+    "done out of range": (_edit(lambda m: m["done"].update({"7": m["done"]["0"]})),
+                          "done chunk '7' is not a chunk index 0 .. 3"),
+    "epochs a string": (_edit(lambda m: m.update(epochs="40")), "'epochs' is \"40\""),
+    "elapsed NaN": (_edit(lambda m: m.update(elapsed_s=float("nan"))), "'elapsed_s' is NaN"),
+    "hash not hex": (_edit(lambda m: m["done"]["1"].update(networks="x" * 64)),
+                     "done chunk 1 has no SHA-256 of its networks part"),
+    "chunk gap": (_edit(lambda m: m["chunks"][2].__setitem__(0, 7)), "chunk 2 is \\[7, 9\\]"),
+    "fewer networks": (_edit(lambda m: m.update(n_networks=9)), "the chunks end at network 12"),
+    "boundary moved": (_edit(_move_first_boundary),
+                       "chunk 0 is networks 0 .. 1, but its networks part holds 3 rows"),
+}
+
+
+@pytest.mark.parametrize("case", DAMAGED_MANIFESTS)
+def test_a_damaged_manifest_is_one_line_and_force_starts_over(case, run_dir, reference, capsys):
+    damage, why = DAMAGED_MANIFESTS[case]
+    damage(run_dir)
+    manifest = run_dir / "manifest.json"
+    with pytest.raises(StoreError, match=f"{re.escape(str(manifest))} is damaged \\({why}") as exc:
+        open_run(run_dir).networks()
+    assert f"`xorsweep run {run_dir}/spec.toml --out {run_dir.parent} --force`" in str(exc.value)
+    for command in (["status", str(run_dir)], ["report", str(run_dir)]):
+        assert main(command) == 1
+        assert f"{manifest} is damaged" in one_line(capsys.readouterr().err)
+    assert not (run_dir / "report").exists()
+
+    spec = spec_file(run_dir)
+    assert main(["run", spec, "--out", str(run_dir.parent), "--quiet", "--jobs", "1"]) == 1
+    err = one_line(capsys.readouterr().err)
+    assert f"{manifest} is damaged" in err
+    assert "run the same command with --force to start over" in err
+    assert main(["run", spec, "--out", str(run_dir.parent), "--quiet", "--jobs", "1",
+                 "--chunk-size", "5", "--force"]) == 0
+    forced = open_run(run_dir)
+    assert forced.complete
+    assert forced.manifest["chunk_size"] == 5
+    assert sorted(parts(run_dir)) == [f"{sub}/part-0000{i}.parquet"
+                                      for sub in ("curves", "networks") for i in range(3)]
+    pd.testing.assert_frame_equal(forced.networks(), open_run(reference).networks())
+
+
+def test_resume_refuses_chunk_ranges_that_are_not_the_specs(run_dir, capsys):
+    _edit(lambda m: (_move_first_boundary(m), m["done"].pop("0"), m["done"].pop("1")))(run_dir)
+    assert open_run(run_dir).verify() == {"missing": [], "damaged": []}  # nothing read is wrong
+    with pytest.raises(StoreError, match="its chunk ranges are not the spec's.*--force"):
+        sweeps.run(SPEC, out=run_dir.parent, jobs=1)
+
+
+def test_resume_removes_the_temporary_files_of_interrupted_writes(run_dir, reference):
+    left = [run_dir / ".manifest.json.tmp-4242", run_dir / "networks" / ".part-00002.parquet.tmp-1",
+            run_dir / "curves" / ".part-00009.parquet.tmp-77"]
+    for path in left:
+        path.write_bytes(b"\0" * 245_000)
+    (run_dir / "networks" / "part-00002.parquet").unlink()
+    sweeps.run(SPEC, out=run_dir.parent, jobs=1)
+    assert not [p for p in left if p.exists()]
+    assert parts(run_dir) == parts(reference)
+
+
+
+def test_a_directory_in_a_parts_place_is_listed_and_replaced(run_dir, reference, capsys):
+    part = run_dir / "networks" / "part-00001.parquet"
+    part.unlink()
+    part.mkdir()
+    assert main(["status", str(run_dir)]) == 1
+    assert "damaged    networks/part-00001.parquet" in capsys.readouterr().out
+    sweeps.run(SPEC, out=run_dir.parent, jobs=1)
+    assert parts(run_dir) == parts(reference)
+
+
+def test_resume_restores_a_damaged_frozen_spec(run_dir, reference):
+    (run_dir / "spec.toml").write_text("name = [\n")
+    sweeps.run(SPEC, out=run_dir.parent, jobs=1)
+    assert (run_dir / "spec.toml").read_bytes() == (reference / "spec.toml").read_bytes()
+
+
+def test_a_lost_manifest_starts_over_without_stale_parts(run_dir, reference):
+    (run_dir / "manifest.json").unlink()
+    run = sweeps.run(SPEC, out=run_dir.parent, jobs=1, chunk_size=5)
+    assert sorted(parts(run_dir)) == [f"{sub}/part-0000{i}.parquet"
+                                      for sub in ("curves", "networks") for i in range(3)]
+    pd.testing.assert_frame_equal(run.networks(), open_run(reference).networks())
+
+@pytest.mark.parametrize("code", [errno.ENOSPC, errno.EDQUOT])
+def test_a_full_disk_is_one_line_naming_the_path(code, run_dir, reference, monkeypatch, capsys):
+    (run_dir / "networks" / "part-00001.parquet").unlink()
+
+    def full(fd):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(store.os, "fsync", full)
+    spec = spec_file(run_dir)
+    command = ["run", spec, "--out", str(run_dir.parent), "--quiet", "--jobs", "1"]
+    assert main(command) == 1
+    part = run_dir / "networks" / "part-00001.parquet"
+    assert one_line(capsys.readouterr().err) == (
+        f"xorsweep: error: disk full writing {part}; free space and run the same command again\n")
+    assert not list(run_dir.rglob(".*.tmp-*"))
+    monkeypatch.undo()
+    assert main(command) == 0
+    assert parts(run_dir) == parts(reference)
+
+
+def test_atomic_write_keeps_the_old_file_and_no_temporary_one_on_a_full_disk(tmp_path,
+                                                                             monkeypatch):
+    path = tmp_path / "f.bin"
+    path.write_bytes(b"old")
+
+    def full(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(store.os, "fsync", full)
+    with pytest.raises(StoreError, match=f"^disk full writing {path}; free space"):
+        store.atomic_write(path, b"new" * 1000)
+    assert path.read_bytes() == b"old"
+    assert sorted(tmp_path.iterdir()) == [path]
