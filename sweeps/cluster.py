@@ -1,10 +1,13 @@
-"""Running chunks on a dask.distributed cluster, through joblib's Dask backend.
+"""Running chunks on a dask.distributed cluster, submitted through the Dask client.
 
 Workers compute chunks (``runner.compute_chunk``, a module-level function) and
 send back compact arrays; the driver alone writes the store, exactly as with
 the local backends, so resume and invariance hold unchanged and workers need
 no shared filesystem.  Each chunk runs on one worker thread: a worker with T
-threads trains T chunks at once, one core each.
+threads trains T chunks at once, one core each.  Chunks go to the cluster with
+``client.submit`` (:func:`submit_chunks`), never through joblib: joblib runs a
+``Parallel`` of ``n_jobs == 1`` in the calling process whatever the backend,
+so a one-thread cluster would have trained nothing and the driver everything.
 
 Before dispatching, every worker compiles the kernels the spec needs once
 (``client.run``): one worker per host first, then the others, which load what
@@ -16,16 +19,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 
 from .store import RunError
 
-__all__ = ["ClusterError", "connect", "local_cluster", "SCHEDULER_ENV", "CONNECT_TIMEOUT_S"]
+__all__ = ["ClusterError", "connect", "local_cluster", "submit_chunks", "SCHEDULER_ENV",
+           "CONNECT_TIMEOUT_S"]
 
 #: Environment variable read for the scheduler address when ``--scheduler`` is not given.
 SCHEDULER_ENV = "XORSWEEP_SCHEDULER"
-#: Seconds to wait for the scheduler before giving up.
-CONNECT_TIMEOUT_S = 15
+#: Seconds to wait for the scheduler and its first worker, together.  With Python's
+#: start-up (about 1 s) an unreachable scheduler is reported within 15 s of wall time.
+CONNECT_TIMEOUT_S = 12
+#: The share of :data:`CONNECT_TIMEOUT_S` given to reaching the scheduler; the rest
+#: (and whatever the connection did not use) is left for its first worker.
+_CONNECT_SHARE = 0.8
 
 _INSTALL = "--backend dask needs dask.distributed; install it with: pip install 'xorsweep[dask]'"
 
@@ -49,13 +58,16 @@ def connect(scheduler: str | None, jobs: int | None) -> Iterator[object]:
     The address is ``scheduler``, else ``$XORSWEEP_SCHEDULER``; with neither, a
     LocalCluster of ``jobs`` (default: every core) single-threaded worker
     processes on 127.0.0.1, without a dashboard, is started and closed afterwards.
+    Reaching the scheduler and seeing its first worker share one deadline of
+    :data:`CONNECT_TIMEOUT_S` seconds.
 
     Raises
     ------
     RunError
         If dask.distributed is not installed (says what to install).
     ClusterError
-        If the scheduler does not answer within :data:`CONNECT_TIMEOUT_S` seconds.
+        If the address is malformed or its protocol unusable here, if the
+        scheduler does not answer, or if it has no worker, within the deadline.
     """
     distributed = _distributed()
     address = scheduler or os.environ.get(SCHEDULER_ENV) or None
@@ -64,20 +76,49 @@ def connect(scheduler: str | None, jobs: int | None) -> Iterator[object]:
                 distributed.Client(cluster) as client:
             yield client
         return
-    try:
-        client = distributed.Client(address, timeout=CONNECT_TIMEOUT_S)
-    except (OSError, TimeoutError, ValueError) as exc:
+    deadline = time.monotonic() + CONNECT_TIMEOUT_S
+    scheme = _check_address(distributed, address)
+    fix = f"fix --scheduler / ${SCHEDULER_ENV}"
+    try:  # the connection's share of the deadline leaves the rest to the first worker
+        client = distributed.Client(address, timeout=_CONNECT_SHARE * CONNECT_TIMEOUT_S)
+    except (OSError, TimeoutError) as exc:
         raise ClusterError(f"cannot reach the Dask scheduler at {address} within "
-                           f"{CONNECT_TIMEOUT_S} s ({type(exc).__name__}); start it with "
-                           "`dask scheduler`, or fix --scheduler / $"
-                           f"{SCHEDULER_ENV}") from None
+                           f"{_CONNECT_SHARE * CONNECT_TIMEOUT_S:g} s ({type(exc).__name__}); "
+                           f"start it with `dask scheduler`, or {fix}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. tls:// without certificates, ucx:// without ucxx
+        reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        setup = _SETUP.get(scheme, f"{scheme}:// needs setting up in Dask's configuration")
+        raise ClusterError(f"cannot connect to the Dask scheduler at {address} ({reason}); "
+                           f"{setup}, or use a tcp:// address") from None
     with client:
         try:  # a scheduler without workers would leave the run waiting with no message
-            client.wait_for_workers(1, timeout=CONNECT_TIMEOUT_S)
+            client.wait_for_workers(1, timeout=max(0.5, deadline - time.monotonic()))
         except (TimeoutError, OSError):
             raise ClusterError(f"the Dask scheduler at {address} has no workers; start them "
                                f"with `dask worker {address}`") from None
         yield client
+
+
+#: What a protocol other than tcp:// needs before a client can use it.
+_SETUP = {"tls": "tls:// needs certificates in Dask's configuration (distributed.comm.tls)",
+          "wss": "wss:// needs certificates in Dask's configuration (distributed.comm.tls)",
+          "ucx": "ucx:// needs the distributed-ucxx package on every machine"}
+
+
+def _check_address(distributed, address: str) -> str:
+    """Return the protocol of a scheduler ``address``; raise ClusterError if it is malformed."""
+    try:
+        scheme, _ = distributed.comm.parse_address(address)
+        distributed.comm.registry.get_backend(scheme)  # a known protocol
+        if scheme in ("tcp", "tls", "ws", "wss"):
+            _, port = distributed.comm.get_address_host_port(address)
+            if not 0 < port < 65536:
+                raise ValueError(f"port {port} is out of range")
+    except ValueError as exc:
+        raise ClusterError(f"{address!r} is not a Dask scheduler address ({exc}); give one "
+                           f"like tcp://10.0.0.5:8786 with --scheduler or ${SCHEDULER_ENV}"
+                           ) from None
+    return scheme
 
 
 def local_cluster(n_workers: int):
@@ -95,6 +136,66 @@ def local_cluster(n_workers: int):
 def worker_threads(client) -> int:
     """Return the total number of worker threads (at least 1)."""
     return max(1, sum(client.nthreads().values()))
+
+
+#: Chunks submitted but not yet collected, per worker thread of the cluster: enough
+#: to keep every thread busy while the driver stores results, few enough that a run
+#: of a million chunks never floods the scheduler.
+IN_FLIGHT_PER_THREAD = 2
+
+
+def submit_chunks(client, func, calls: Iterable[tuple]) -> Iterator:
+    """Run ``func(*args)`` on the cluster's workers for each ``args``; yield results as they come.
+
+    Never runs ``func`` in this process, whatever the cluster's size.  At most
+    :data:`IN_FLIGHT_PER_THREAD` tasks per worker thread are submitted at a time;
+    the thread count is read again every second, so workers that join late get
+    their share.  Closing the generator, or an error, cancels the tasks not
+    collected yet.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    func : callable
+        Importable on the workers by name (e.g. ``runner.compute_chunk``), or picklable.
+    calls : iterable of tuple
+        The positional arguments of each task; read lazily.
+
+    Yields
+    ------
+    object
+        Each task's return value, in the order the tasks finish.
+
+    Raises
+    ------
+    Exception
+        The first error a task raises (Dask's ``KilledWorker`` if it killed its workers).
+    """
+    distributed = _distributed()
+    calls = iter(calls)
+    pending: set = set()
+    finished = distributed.as_completed()
+
+    def top_up(limit: int) -> None:
+        while len(pending) < limit and (args := next(calls, None)) is not None:
+            future = client.submit(func, *args, pure=False)
+            pending.add(future)
+            finished.add(future)
+
+    try:
+        limit, checked = IN_FLIGHT_PER_THREAD * worker_threads(client), time.monotonic()
+        top_up(limit)
+        for future in finished:
+            result = future.result()  # a failed chunk stays pending: cancelled below
+            pending.discard(future)
+            del future  # the cluster may forget the result once it is here
+            if time.monotonic() - checked > 1.0:
+                limit, checked = IN_FLIGHT_PER_THREAD * worker_threads(client), time.monotonic()
+            top_up(limit)  # before the result is stored: the workers stay busy meanwhile
+            yield result
+    finally:
+        if pending:
+            client.cancel(list(pending))
 
 
 def warm_workers(client, spec_data: dict, sizes=None) -> None:

@@ -5,18 +5,21 @@ with ``kernels.train(..., parallel=False)`` (one thread, GIL released), so
 ``jobs`` workers use ``jobs`` cores and numba never adds threads of its own.
 The default backend is joblib's ``threading``: the kernels release the GIL, so
 threads share the cores with no pickling or process start-up; ``"dask"`` sends
-chunks to a dask.distributed cluster (``cluster.py``).  Only the driver (this
+chunks to a dask.distributed cluster through the Dask client, not joblib
+(``cluster.py``), so every chunk trains on a worker.  Only the driver (this
 process) writes to the store.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import platform
 import shutil
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -351,12 +354,29 @@ def _warm_in_processes(dtype: str, variants: list, jobs: int, sizes=None,
     batches = [variants[k::n] for k in range(n)]
     log.info("compiling %d kernels in %d processes", len(variants), n)
     try:  # spawn: forking a process that runs threads is unsafe
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn")) as pool:
+        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
+                                 initializer=_exit_with_parent,
+                                 initargs=(os.getpid(),)) as pool:
             return sum(pool.map(_warm_batch, [dtype] * n, batches, [sizes] * n,
                                 [momenta] * n))
     except Exception as exc:  # noqa: BLE001 - the caller compiles them itself
         log.warning("compiling kernels in worker processes failed (%s); compiling here", exc)
         return 0
+
+
+def _exit_with_parent(parent: int) -> None:
+    """End this process as soon as ``parent`` is gone (pool initializer of the compilers).
+
+    A driver killed outright (SIGKILL, SIGTERM) cannot stop its pool; its compilers
+    would be left compiling and then waiting forever for work.  A daemon thread
+    watches for the re-parenting instead, checking every 0.1 s.
+    """
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.1)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="xorsweep-exit-with-parent", daemon=True).start()
 
 
 def _chunk_sizes(todo) -> list[int]:
@@ -371,12 +391,10 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
     if device == "cpu" and client is None:
         # compile once, before any worker needs them
         warm_kernels(spec.to_dict(), jobs, _chunk_sizes(todo))
-    backend_params = {}
     if client is not None:  # each worker process compiles once, before the chunks arrive
-        from .cluster import warm_workers
+        from . import cluster
 
-        warm_workers(client, spec.to_dict(), _chunk_sizes(todo))
-        backend_params = {"client": client}
+        cluster.warm_workers(client, spec.to_dict(), _chunk_sizes(todo))
     done_nets = sum(b - a for i, (a, b) in enumerate(manifest["chunks"])
                     if str(i) in manifest["done"])
     bar = tqdm(total=spec.n_networks, initial=done_nets, unit="net", unit_scale=True,
@@ -385,10 +403,17 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
     data = spec.to_dict()
     t0 = time.perf_counter()
     elapsed0 = manifest["elapsed_s"]
+    calls = ((data, a, b, device) for _, a, b in todo)
     try:
-        with joblib.parallel_config(backend=backend, n_jobs=jobs, **backend_params):
-            results = joblib.Parallel(return_as="generator_unordered")(
-                joblib.delayed(compute_chunk)(data, a, b, device) for _, a, b in todo)
+        with contextlib.ExitStack() as stack:
+            if client is not None:  # not joblib's Dask backend: with n_jobs == 1 joblib
+                # trains in this process, so a one-thread cluster would get no chunk
+                results = stack.enter_context(contextlib.closing(
+                    cluster.submit_chunks(client, compute_chunk, calls)))
+            else:  # with jobs == 1 joblib trains here, in this thread, whatever the backend
+                stack.enter_context(joblib.parallel_config(backend=backend, n_jobs=jobs))
+                results = joblib.Parallel(return_as="generator_unordered")(
+                    joblib.delayed(compute_chunk)(*args) for args in calls)
             for result in results:
                 i = index[result["start"]]
                 entry = {"seconds": result["seconds"]}

@@ -1,20 +1,24 @@
-"""The Dask backend on loopback: same table as the local backends, worker loss, bad addresses."""
+"""The Dask backend on loopback: chunks train on workers only, tables as threads, bad addresses."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import signal
+import socket
+import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
 import sweeps
-from sweeps import cluster, store
+from sweeps import cluster, runner, store
 from sweeps.cli import main
 
 distributed = pytest.importorskip("distributed")
@@ -165,3 +169,134 @@ def test_slice_with_several_tasks_on_dask_matches_threads(local_cluster, tmp_pat
     dask = sweeps.run(spec, out=tmp_path / "dask", backend="dask", chunk_size=5,
                       scheduler=local_cluster.scheduler_address)
     _assert_same(dask, threads)
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def no_training_here(monkeypatch):
+    """Fail any chunk trained in this process: a Dask run's chunks belong to its workers."""
+    def refuse(*args):
+        raise AssertionError("a chunk was trained in the driver, not on the cluster")
+
+    # compute_chunk itself is sent to the workers by reference: they run the real one
+    monkeypatch.setattr(runner, "_compute_chunk", refuse)
+
+
+@pytest.fixture
+def one_thread_cluster(tmp_path_factory):
+    """A `dask scheduler` and one `dask worker --nthreads 1` on loopback, as a user starts them."""
+    tmp = tmp_path_factory.mktemp("cli-cluster")
+    file = tmp / "scheduler.json"
+    dask = [sys.executable, "-m", "dask"]
+    quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL,
+             "start_new_session": True}
+    procs = [subprocess.Popen([*dask, "scheduler", "--host", "127.0.0.1", "--port", "0",
+                               "--no-dashboard", "--dashboard-address", "127.0.0.1:0",
+                               "--scheduler-file", str(file)], **quiet)]
+    try:
+        deadline = time.monotonic() + 60
+        while not file.is_file() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        address = json.loads(file.read_text())["address"]
+        procs.append(subprocess.Popen([*dask, "worker", address, "--nthreads", "1",
+                                       "--host", "127.0.0.1", "--no-dashboard",
+                                       "--local-directory", str(tmp)], **quiet))
+        with distributed.Client(address, timeout=60) as client:  # up before the run starts
+            client.wait_for_workers(1, timeout=60)
+        yield address
+    finally:
+        for proc in procs:  # the worker's nanny and its worker share the session
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+
+
+def test_one_thread_cluster_trains_every_chunk(one_thread_cluster, reference, tmp_path,
+                                               no_training_here):
+    # joblib runs n_jobs == 1 in the calling process: the cluster would execute nothing
+    run = sweeps.run(SPEC, out=tmp_path, backend="dask", chunk_size=6,
+                     scheduler=one_thread_cluster)
+    n_chunks = len(run.manifest["chunks"])
+    assert n_chunks == 18
+    with distributed.Client(one_thread_cluster) as client:
+        executed = client.run(lambda dask_worker: dask_worker.state.executed_count)
+    assert len(executed) == 1
+    assert next(iter(executed.values())) >= n_chunks
+    _assert_same(run, reference)
+
+
+def test_submitted_chunks_are_bounded_and_cancelled_when_the_driver_stops(local_cluster):
+    def n_tasks(dask_scheduler):
+        return len(dask_scheduler.tasks)
+
+    def sleep_or_fail(seconds):
+        if seconds < 0:
+            raise ValueError("a failed chunk")
+        time.sleep(seconds)
+
+    def wait_until_no_tasks(client):
+        deadline = time.monotonic() + 10
+        while client.run_on_scheduler(n_tasks) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return client.run_on_scheduler(n_tasks)
+
+    with distributed.Client(local_cluster) as client:
+        chunks = cluster.submit_chunks(client, sleep_or_fail, [(0.2,)] * 50)
+        assert next(chunks) is None
+        # two single-threaded workers: at most two tasks each in flight, not fifty
+        assert client.run_on_scheduler(n_tasks) <= 2 * cluster.IN_FLIGHT_PER_THREAD
+        chunks.close()  # as when the driver stops early
+        assert wait_until_no_tasks(client) == 0
+        # a failed chunk: its error reaches the driver, the others are cancelled even
+        # while the traceback (which holds the generator) is alive
+        chunks = cluster.submit_chunks(client, sleep_or_fail, [(-1,)] + [(0.2,)] * 49)
+        with pytest.raises(ValueError, match="a failed chunk") as failure:
+            for _ in chunks:  # Dask does not promise the order: the failure comes early
+                pass
+        assert wait_until_no_tasks(client) == 0
+        del failure, chunks
+
+
+def test_local_cluster_of_one_worker_trains_every_chunk(reference, tmp_path, no_training_here):
+    run = sweeps.run(SPEC, out=tmp_path, backend="dask", jobs=1, chunk_size=20)
+    _assert_same(run, reference)
+
+
+def test_unreachable_scheduler_is_reported_within_15_s(tmp_path):
+    # the whole command, Python's start-up included, as the README promises
+    address = f"tcp://127.0.0.1:{_closed_port()}"
+    t0 = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", "quickstart", "--out",
+                           str(tmp_path / "out"), "--backend", "dask", "--scheduler", address],
+                          capture_output=True, text=True, timeout=60,
+                          cwd=Path(__file__).parents[1])
+    seconds = time.monotonic() - t0
+    assert proc.returncode == 1, proc.stderr
+    assert f"cannot reach the Dask scheduler at {address}" in proc.stderr
+    assert seconds < 15
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("address", ["tls://127.0.0.1:9", "ucx://127.0.0.1:9",
+                                     "127.0.0.1:abc", "tcp://127.0.0.1:99999",
+                                     "foo://x", "not an address"])
+def test_unusable_or_malformed_address_is_the_cluster_message(address, tmp_path, capsys,
+                                                              monkeypatch):
+    monkeypatch.setattr(cluster, "CONNECT_TIMEOUT_S", 2)
+    assert main(["run", "quickstart", "--out", str(tmp_path / "out"), "--backend", "dask",
+                 "--scheduler", address]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.startswith((f"xorsweep: error: cannot connect to the Dask scheduler at {address} ",
+                           f"xorsweep: error: {address!r} is not a Dask scheduler address"))
+    assert not (tmp_path / "out").exists()
