@@ -109,7 +109,15 @@ def _prepare(path: str) -> str | None:
         make_private_dir(p)
     except OSError as exc:
         return f"it cannot be created ({exc.strerror or exc})"
-    return untrusted(p)
+    if not p.is_dir() or p.is_symlink():
+        return "it is not a directory" if not p.is_symlink() else f"{p} is a symbolic link"
+    problem = untrusted(p)
+    if problem is None:
+        try:
+            key(p)
+        except OSError as exc:
+            return str(exc)
+    return problem
 
 
 def make_private_dir(path: Path) -> None:
@@ -185,10 +193,17 @@ def _key(directory: str) -> bytes:
     else:
         with os.fdopen(fd, "wb") as f:
             f.write(secrets.token_bytes(_KEY_BYTES))
+    if path.is_file() and not path.is_symlink() and path.stat().st_size != _KEY_BYTES:
+        # damaged (truncated, partly written): a new key; what the old one signed is
+        # compiled again, as any file not signed under the current key is
+        write_private(path, secrets.token_bytes(_KEY_BYTES))
     problem = untrusted(path, below=Path(directory))
-    data = path.read_bytes() if problem is None else b""
-    if len(data) != _KEY_BYTES:
-        raise OSError(f"the cache key {path} is unusable ({problem or 'wrong length'})")
+    if problem is not None or not path.is_file():
+        raise OSError(f"the cache key {path} is unusable ({problem or 'not a file'}; "
+                      "remove it)")
+    data = path.read_bytes()
+    if len(data) != _KEY_BYTES:  # another process is replacing it: read it again next time
+        raise OSError(f"the cache key {path} is being replaced")
     return data
 
 

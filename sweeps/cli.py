@@ -150,8 +150,19 @@ def cmd_specs(args) -> int:
     return 0
 
 
+def _format_warning(message, category, filename, lineno, line=None) -> str:
+    """Show xorsweep's own warnings as their one line; others as Python does."""
+    if str(message).startswith("xorsweep: "):
+        return f"{message}\n"
+    return _python_format_warning(message, category, filename, lineno, line)
+
+
+_python_format_warning = warnings.formatwarning
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the command line; return the exit status."""
+    warnings.formatwarning = _format_warning
     parser = build_parser()
     try:
         args = parser.parse_args(sys.argv[1:] if argv is None else argv)

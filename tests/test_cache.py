@@ -96,6 +96,30 @@ def test_a_cache_below_a_directory_others_can_write_is_not_used(tmp_path, monkey
         assert _cache.root() == shared / "cache"
 
 
+def test_a_cache_that_is_a_file_is_not_used(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("x")
+    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path / "file"))
+    with pytest.warns(_cache.CacheWarning, match="not a directory"):
+        assert _cache.root() != tmp_path / "file"
+
+
+def test_a_damaged_key_is_replaced_and_an_unusable_one_refused(cache_dir):
+    assert _cache.root() == cache_dir
+    key = cache_dir / _cache.KEY_FILE
+    first = key.read_bytes()
+    key.write_bytes(first[:10])  # truncated
+    _cache._key.cache_clear()
+    assert _cache.root() == cache_dir
+    assert len(key.read_bytes()) == len(first)
+    assert key.read_bytes() != first
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    key.unlink()
+    key.mkdir()
+    _cache._key.cache_clear()
+    with pytest.warns(_cache.CacheWarning, match="key .* unusable"):
+        assert _cache.root() != cache_dir
+
+
 def test_untrusted_files_inside_the_cache(tmp_path):
     d = tmp_path / "c"
     _cache.make_private_dir(d)
