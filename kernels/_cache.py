@@ -34,12 +34,14 @@ process that loaded it).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import hashlib
 import hmac
 import logging
 import os
 import secrets
+import shutil
 import stat
 import tempfile
 import threading
@@ -99,7 +101,13 @@ def private_fallback() -> Path:
     global _fallback
     if _fallback is None or not _fallback.is_dir():
         _fallback = Path(tempfile.mkdtemp(prefix="xorsweep-cache-"))  # 0700, new, ours
+        atexit.register(_remove, _fallback, os.getpid())
     return _fallback
+
+
+def _remove(path: Path, pid: int) -> None:
+    if os.getpid() == pid:  # not in a forked child that inherited the handler
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _prepare(path: str) -> str | None:
@@ -155,8 +163,8 @@ def untrusted(path: Path, *, below: Path | None = None) -> str | None:
         return f"{path} is a symbolic link"
     if st.st_uid != uid:
         return f"{path} is owned by uid {st.st_uid}, not by you (uid {uid})"
-    if st.st_mode & 0o022:
-        return (f"{path} is writable by {'group' if st.st_mode & 0o020 else 'others'} "
+    if _writable_by_others(st):
+        return (f"{path} is writable by {'others' if st.st_mode & 0o002 else 'group'} "
                 f"(fix: chmod go-w {path})")
     if below is not None:
         p = Path(path).parent
@@ -173,9 +181,35 @@ def untrusted(path: Path, *, below: Path | None = None) -> str | None:
             return f"{parent} cannot be read ({exc.strerror or exc})"
         if pst.st_uid not in (uid, 0):
             return f"{parent} (above it) is owned by uid {pst.st_uid}"
-        if pst.st_mode & 0o022 and not pst.st_mode & stat.S_ISVTX:
+        if _writable_by_others(pst) and not pst.st_mode & stat.S_ISVTX:
             return f"{parent} (above it) is writable by others and not sticky"
     return None
+
+
+def _writable_by_others(st: os.stat_result) -> bool:
+    """Return whether anyone but the owner may write a file of this ``stat``.
+
+    Group write counts unless the group is the user's own private group (the
+    scheme of Debian and Ubuntu's umask 002: a group of the user's name, the
+    user's primary group, with no other members).
+    """
+    if st.st_mode & 0o002:
+        return True
+    return bool(st.st_mode & 0o020) and not _private_group(st.st_gid)
+
+
+@functools.cache
+def _private_group(gid: int) -> bool:
+    try:
+        import grp
+        import pwd
+
+        user = pwd.getpwuid(os.getuid())
+        group = grp.getgrgid(gid)
+    except (ImportError, KeyError):
+        return False
+    return (gid == user.pw_gid and group.gr_name == user.pw_name
+            and set(group.gr_mem) <= {user.pw_name})
 
 
 def key(directory: Path) -> bytes:

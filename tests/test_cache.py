@@ -67,7 +67,7 @@ def test_nothing_is_written_into_the_installed_package(tmp_path):
 def test_a_cache_writable_by_others_is_not_used(cache_dir):
     _cache.make_private_dir(cache_dir)
     os.chmod(cache_dir, 0o777)
-    with pytest.warns(_cache.CacheWarning, match=f"{cache_dir}.*writable by group"):
+    with pytest.warns(_cache.CacheWarning, match=f"{cache_dir}.*writable by others"):
         used = _cache.root()
     assert used != cache_dir
     st = used.stat()
@@ -127,7 +127,7 @@ def test_untrusted_files_inside_the_cache(tmp_path):
     f.write_bytes(b"x")
     os.chmod(f, 0o600)
     assert _cache.readable_trusted(f, d) == b"x"
-    os.chmod(f, 0o620)
+    os.chmod(f, 0o602)
     assert _cache.readable_trusted(f, d) is None
     os.chmod(f, 0o600)
     (d / "link").symlink_to(f)
@@ -138,6 +138,24 @@ def test_untrusted_files_inside_the_cache(tmp_path):
     (sub / "g").write_bytes(b"y")
     os.chmod(sub / "g", 0o600)
     assert _cache.readable_trusted(sub / "g", d) is None  # a directory on the way
+
+
+def test_group_write_counts_unless_the_group_is_the_users_own(tmp_path, monkeypatch):
+    import grp
+    import pwd
+
+    f = tmp_path / "f"
+    f.write_bytes(b"x")
+    os.chmod(f, 0o620)
+    user = pwd.getpwuid(os.getuid())
+    own = _cache._private_group(user.pw_gid)
+    assert own == (grp.getgrgid(user.pw_gid).gr_name == user.pw_name
+                   and set(grp.getgrgid(user.pw_gid).gr_mem) <= {user.pw_name})
+    assert (_cache.untrusted(f, below=tmp_path) is None) == own
+    monkeypatch.setattr(_cache, "_private_group", lambda gid: False)  # a shared group
+    assert "writable by group" in _cache.untrusted(f, below=tmp_path)
+    monkeypatch.setattr(_cache, "_private_group", lambda gid: True)  # the user's own
+    assert _cache.untrusted(f, below=tmp_path) is None
 
 
 UMASK_SCRIPT = """
