@@ -13,16 +13,21 @@ import pandas as pd
 from . import plots
 from .tables import (
     FAILURE_TOL,
+    MIN_BEST_N,
+    best_cells,
     convergence_table,
     failure_mode_table,
     failure_modes,
     grid_axes,
     is_param_axis,
+    outcome_failure_table,
+    table_formats,
     varying_axes,
     wilson_interval,
 )
 
 _MAX_TABLE_ROWS = 1000  # longer convergence tables are shortened on the page
+_MAX_TIED_NAMED = 6  # cells tied with the best that the page names; the rest are counted
 
 
 def read_spec(run) -> tuple[str, dict]:
@@ -46,7 +51,8 @@ def is_xor(df) -> bool:
 
 _CSS = """
 body { font-family: system-ui, -apple-system, Segoe UI, Helvetica, Arial, sans-serif;
-       max-width: 1100px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+       max-width: 1280px; margin: 2em auto; padding: 0 1em; color: #222; line-height: 1.45; }
+h1, p, li, figcaption, code, .card { overflow-wrap: anywhere; }
 h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom: 0.2em; }
 .lead { color: #555; margin-top: 0; }
 .cards { display: flex; flex-wrap: wrap; gap: 0.8em; margin: 1em 0; }
@@ -56,26 +62,152 @@ h1 { margin-bottom: 0.2em; } h2 { border-bottom: 1px solid #ddd; padding-bottom:
 figure { margin: 1.5em 0; } figure img { max-width: 100%; }
 figure.full { overflow-x: auto; } figure.full img { max-width: none; }
 figcaption { color: #555; font-size: 0.9em; }
-pre { background: #f6f8fa; padding: 0.8em; overflow-x: auto; border-radius: 6px; }
-table { border-collapse: collapse; font-size: 0.85em; }
-th, td { border: 1px solid #ddd; padding: 0.25em 0.5em; text-align: right; }
-th { background: #f6f8fa; }
-.scroll { overflow-x: auto; max-height: 40em; overflow-y: auto; }
+pre { background: #f6f8fa; padding: 0.8em; border-radius: 6px; white-space: pre-wrap;
+      overflow-wrap: anywhere; }
+table { border-collapse: separate; border-spacing: 0; font-size: 0.85em; }
+th, td { border: 0 solid #ddd; border-width: 0 1px 1px 0; padding: 0.25em 0.4em;
+         text-align: right; font-variant-numeric: tabular-nums; }
+tr > :first-child { border-left-width: 1px; } thead th { border-top-width: 1px; }
+td.t, th.t { text-align: left; }
+th { background: #f6f8fa; position: sticky; top: 0; z-index: 1; vertical-align: bottom;
+     cursor: pointer; user-select: none; }
+th:hover { background: #e8ecf0; }
+th[aria-sort=ascending]::after { content: " \\25B2"; font-size: 0.8em; }
+th[aria-sort=descending]::after { content: " \\25BC"; font-size: 0.8em; }
+tbody tr:hover td { background: #fafbfc; }
+.scroll { overflow: auto; max-height: 40em; max-width: 100%; }
+.note { color: #555; font-size: 0.9em; }
+"""
+
+# Sorts every table on a click (or Enter) on a header: numbers by the cell's data-v value,
+# text otherwise; empty values last either way; a second click reverses.
+_JS = """
+(function () {
+  function key(td) {
+    var v = td.getAttribute("data-v");
+    return v === null ? td.textContent : (v === "" ? NaN : parseFloat(v));
+  }
+  function compare(a, b) {
+    var an = typeof a === "number", bn = typeof b === "number";
+    if (an && bn) {
+      if (isNaN(a) || isNaN(b)) { return isNaN(a) - isNaN(b); }
+      return a < b ? -1 : (a > b ? 1 : 0);
+    }
+    return String(a).localeCompare(String(b), undefined, {numeric: true});
+  }
+  function sort(table, col, th) {
+    var up = th.getAttribute("aria-sort") !== "ascending";
+    Array.prototype.forEach.call(table.tHead.rows[0].cells, function (h) {
+      h.setAttribute("aria-sort", "none");
+    });
+    th.setAttribute("aria-sort", up ? "ascending" : "descending");
+    var body = table.tBodies[0];
+    var rows = Array.prototype.slice.call(body.rows).map(function (r, i) {
+      return {row: r, key: key(r.cells[col]), i: i};
+    });
+    rows.sort(function (a, b) {
+      var blank = (typeof a.key === "number" && isNaN(a.key)) -
+                  (typeof b.key === "number" && isNaN(b.key));
+      var c = blank || (up ? 1 : -1) * compare(a.key, b.key);
+      return c || a.i - b.i;
+    });
+    rows.forEach(function (r) { body.appendChild(r.row); });
+  }
+  Array.prototype.forEach.call(document.querySelectorAll("table.sortable"), function (t) {
+    Array.prototype.forEach.call(t.tHead.rows[0].cells, function (th, col) {
+      th.tabIndex = 0;
+      th.setAttribute("aria-sort", "none");
+      th.title = "sort by this column";
+      th.addEventListener("click", function () { sort(t, col, th); });
+      th.addEventListener("keydown", function (e) {
+        if (e.key === "Enter") { sort(t, col, th); }
+      });
+    });
+  });
+})();
 """
 
 
 def _fmt_table(t: pd.DataFrame) -> str:
-    def fmt(v):
-        if isinstance(v, float | np.floating):
-            if math.isinf(v):
-                return "never"
-            if math.isnan(v):
-                return ""
-            return f"{v:.4g}"
-        return str(v)
+    """Return a sortable HTML table: one number format per column, raw values in data-v.
 
-    return t.to_html(index=False, escape=True, formatters={c: fmt for c in t.columns},
-                     na_rep="", border=0)
+    Infinite values read "never" (expected epochs when nothing converged) and sort
+    after every number; NaN is blank and sorts last.  Headers may break after an
+    underscore, so that long column names do not widen the page.
+    """
+    esc = html.escape
+    formats = table_formats(t)
+    head = "".join(
+        f"<th{'' if formats[c] else ' class=t'}>{esc(str(c)).replace('_', '_<wbr>')}</th>"
+        for c in t.columns)
+    rows = []
+    for values in t.itertuples(index=False, name=None):
+        cells = []
+        for c, v in zip(t.columns, values, strict=True):
+            spec = formats[c]
+            if spec is None or not isinstance(v, int | float | np.integer | np.floating):
+                cells.append(f"<td class=t>{esc('' if v is None else str(v))}</td>")
+                continue
+            v = float(v)
+            if math.isnan(v):
+                text, raw = "", ""
+            elif math.isinf(v):
+                text, raw = ("never" if v > 0 else "-inf"), ("Infinity" if v > 0
+                                                              else "-Infinity")
+            else:
+                text, raw = format(v, spec), repr(v)
+            cells.append(f"<td data-v='{raw}'>{esc(text)}</td>")
+        rows.append(f"<tr>{''.join(cells)}</tr>")
+    return (f"<table class=sortable><thead><tr>{head}</tr></thead>\n<tbody>\n"
+            + "\n".join(rows) + "\n</tbody></table>")
+
+
+def _page_table(table: pd.DataFrame) -> pd.DataFrame:
+    """Return the table as shown: without ``n_converged``, which repeats ``converged``."""
+    if "n_converged" in table and "converged" in table and \
+            (table["n_converged"] == table["converged"]).all():
+        return table.drop(columns="n_converged")
+    return table
+
+
+def _cell_name(row) -> str:
+    axes = grid_axes(row.to_frame().T)
+    return ", ".join(f"{a} = {plots.format_value(row[a])}" for a in axes) or "all networks"
+
+
+def _best_section(table: pd.DataFrame) -> str:
+    """Name the best cell by the lower end of its interval and the cells tied with it."""
+    if len(table) <= 1 or "rate_low" not in table:
+        return ""
+    esc = html.escape
+    rule = (f"<p class=note>How the best cell is chosen: among cells of at least {MIN_BEST_N} "
+            "networks, the one whose 95% Wilson interval has the highest lower end (fewer "
+            "expected epochs break ties); a cell is statistically tied with it when its "
+            "interval reaches that lower end, i.e. the two intervals overlap. A cell with "
+            "few networks has a wide interval and does not rank high on a lucky rate.</p>")
+    ranked = best_cells(table, min_n=MIN_BEST_N)
+    if ranked.empty:
+        return (f"<p>Best cell: none named; no cell has {MIN_BEST_N} or more networks "
+                f"(largest: {int(table['n'].max())}), too few to tell cells apart.</p>{rule}")
+    top = ranked.iloc[0]
+    if top["converged"] == 0:
+        return f"<p>Best cell: none named; no cell with {MIN_BEST_N} or more networks " \
+               f"converged.</p>{rule}"
+    text = (f"<p>Best cell: <b>{esc(_cell_name(top))}</b> converged {top['rate']:.1%} "
+            f"({int(top['converged'])} of {int(top['n'])}; 95% interval "
+            f"{top['rate_low']:.1%} - {top['rate_high']:.1%}), expected "
+            f"{_epochs_text(top['expected_epochs'])} epochs to a solution with restarts.")
+    tied = ranked[ranked["tied"]]
+    if tied.empty:
+        text += " No other cell's interval reaches its lower end.</p>"
+    else:
+        names = "; ".join(f"<b>{esc(_cell_name(r))}</b> ({r['rate']:.1%} of {int(r['n'])})"
+                          for _, r in tied.head(_MAX_TIED_NAMED).iterrows())
+        more = (f"; and {len(tied) - _MAX_TIED_NAMED} more" if len(tied) > _MAX_TIED_NAMED
+                else "")
+        text += (f"</p>\n<p>Statistically tied with it ({len(tied)} "
+                 f"cell{'s' if len(tied) > 1 else ''}): {names}{more}.</p>")
+    return text + rule
 
 
 def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str:
@@ -90,17 +222,17 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
              ("epochs each", f"{m.get('epochs', int(df['epochs'].max())):,}"),
              ("converged", f"{conv / n:.1%}" if n else "-"),
              ("95% interval", f"{float(lo):.1%} - {float(hi):.1%}")]
+    # the words of `xorsweep run` and `xorsweep status`: wall time, compiling, training
+    for key, label in (("wall_s", "wall time"), ("compile_s", "compiling")):
+        if isinstance(m.get(key), int | float):
+            cards.append((label, f"{m[key]:.1f} s"))
     if m.get("elapsed_s"):
         rate = n * m["epochs"] / m["elapsed_s"]
-        cards.append(("training time",
-                      f"{m['elapsed_s']:.1f} s ({rate / 1e6:.3g} M network-epochs/s)"))
-    best = ""
-    if len(table) > 1 and "rate" in table:
-        top = table.sort_values(["rate", "expected_epochs"], ascending=[False, True]).iloc[0]
-        cell = ", ".join(f"{a} = {plots.format_value(top[a])}" for a in grid_axes(table))
-        best = (f"<p>Best cell: <b>{esc(cell)}</b> converged {top['rate']:.1%} "
-                f"({int(top['converged'])} of {int(top['n'])}), expected "
-                f"{_epochs_text(top['expected_epochs'])} epochs to a solution with restarts.</p>")
+        workers = m.get("workers")
+        on = f" on {workers} worker{'s' * (workers != 1)}" if isinstance(workers, int) else ""
+        cards.append(("training",
+                      f"{m['elapsed_s']:.1f} s{on} ({rate / 1e6:.3g} M network-epochs/s)"))
+    best = _best_section(table)
     warn = ""
     if not run.complete:
         warn = (f"<p class='warn'>This run is incomplete: {len(run.done)} of "
@@ -113,10 +245,7 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
                + (" --device cuda" if m.get("device") == "cuda" else ""))
     versions = ", ".join(f"{k} {v}" for k, v in m.get("versions", {}).items())
     machine = m.get("machine", {})
-    figs_html = "\n".join(
-        f"<figure{' class=full' if f.full_size else ''}><img alt='{esc(f.name)}' "
-        f"src='data:image/png;base64,{base64.b64encode(f.png).decode()}'>"
-        f"<figcaption>{esc(f.caption)}</figcaption></figure>" for f in figures)
+    figs_html = _figures_html([f for f in figures if f.section == "figures"])
     cards_html = "".join(f"<div class='card'>{esc(k)}<b>{esc(v)}</b></div>" for k, v in cards)
     table_intro, shown_table = _table_section(df, table)
     return f"""<!DOCTYPE html>
@@ -133,12 +262,13 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
 {best}
 <h2>Figures</h2>
 {figs_html}
-{_failure_section(df)}
+{_outcomes_section(df, [f for f in figures if f.section == "outcomes"])}
 <h2>Convergence table</h2>
 {table_intro} <i>rate</i> with its 95% Wilson interval; epochs among converged
 networks; <i>expected_epochs</i>: expected epochs to a solution when failures are restarted and
-cost the epoch limit ("never" when none converged); <i>n_&lt;outcome&gt;</i>: outcome counts.</p>
-<div class="scroll">{_fmt_table(shown_table)}</div>
+cost the epoch limit ("never" when none converged); <i>n_&lt;outcome&gt;</i>: outcome counts
+(<i>converged</i> is the count of converged networks). Click a column's header to sort by it.</p>
+<div class="scroll">{_fmt_table(_page_table(shown_table))}</div>
 <h2>Reproduce</h2>
 <pre>{esc(command)}</pre>
 <p>with the spec as run (<code>spec.toml</code> in the run directory):</p>
@@ -146,8 +276,42 @@ cost the epoch limit ("never" when none converged); <i>n_&lt;outcome&gt;</i>: ou
 <p>Versions: {esc(versions)}. Machine: {esc(str(machine.get('platform', '?')))},
 {esc(str(machine.get('cpus', '?')))} CPUs.
 Heatmap axes: x = {esc(str(x))}, y = {esc(str(y))}, metric = {esc(metric)}.</p>
+<script>{_JS}</script>
 </body></html>
 """
+
+
+def _figures_html(figures) -> str:
+    esc = html.escape
+    return "\n".join(
+        f"<figure{' class=full' if f.full_size else ''}><img alt='{esc(f.name)}' "
+        f"src='data:image/png;base64,{base64.b64encode(f.png).decode()}'>"
+        f"<figcaption>{esc(f.caption)}</figcaption></figure>" for f in figures)
+
+
+_OUTCOME_TEXT = """Every network ends training with one outcome: <i>converged</i> (met the
+criterion at some epoch); <i>saturated</i> (some output within 0.1 of its wrong target);
+<i>plateau</i> (every output within 0.05 of 1/2); <i>slow</i> (every output on the right side
+of 1/2, not yet within the criterion); <i>stuck</i> (otherwise: some output on the wrong side,
+none saturated); <i>diverged</i> (the loss or a parameter became non-finite)."""
+
+
+def _outcomes_section(df, figures) -> str:
+    """Outcomes and, for XOR, the failure modes within each outcome: one table, one story."""
+    t = outcome_failure_table(df).reset_index()
+    if not is_xor(df):
+        return f"""<h2>Outcomes</h2>
+<p>{_OUTCOME_TEXT}</p>
+{_fmt_table(t)}"""
+    return f"""<h2>Outcomes and failure modes</h2>
+<p>{_OUTCOME_TEXT} An XOR network that did not converge is also named by the stationary
+pattern its final outputs sit at, its <i>failure mode</i> (below). The table counts every
+network once, by outcome (rows) and failure mode (columns; <i>converged</i>: met the
+criterion), so it shows which outcome each failure mode belongs to: a <i>half4</i> network is
+a <i>plateau</i>, a <i>satwrong</i> one <i>saturated</i>, and so on.</p>
+{_fmt_table(t)}
+{_figures_html(figures)}
+{_failure_section(df)}"""
 
 
 def _failure_section(df) -> str:
@@ -165,7 +329,7 @@ def _failure_section(df) -> str:
         for _, r in t.iterrows()])
     t = t[by + ["failure_mode", "count", "share", "theoretical_loss", "observed_median_loss"]]
     losses = ", ".join(sorted(df["loss"].astype(str).unique())) if "loss" in df else "bce"
-    return f"""<h2>Failure modes</h2>
+    return f"""<h3>Failure modes</h3>
 <p>Non-converged XOR networks by the stationary pattern their final outputs sit at
 (every output closer than {FAILURE_TOL:g} to its value): <i>half4</i> all outputs 1/2;
 <i>half2</i> two right, the other two, of different targets, at 1/2; <i>third3</i> one right,

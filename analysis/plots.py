@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from .tables import (
+    FAILURE_MODES,
     FAILURE_TOL,
     STATIONARY_LOSSES,
     _pooled,
@@ -27,7 +28,8 @@ from .tables import (
 __all__ = ["METRICS", "FAILURE_MODES", "HeatmapData", "is_log_spaced", "heatmap_data",
            "plot_heatmap", "plot_loss_bands", "plot_fraction_converged",
            "failure_mode_shares", "plot_failure_modes", "epochs_histogram",
-           "plot_epochs_histogram", "plot_rate", "pooled_note", "format_value"]
+           "plot_epochs_histogram", "plot_rate", "pooled_note", "format_value",
+           "QUALITATIVE", "BandPanels", "band_panels", "plot_loss_band_panels"]
 
 #: Heatmap metrics: column of :func:`convergence_table` -> (label, log colour scale).
 METRICS: dict[str, tuple[str, bool]] = {
@@ -37,8 +39,12 @@ METRICS: dict[str, tuple[str, bool]] = {
     "final_loss_median": ("median final loss", True),
 }
 
-#: Bar segments of the failure-mode plot, in stacking order.
-FAILURE_MODES = ("converged", "half4", "half2", "third3", "satwrong", "other")
+#: Colours that stay apart for colour-blind readers too (Okabe & Ito), yellow left out:
+#: the groups of a loss-band plot that share one panel.
+QUALITATIVE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000")
+
+#: Groups drawn together in one loss-band panel; more get one panel each.
+MAX_OVERLAID_BANDS = 3
 
 _MAX_ANNOTATED_CELLS = 400
 
@@ -236,19 +242,113 @@ def _group_colours(n: int):
     return [cmap(i / max(n - 1, 1) * 0.9) for i in range(n)]
 
 
+def _band_groups(bands: pd.DataFrame) -> list:
+    return list(dict.fromkeys(bands.columns.get_level_values(0)))
+
+
+@dataclass(frozen=True)
+class BandPanels:
+    """Layout of a loss-band figure: ``panels[k]`` lists the groups drawn in panel k.
+
+    Panels fill a grid of ``n_rows`` x ``n_cols`` row by row; all share their axes.
+    ``colours[k]`` is the colour of each group of ``panels[k]``.
+    """
+
+    panels: list[list]
+    colours: list[list[str]]
+    n_rows: int
+    n_cols: int
+
+
+def band_panels(groups: list, *, max_overlaid: int = MAX_OVERLAID_BANDS, max_cols: int = 4
+                ) -> BandPanels:
+    """Lay out loss bands: a few groups overlaid in one panel, more as small multiples.
+
+    Up to ``max_overlaid`` groups share one panel, in the colours of
+    :data:`QUALITATIVE`; more groups get one panel each (``max_cols`` to a row), in
+    one colour, so that bands never pile on top of each other.
+
+    Examples
+    --------
+    >>> band_panels(["a", "b"]).panels
+    [['a', 'b']]
+    >>> p = band_panels(list(range(6)))
+    >>> p.panels[:2], (p.n_rows, p.n_cols)
+    ([[0], [1]], (2, 4))
+    """
+    groups = list(groups)
+    if len(groups) <= max_overlaid:
+        return BandPanels([groups], [list(QUALITATIVE[:len(groups)])], 1, 1)
+    n_cols = min(max_cols, len(groups))
+    return BandPanels([[g] for g in groups], [[QUALITATIVE[0]] for _ in groups],
+                      math.ceil(len(groups) / n_cols), n_cols)
+
+
+def _group_label(g, group_name: str) -> str:
+    return f"{group_name} = {format_value(g)}" if group_name else format_value(g)
+
+
+def plot_loss_band_panels(bands: pd.DataFrame, fig=None, *, group_name: str = "",
+                          pooled=()):
+    """Draw loss bands as :func:`band_panels` lays them out; returns the figure.
+
+    Each panel draws its groups' median and interquartile band on a log y axis; in
+    small multiples the other groups' medians are thin grey lines for comparison.
+    ``bands`` is :func:`analysis.curves.loss_bands`' output.
+    """
+    if fig is None:
+        import matplotlib.pyplot as plt
+
+        fig = plt.figure(figsize=(7, 5), layout="constrained")
+    groups = _band_groups(bands)
+    layout = band_panels(groups)
+    if len(layout.panels) == 1:
+        plot_loss_bands(bands, fig.add_subplot(), group_name=group_name, pooled=pooled)
+        return fig
+    axes = fig.subplots(layout.n_rows, layout.n_cols, sharex=True, sharey=True,
+                        squeeze=False)
+    for k, ax in enumerate(axes.flat):
+        if k >= len(layout.panels):
+            ax.set_visible(False)
+            continue
+        for g in groups:
+            if g not in layout.panels[k]:
+                ax.plot(bands.index, bands[(g, "q50")], color="#c4c4c4", lw=0.7, zorder=1)
+        for colour, g in zip(layout.colours[k], layout.panels[k], strict=True):
+            _draw_band(ax, bands, g, colour, label=None)
+            ax.set_title(_group_label(g, group_name), fontsize=9)
+        ax.set_yscale("log")
+        ax.tick_params(labelsize=8)
+    for ax in axes[-1]:
+        ax.set_xlabel("epoch", fontsize=9)
+    for k in range(len(layout.panels), axes.size):  # the last row is partly empty
+        axes.flat[k - layout.n_cols].xaxis.set_tick_params(labelbottom=True)
+        axes.flat[k - layout.n_cols].set_xlabel("epoch", fontsize=9)
+    for ax in axes[:, 0]:
+        ax.set_ylabel("loss", fontsize=9)
+    fig.suptitle(f"loss curves, median and interquartile range, one panel per group; grey: "
+                 f"the other groups' medians ({pooled_note(list(pooled))})", fontsize=10)
+    return fig
+
+
+def _draw_band(ax, bands, g, colour, label):
+    ax.fill_between(bands.index, bands[(g, "q25")], bands[(g, "q75")], color=colour,
+                    alpha=0.25, lw=0, zorder=2)
+    ax.plot(bands.index, bands[(g, "q50")], color=colour, lw=1.6, label=label, zorder=3)
+
+
 def plot_loss_bands(bands: pd.DataFrame, ax=None, *, group_name: str = "", pooled=()):
     """Draw the median loss per group with its interquartile band, log y.  Returns ``ax``.
 
     ``bands`` is :func:`analysis.curves.loss_bands`' output (columns q25, q50, q75).
+    The groups share one panel, in the colours of :data:`QUALITATIVE` (repeated
+    past its length: :func:`plot_loss_band_panels` keeps many groups apart).
     """
     ax = _new_ax(ax)
-    groups = list(dict.fromkeys(bands.columns.get_level_values(0)))
-    for colour, g in zip(_group_colours(len(groups)), groups, strict=True):
-        med = bands[(g, "q50")]
-        ax.plot(bands.index, med, color=colour, lw=1.5,
-                label=f"{group_name} = {format_value(g)}" if group_name else format_value(g))
-        ax.fill_between(bands.index, bands[(g, "q25")], bands[(g, "q75")], color=colour,
-                        alpha=0.2, lw=0)
+    groups = _band_groups(bands)
+    colours = [QUALITATIVE[i % len(QUALITATIVE)] for i in range(len(groups))]
+    for colour, g in zip(colours, groups, strict=True):
+        _draw_band(ax, bands, g, colour, label=_group_label(g, group_name))
     ax.set_yscale("log")
     ax.set_xlabel("epoch")
     ax.set_ylabel("loss (median and interquartile range)")

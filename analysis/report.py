@@ -8,6 +8,7 @@ networks in seconds, and on a machine without numba.
 from __future__ import annotations
 
 import io
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +32,9 @@ __all__ = ["write_report", "choose_axes", "ReportError"]
 _MAX_GROUPS = 12  # curves and bars are drawn per value of one axis with at most this many
 _DPI = 110
 _MAX_SLICES = 6  # slice images drawn (one per replicate and value of other varying axes)
+# the figures a report writes: an earlier report's figure that this one does not draw is removed
+_FIGURE_FILE = re.compile(r"^(heatmap(_\w+)?|rate|loss_curves|fraction_converged|failure_modes"
+                          r"|epochs|slice_\d+)\.png$")
 
 
 class ReportError(ValueError):
@@ -43,6 +47,7 @@ class _Figure:
     caption: str
     png: bytes
     full_size: bool = False  # never scaled down to the page width (whole pixels per network)
+    section: str = "figures"  # or "outcomes": drawn beside the outcome and failure-mode tables
 
 
 def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
@@ -56,16 +61,21 @@ def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
     Raises
     ------
     ReportError
-        If a given axis is not a grid axis of the run, or x == y.
+        If a given axis is not a grid axis of the run, takes one value only, or
+        x == y.
     """
     present = grid_axes(df)
+    varying = varying_axes(df)
     for name, a in (("--x", x), ("--y", y)):
         if a is not None and a not in present:
             raise ReportError(f"{name} {a!r} is not an axis of this run; choose one of "
                               f"{', '.join(present)}")
+        if a is not None and a not in varying:
+            choices = (f"choose one that varies: {', '.join(varying)}" if varying
+                       else "no axis of this run varies")
+            raise ReportError(f"{name} {a!r} takes one value in this run; {choices}")
     if x is not None and x == y:
         raise ReportError(f"--x and --y are both {x!r}; choose two different axes")
-    varying = varying_axes(df)
     params = [a for a in varying if is_param_axis(a)]
     varying = sorted(varying, key=lambda a: (-df[a].nunique(), present.index(a)))
     if len(params) >= 2:
@@ -100,14 +110,17 @@ def _needed_columns(run) -> list[str]:
 
 
 def write_report(run_dir, *, x: str | None = None, y: str | None = None,
-                 metric: str = "rate") -> Path:
-    """Write ``RUN_DIR/report/``: ``index.html`` (self-contained), ``summary.csv`` and PNGs.
+                 metric: str = "rate", out=None) -> Path:
+    """Write ``index.html`` (self-contained), ``summary.csv`` and PNGs into ``RUN_DIR/report/``.
 
     Parameters
     ----------
     run_dir : path
         A run directory made by ``xorsweep run`` (complete or not: an incomplete
         run is reported as far as it got, and the page says so).
+    out : path, optional
+        The directory to write into instead of ``RUN_DIR/report`` (made if missing;
+        of its files only the report's own are replaced).
     x, y : str, optional
         Heatmap axes; by default the two varying axes with the most values.
     metric : str
@@ -126,7 +139,7 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
         If the manifest or a finished part is damaged or missing (every part read
         is checked against the manifest's SHA-256 before anything is written).
     ReportError
-        On an unknown axis or metric.
+        On an unknown axis or metric, or an axis that takes one value.
     """
     if metric not in plots.METRICS:
         raise ReportError(f"unknown metric {metric!r}; choose one of {', '.join(plots.METRICS)}")
@@ -144,12 +157,13 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     grid = spec[1].get("grid", {})
     figures = _figures(run, df, x, y, metric, group, varying,
                        grid if isinstance(grid, dict) else {})
-    out_dir = run.path / "report"
-    out_dir.mkdir(exist_ok=True)
+    out_dir = run.path / "report" if out is None else Path(out)
+    out_dir.mkdir(parents=True, exist_ok=True)
     for f in figures:
         atomic_write(out_dir / f"{f.name}.png", f.png)
     for stale in set(out_dir.glob("*.png")) - {out_dir / f"{f.name}.png" for f in figures}:
-        stale.unlink()  # a figure of an earlier report that this one does not draw
+        if _FIGURE_FILE.match(stale.name):
+            stale.unlink()  # a figure of an earlier report that this one does not draw
     atomic_write(out_dir / "summary.csv", table.to_csv(index=False).encode())
     page = _page.render(run, df, table, figures, x, y, metric, spec)
     atomic_write(out_dir / "index.html", page.encode())
@@ -190,12 +204,21 @@ def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]
         pd.Series("all", index=df["network"].to_numpy())
     bands = loss_bands(run.curves(), groups)
     if len(bands):
-        fig, ax = _new_figure()
-        plots.plot_loss_bands(bands, ax, group_name=group or "",
-                              pooled=[a for a in varying if a != group])
-        figs.append(_Figure("loss_curves", "median loss and interquartile band per group "
-                            "(diverged networks left out); quantiles from a 40-bins-per-decade "
-                            "histogram, streamed chunk by chunk.", _png(fig)))
+        from matplotlib.figure import Figure
+
+        layout = plots.band_panels(list(dict.fromkeys(bands.columns.get_level_values(0))))
+        many = len(layout.panels) > 1
+        fig = Figure(figsize=(11, 0.6 + 2.3 * layout.n_rows) if many else (7, 5),
+                     layout="constrained")
+        plots.plot_loss_band_panels(bands, fig, group_name=group or "",
+                                    pooled=[a for a in varying if a != group])
+        how = ("one panel per group on shared axes, the other groups' medians in grey"
+               if many else "groups in colours that stay apart for colour-blind readers "
+               "(Okabe-Ito)")
+        figs.append(_Figure("loss_curves", f"median loss and interquartile band per group, "
+                            f"{how} (diverged networks left out); quantiles from a "
+                            "40-bins-per-decade histogram, streamed chunk by chunk.",
+                            _png(fig)))
     frac = fraction_converged(df, by=[group] if group else [])
     fig, ax = _new_figure()
     plots.plot_fraction_converged(frac, ax)
@@ -207,7 +230,7 @@ def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]
         plots.plot_failure_modes(shares, ax)
         figs.append(_Figure("failure_modes", "share of networks converged or stuck at each "
                             "XOR stationary pattern of the final outputs (tolerance 0.05).",
-                            _png(fig)))
+                            _png(fig), section="outcomes"))
     hist = plots.epochs_histogram(df)
     fig, ax = _new_figure(7, 4)
     plots.plot_epochs_histogram(hist, ax)

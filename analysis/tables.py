@@ -12,7 +12,9 @@ from sweeps.store import open_run
 
 __all__ = ["load", "wilson_interval", "convergence_table", "fraction_converged",
            "failure_modes", "failure_mode_table", "STATIONARY_LOSSES", "FAILURE_TOL",
-           "GRID_AXES", "grid_axes", "is_param_axis", "varying_axes"]
+           "GRID_AXES", "grid_axes", "is_param_axis", "varying_axes", "OUTCOMES",
+           "FAILURE_MODES", "outcome_failure_table", "MIN_BEST_N", "best_cells",
+           "number_format", "table_formats"]
 
 #: The standard grid axes of a run's network table (as in ``sweeps.spec.AXES``).
 GRID_AXES = ("task", "hidden", "activation", "loss", "init", "init_scale", "momentum", "lr")
@@ -36,6 +38,13 @@ def varying_axes(df: pd.DataFrame, exclude=()) -> list[str]:
 
 #: Outcome labels (as in ``kernels.OUTCOMES``).
 OUTCOMES = ("converged", "slow", "plateau", "stuck", "saturated", "diverged")
+
+#: Labels of :func:`failure_modes`, in the order tables and bars show them.
+FAILURE_MODES = ("converged", "half4", "half2", "third3", "satwrong", "other")
+
+#: Fewest networks a cell needs before :func:`best_cells` may name it best: one
+#: network out of one converged is a rate of 1 with a Wilson interval of 0.21 - 1.
+MIN_BEST_N = 10
 
 #: Loss of each XOR stationary pattern at its exact outputs, by loss function.
 #: ``satwrong`` (one output at its wrong target, three at their right targets) has
@@ -285,3 +294,148 @@ def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
         for k, lf, m in zip(n_losses, first, counts["failure_mode"], strict=True)]
     counts.attrs["pooled"] = _pooled(df, by)
     return counts
+
+
+def outcome_failure_table(df: pd.DataFrame, tol: float = FAILURE_TOL) -> pd.DataFrame:
+    """Count networks by outcome and, for XOR, by the failure mode within each outcome.
+
+    The outcome is the kernel's label at the end of training (:data:`OUTCOMES`);
+    the failure mode names the stationary pattern of an XOR network's final
+    outputs (:func:`failure_modes`).  Each network is counted once, so the table
+    says which outcome each failure mode belongs to.
+
+    Parameters
+    ----------
+    df : DataFrame, shape (n_nets, ...)
+        Network table with ``outcome``; for the failure-mode columns an XOR table
+        (``task`` all ``"xor"`` or absent, ``out_0`` .. ``out_3``, ``converged_epoch``).
+    tol : float
+        Pattern tolerance, as for :func:`failure_modes`.
+
+    Returns
+    -------
+    DataFrame
+        One row per outcome present, in :data:`OUTCOMES` order (others after, sorted),
+        index named ``outcome``; one column per failure mode present, in
+        :data:`FAILURE_MODES` order (none for another task), then ``total`` and
+        ``share`` (of all networks).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"outcome": ["stuck", "converged"], "converged_epoch": [-1, 7],
+    ...                    "out_0": [0.5, 0], "out_1": [0.5, 1], "out_2": [0.5, 1],
+    ...                    "out_3": [0.5, 0]})
+    >>> outcome_failure_table(df)[["converged", "half4", "total"]].to_dict("index")
+    {'converged': {'converged': 1, 'half4': 0, 'total': 1}, 'stuck': {'converged': 0, \
+'half4': 1, 'total': 1}}
+    """
+    outcome = df["outcome"].astype(str)
+    order = [o for o in OUTCOMES if (outcome == o).any()] + sorted(set(outcome) - set(OUTCOMES))
+    xor = ("task" not in df or (df["task"].astype(str) == "xor").all()) and \
+        all(f"out_{s}" in df for s in range(4)) and "out_4" not in df
+    if xor and len(df):
+        modes = failure_modes(df, tol)
+        counts = pd.crosstab(outcome.rename("outcome"), modes.rename("failure_mode"))
+        counts = counts[[m for m in FAILURE_MODES if m in counts.columns]]
+    else:
+        counts = pd.DataFrame(index=pd.Index(sorted(set(outcome)), name="outcome"))
+    counts = counts.reindex(order).astype(np.int64)
+    counts.columns = pd.Index(list(counts.columns), name="failure_mode")
+    counts["total"] = outcome.value_counts().reindex(order).to_numpy(dtype=np.int64)
+    counts["share"] = counts["total"] / max(len(df), 1)
+    return counts
+
+
+def best_cells(table: pd.DataFrame, *, min_n: int = MIN_BEST_N) -> pd.DataFrame:
+    """Return the best cell of a convergence table and the cells statistically tied with it.
+
+    The rule: among cells of at least ``min_n`` networks, the best has the highest
+    lower end of its 95% Wilson interval (``rate_low``; fewer expected epochs break
+    ties); a cell is *tied* with it when its interval reaches the best cell's lower
+    end (``rate_high >= rate_low`` of the best), i.e. the two intervals overlap.  A
+    small cell with a perfect rate has a wide interval and so ranks below a large
+    cell with a slightly lower rate.
+
+    Parameters
+    ----------
+    table : DataFrame
+        :func:`convergence_table`'s output (``n``, ``rate_low``, ``rate_high``,
+        ``expected_epochs``).
+    min_n : int
+        Fewest networks a cell needs to be ranked.
+
+    Returns
+    -------
+    DataFrame
+        The best cell first, then the tied cells by the same ranking, with a bool
+        column ``tied`` (False for the best); empty when no cell has ``min_n``
+        networks.
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"lr": [1, 2, 3], "n": [1, 100, 100], "rate_low": [0.21, 0.6, 0.5],
+    ...                   "rate_high": [1.0, 0.8, 0.65], "expected_epochs": [5, 9, 9]})
+    >>> best_cells(t)[["lr", "tied"]].to_dict("list")
+    {'lr': [2, 3], 'tied': [False, True]}
+    """
+    ranked = table[table["n"] >= min_n].sort_values(["rate_low", "expected_epochs"],
+                                                    ascending=[False, True], kind="stable")
+    if ranked.empty:
+        return ranked.assign(tied=pd.Series(dtype=bool))
+    top_low = ranked["rate_low"].iloc[0]
+    out = ranked[ranked["rate_high"] >= top_low].copy()
+    out["tied"] = [False] + [True] * (len(out) - 1)
+    return out
+
+
+def number_format(values) -> str | None:
+    """Return one format spec that shows every number of a column the same way.
+
+    Integers: ``",.0f"`` (also whole floats); numbers from 0.001 to under 10^6:
+    fixed decimals, the fewest that show every value to three significant digits
+    (at most those of the smallest nonzero magnitude, at most 4); others:
+    ``".2e"``.  Infinite and NaN
+    values are left to the caller.  None for a column that is not numeric.
+
+    Examples
+    --------
+    >>> number_format([0.1, 0.178, 31.6]), number_format([2, 3]), number_format([1e-5, 0.7])
+    ('.3f', ',.0f', '.2e')
+    """
+    v = pd.Series(values)
+    if v.dtype == bool or not pd.api.types.is_numeric_dtype(v):
+        return None
+    x = v.to_numpy(dtype=np.float64)
+    x = np.abs(x[np.isfinite(x)])
+    if not len(x) or np.all(x == np.round(x)):
+        return ",.0f"
+    small, large = x[x > 0].min(), x.max()
+    if small < 1e-3 or large >= 1e6:
+        return ".2e"
+    most = min(4, max(0, 2 - math.floor(math.log10(small))))
+    three = np.array([float(f"{v:.3g}") for v in x])
+    for decimals in range(most):  # fewer decimals where they lose none of 3 digits
+        if np.allclose(np.round(x, decimals), three, rtol=1e-9, atol=0):
+            return f".{decimals}f"
+    return f".{most}f"
+
+
+def table_formats(table: pd.DataFrame) -> dict[str, str | None]:
+    """Return one format spec per column of a table shown on the report page.
+
+    Rates and their interval (``rate``, ``rate_low``, ``rate_high``, ``share``) are
+    percentages with one decimal; counts (``n``, ``converged``, ``n_<outcome>``,
+    ``count``, ``total``) and epochs whole numbers; every other column
+    :func:`number_format` (None: shown as text).
+    """
+    out: dict[str, str | None] = {}
+    for c in table.columns:
+        name = str(c)
+        if name in ("rate", "rate_low", "rate_high", "share"):
+            out[c] = ".1%"
+        elif name in ("n", "converged", "count", "total") or name.startswith("n_") \
+                or name.startswith("epochs_") or name == "expected_epochs":
+            out[c] = ",.0f"
+        else:
+            out[c] = number_format(table[c])
+    return out

@@ -175,12 +175,22 @@ def _store(path: Path, directory: Path, compiled) -> None:
         _warn_once(f"compiled kernels cannot be cached ({type(exc).__name__}: {exc})")
 
 
-def _load(path: Path, directory: Path) -> int | None:
-    """Return the address of the entry point in the object file at ``path``, or None.
+def cached(name: str, cache_dir: Path) -> bool:
+    """Return whether ``cache_dir`` holds a usable object file for the entry point ``name``.
 
-    None when there is no file, or it cannot be trusted (see ``_cache.py``), or its
-    signature does not match (damaged, another version): it is compiled again.
+    Usable as :func:`entry` would load it: the file exists, can be trusted and its
+    signature verifies.  Reads only: nothing is compiled, linked or written (a
+    directory without a signing key holds nothing usable, and gets none).
     """
+    key = Path(cache_dir) / _cache.KEY_FILE
+    if not key.is_file() or key.is_symlink() or key.stat().st_size != _cache._KEY_BYTES:
+        return False
+    path = _object_path(Path(cache_dir), name)
+    return path is not None and path.is_file() and _verified(path, Path(cache_dir)) is not None
+
+
+def _verified(path: Path, directory: Path) -> tuple[dict, bytes] | None:
+    """Return the header and object code of the file at ``path`` if it is trusted and signed."""
     data = _cache.readable_trusted(path, directory)
     if data is None:
         return None
@@ -193,6 +203,19 @@ def _load(path: Path, directory: Path) -> int | None:
             return None
     except (ValueError, KeyError, TypeError):
         return None
+    return header, obj
+
+
+def _load(path: Path, directory: Path) -> int | None:
+    """Return the address of the entry point in the object file at ``path``, or None.
+
+    None when there is no file, or it cannot be trusted (see ``_cache.py``), or its
+    signature does not match (damaged, another version): it is compiled again.
+    """
+    verified = _verified(path, directory)
+    if verified is None:
+        return None
+    header, obj = verified
     try:
         return _link(header, obj)
     except Exception as exc:  # noqa: BLE001 - llvmlite changed or refused: compile instead

@@ -180,3 +180,52 @@ def _sign(cache, where) -> None:
     if parts is not None:
         _cache.write_private(index.with_name(index.name + _SIGNATURE_SUFFIX),
                              _cache.sign(where.root, *parts).encode())
+
+
+def cached(py_file: Path, qualname: str, root: Path, dtype: str) -> bool:
+    """Return whether numba's cache under ``root`` holds ``qualname`` of ``py_file`` for ``dtype``.
+
+    What numba would load: a signed index (see :func:`_verify`) of this numba
+    version, stamped with the file's current source (and the kernel sources'
+    digest, see ``_cpu._depend_on_sources``), listing a compiled signature with
+    arrays of ``dtype``.  Reads only (it imports numba, to read the index's
+    types); a cache it cannot read holds nothing.
+    """
+    import pickle
+    import sys
+
+    from numba import __version__ as numba_version
+    from numba.core import caching
+
+    from ._native import sources_digest
+
+    if not (Path(root) / _cache.KEY_FILE).is_file():  # (signing would make a key)
+        return False
+    py_file = Path(py_file).resolve()
+    folder = Path(root) / "numba" / caching._CacheLocator.get_suitable_cache_subpath(
+        str(py_file))
+    python = f"py{sys.version_info.major}{sys.version_info.minor}"
+    where = type("Where", (), {"root": Path(root)})
+    for index in folder.glob(f"{py_file.stem}.{qualname}-*.{python}*.nbi"):
+        base = index.name[:-len(".nbi")]
+        data = sorted(index.parent.glob(f"{base}.*.nbc"))
+        signature = _cache.readable_trusted(index.with_name(index.name + _SIGNATURE_SUFFIX),
+                                            Path(root))
+        parts = _contents(where, index, data)
+        if signature is None or parts is None or not _cache.signed(
+                Path(root), signature.decode(errors="replace"), *parts):
+            continue
+        try:
+            with open(index, "rb") as f:
+                if pickle.load(f) != numba_version:  # signed by this cache: trusted
+                    continue
+                stamp, overloads = pickle.loads(f.read())
+            source = type("Source", (caching._SourceFileBackedLocatorMixin,),
+                          {"_py_file": str(py_file)})()
+            if stamp != (source.get_source_stamp(), sources_digest()):
+                continue
+        except Exception:  # noqa: BLE001 - unreadable: numba would compile it again
+            continue
+        if any(f"Array({dtype}," in str(key) for key in overloads):
+            return True
+    return False

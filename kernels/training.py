@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -19,7 +21,8 @@ from ._types import MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN, OUTCOMES, Params, 
 from ._validation import check_choice, check_dtype, check_int, check_number, per_network
 from .initialization import init_params
 
-__all__ = ["forward", "losses", "gradients", "train", "warmup", "ACTIVATIONS", "LOSSES"]
+__all__ = ["forward", "losses", "gradients", "train", "warmup", "needed_kernels", "Kernel",
+           "ACTIVATIONS", "LOSSES"]
 
 #: Hidden activations, in kernel code order.
 ACTIVATIONS: tuple[str, ...] = ("sigmoid", "tanh", "relu")
@@ -190,16 +193,33 @@ def cuda_available() -> bool:
     return _cuda.available()
 
 
+class CudaUnavailableError(RuntimeError):
+    """``device="cuda"`` where no GPU is usable; one line saying what is missing.
+
+    ``str(exc)`` names the keyword (``device='cuda'``, ``device='cpu'``);
+    :meth:`message` words the same line for another spelling of the choice, such
+    as the command line's ``--device cuda`` and ``--device cpu``.
+    """
+
+    def __init__(self, template: str):
+        self.template = template
+        super().__init__(self.message())
+
+    def message(self, cuda: str = "device='cuda'", cpu: str = "device='cpu'") -> str:
+        """Return the message with ``cuda`` and ``cpu`` as the spellings of the two choices."""
+        return self.template.format(cuda=cuda, cpu=cpu)
+
+
 def require_cuda():
-    """Return the CUDA module, or raise a one-line RuntimeError saying what is missing."""
+    """Return the CUDA module, or raise a one-line :class:`CudaUnavailableError`."""
     try:
         from . import _cuda
     except ImportError:
-        raise RuntimeError("device='cuda' needs numba-cuda: pip install 'xorsweep[cuda]' "
-                           "(on a machine with an NVIDIA GPU and driver)") from None
+        raise CudaUnavailableError("{cuda} needs numba-cuda: pip install 'xorsweep[cuda]' "
+                                   "(on a machine with an NVIDIA GPU and driver)") from None
     if not _cuda.available():
-        raise RuntimeError("device='cuda' but no CUDA GPU is usable here "
-                           "(numba.cuda.is_available() is False); use device='cpu'")
+        raise CudaUnavailableError("{cuda} but no CUDA GPU is usable here "
+                                   "(numba.cuda.is_available() is False); use {cpu}")
     return _cuda
 
 
@@ -406,6 +426,110 @@ def warmup(
         for m in kinds:
             train(p, X, Y, lr=0.0, momentum=m, epochs=1, activation=activation, loss=loss,
                   record_every=1, parallel=False)
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A compiled kernel that training needs: its name in the cache and whether it is there.
+
+    ``kind``: ``"generated"`` (one per shape, activation, loss, dtype, block width and
+    momentum: ``_codegen.py``), ``"generic"`` (numba's ordinary kernel, one per
+    dtype) or ``"init"`` (the initializer).  ``sigmoids``: per network-epoch, a
+    measure of a generated kernel's compile time (0 for the others).
+    """
+
+    name: str
+    kind: Literal["generated", "generic", "init"]
+    cached: bool
+    sigmoids: int = 0
+
+
+def _cache_root() -> Path | None:
+    """Return the cache directory kernels would use, if it exists and is trusted (reads only)."""
+    from . import _cache
+
+    path = _cache.configured()
+    if not config.CACHE or not path.is_dir() or _cache.untrusted(path) is not None:
+        return None  # (an untrusted directory: a run compiles into a private one)
+    return path
+
+
+def needed_kernels(
+    X,
+    *,
+    n_hidden: int = 2,
+    activation: Literal["sigmoid", "tanh", "relu"] = "sigmoid",
+    loss: Literal["bce", "mse"] = "bce",
+    dtype=np.float64,
+    sizes=None,
+    momentum=0.0,
+    epochs: int = 1,
+) -> list[Kernel]:
+    """Return the kernels that :func:`warmup` (with these arguments) and :func:`train` use.
+
+    Says, for each, whether the on-disk cache holds it, as a later process would load
+    it.  Reads only: nothing is compiled, loaded or written, and numba is imported
+    only to read its cache when the generic kernel is needed.
+
+    Parameters
+    ----------
+    X : array_like, shape (n_samples, n_inputs)
+        The task's inputs.
+    n_hidden, activation, loss, dtype, sizes, momentum
+        As for :func:`warmup`.
+    epochs : int
+        The epochs of the later :func:`train` calls (float32 runs of more than 2**24
+        epochs use the generic kernel).
+
+    Returns
+    -------
+    list of Kernel
+        The initializer first, then one per training kernel, without repeats.
+
+    Examples
+    --------
+    >>> X, _ = kernels.tasks.xor()
+    >>> [k.kind for k in kernels.training.needed_kernels(X, sizes=[1000])]
+    ['init', 'generated']
+    """
+    from . import _numba_cache
+
+    X = np.asarray(X)
+    S, D = X.shape[0], X.shape[1] if X.ndim == 2 else 1
+    H = check_int("n_hidden", n_hidden, low=1)
+    act = ACTIVATIONS.index(check_choice("activation", activation, ACTIVATIONS))
+    los = LOSSES.index(check_choice("loss", loss, LOSSES))
+    dtype = check_dtype("dtype", dtype)
+    wide = config.for_dtype("UNROLLED_WIDE_MIN_NETS", dtype)
+    if sizes is None:
+        sizes = (1, config.UNROLLED_MIN_NETS, wide)
+    elif isinstance(sizes, int | np.integer):
+        sizes = [sizes]
+    momenta = np.atleast_1d(np.asarray(momentum, dtype=np.float64)).ravel()
+    root = _cache_root()
+    generated = config.NATIVE and epochs <= 2 ** (np.finfo(dtype).nmant + 1)
+    here = Path(__file__).parent
+    if config.NATIVE:
+        name = f"xorsweep_init_{_native.sources_digest()[:16]}"
+        out = [Kernel(name, "init", root is not None and _native.cached(name, root))]
+    else:
+        out = [Kernel("_seeding._init", "init", root is not None and _numba_cache.cached(
+            here / "_seeding.py", "_init", root, "float64"))]
+    for n in sorted({check_int("sizes", n, low=1) for n in sizes}):
+        lanes = _unrolled_lanes(n, S, D, H, dtype) if generated else None
+        if lanes is None:
+            kernel = Kernel(f"_cpu.run_blocks[{dtype}]", "generic", root is not None
+                            and _numba_cache.cached(here / "_cpu.py", "run_blocks", root,
+                                                    str(dtype)))
+            out += [] if kernel in out else [kernel]
+            continue
+        for m in sorted({bool(m != 0) for m in momenta}):
+            key, _ = _codegen._key(S, D, H, act, los, lanes, dtype, _codegen.input_pattern(X), m)
+            name = f"xorsweep_train_{key}"
+            if all(k.name != name for k in out):
+                out.append(Kernel(name, "generated", root is not None
+                                  and _native.cached(name, root), S * (H + 1)))
+    return out
 
 
 #: The most epochs :func:`train` accepts: the kernels count epochs in int64 and

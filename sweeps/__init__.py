@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import importlib
 
-__all__ = ["AXES", "Run", "RunError", "Spec", "SpecError", "bundled_specs", "load_spec",
-           "open_run", "run"]
+__all__ = ["AXES", "Run", "RunError", "Spec", "SpecError", "bundled_specs", "dry_run",
+           "load_spec", "open_run", "run"]
 
-_WHERE = {"run": "runner", "AXES": "spec", "Spec": "spec", "SpecError": "spec",
+_WHERE = {"run": "runner", "dry_run": "runner", "AXES": "spec", "Spec": "spec", "SpecError": "spec",
           "bundled_specs": "spec", "load_spec": "spec", "Run": "store", "RunError": "store",
           "open_run": "store"}
 

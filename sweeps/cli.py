@@ -1,4 +1,4 @@
-"""The ``xorsweep`` command line: ``run``, ``status``, ``report``, ``specs``.
+"""The ``xorsweep`` command line: ``run``, ``status``, ``report``, ``specs``, ``list``.
 
 Exit status: 0 success, 2 usage or spec error (nothing written), 1 any other
 failure (a damaged run directory or a full disk among them), 130 interrupted
@@ -44,6 +44,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="start over, whatever the run directory holds (another spec's "
                         "run, a damaged manifest)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
+                   help="override a spec key, VALUE in TOML (repeatable): --set epochs=1000 "
+                        "--set 'grid.lr=[0.5, 2.0]'; the run directory is still "
+                        "OUT/<name>, so give a changed spec a new name with --set name=NEW")
+    p.add_argument("--dry-run", action="store_true",
+                   help="check and plan the run, print its networks, kernels, disk and "
+                        "estimated time, and write nothing")
 
     p = sub.add_parser("status", help="describe a run directory")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -55,8 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--metric", default="rate",
                    help="heatmap metric: rate (default), expected_epochs, epochs_median, "
                         "final_loss_median")
+    p.add_argument("--out", default=None, metavar="DIR",
+                   help="write the report into DIR (default: RUN_DIR/report)")
 
     sub.add_parser("specs", help="list the bundled specs")
+
+    p = sub.add_parser("list", help="list the runs under a directory: state, size, progress")
+    p.add_argument("dir", metavar="DIR", nargs="?", default="runs",
+                   help="the --out of the runs (default: runs)")
     return parser
 
 
@@ -64,7 +77,9 @@ def cmd_run(args) -> int:
     """Run or resume a sweep."""
     import sweeps
 
-    spec = sweeps.load_spec(args.spec)
+    spec = sweeps.load_spec(args.spec, overrides=args.overrides)
+    if args.dry_run:
+        return _dry_run(spec, args)
     progress = not args.quiet and sys.stdout.isatty() and sys.stderr.isatty()
     # joblib reports the chunks it cancels on Ctrl-C; they are simply computed on resume
     warnings.filterwarnings("ignore", message=".*tasks which were still being processed")
@@ -72,9 +87,12 @@ def cmd_run(args) -> int:
     try:
         run = sweeps.run(spec, out=args.out, jobs=args.jobs, backend=args.backend,
                          chunk_size=args.chunk_size, force=args.force, progress=progress,
-                         scheduler=args.scheduler, device=args.device)
+                         scheduler=args.scheduler, device=args.device,
+                         say=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
         words = ["xorsweep", "run", args.spec, "--out", args.out]
+        for override in args.overrides:
+            words += ["--set", override]
         if args.backend != "threads":
             words += ["--backend", args.backend]
         if args.scheduler:
@@ -86,9 +104,81 @@ def cmd_run(args) -> int:
               f"Resume with: {again}", file=sys.stderr)
         return 130
     seconds = time.perf_counter() - t0
-    n = spec.n_networks
-    print(f"{spec.name}: {n:,} networks x {spec.epochs:,} epochs done in {seconds:.1f} s; "
+    n, done = spec.n_networks, run.session
+    size = f"{n:,} networks x {spec.epochs:,} epochs"
+    if done is not None and done.trained == 0:
+        print(f"{spec.name}: already complete ({size}); results in {run.path}")
+        return 0
+    times = "" if done is None else (f" ({TIME_WORDS['compile_s']} {done.compile_s:.1f} s, "
+                                     f"{_training(done.training_s, done.workers)})")
+    print(f"{spec.name}: {size} done; {TIME_WORDS['wall_s']} {seconds:.1f} s{times}; "
           f"results in {run.path}")
+    return 0
+
+
+#: The words for a run's times, the same in ``run``, ``status`` and the report:
+#: the whole command, the kernels compiled before training, the training phase.
+TIME_WORDS = {"wall_s": "wall time", "compile_s": "compiling", "elapsed_s": "training"}
+
+
+def _training(seconds: float, workers: int) -> str:
+    return f"{TIME_WORDS['elapsed_s']} {seconds:.1f} s on {workers} worker{'s' * (workers != 1)}"
+
+
+def _duration(seconds: float) -> str:
+    """Return ``seconds`` rounded for a person: 0.4 s, 42 s, 3 min 20 s, 2 h 5 min."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        m, s = divmod(round(seconds), 60)
+        return f"{m} min {s} s"
+    h, m = divmod(round(seconds / 60), 60)
+    return f"{h} h {m} min"
+
+
+def _size(n: float) -> str:
+    """Return a byte count in kB, MB or GB (powers of 1,000)."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:.0f} B"
+
+
+def _dry_run(spec, args) -> int:
+    """Print what ``xorsweep run`` would do with these arguments; write nothing."""
+    import re
+
+    import sweeps
+
+    est, state = sweeps.dry_run(spec, out=args.out, jobs=args.jobs, backend=args.backend,
+                                chunk_size=args.chunk_size, force=args.force,
+                                scheduler=args.scheduler, device=args.device)
+    cached = est.n_cached
+    print(f"{spec.name}: dry run, nothing written")
+    print(f"cells            {est.n_cells:,}")
+    print(f"networks         {est.n_networks:,}")
+    print(f"network-epochs   {est.network_epochs:,} ({est.n_networks:,} networks x "
+          f"{spec.epochs:,} epochs)")
+    print(f"chunks           {est.n_chunks:,} to train")
+    print(f"kernels          {len(est.kernels)} needed, {cached} cached"
+          + ("" if cached == len(est.kernels) else f", {len(est.kernels) - cached} to compile"))
+    for k in est.kernels[:12]:
+        print(f"  {'cached  ' if k.cached else 'compile '} {re.sub(r'_[0-9a-f]{16}$', '', k.name)}")
+    if len(est.kernels) > 12:
+        print(f"  ... and {len(est.kernels) - 12} more")
+    print(f"disk             about {_size(est.disk_bytes)} (estimated from the Parquet size "
+          "of the run's columns)")
+    if est.train_s is None:
+        print(f"time             not estimated ({est.method})")
+    else:
+        print(f"time             estimated {_duration(est.train_s)} of training ({est.method})")
+    if est.compile_s:
+        todo = len(est.kernels) - cached
+        print(f"compiling        about {_duration(est.compile_s)} more for {todo} "
+              f"kernel{'s' * (todo != 1)} (documented compile times, not measured)")
+    print(f"run directory    {state}")
     return 0
 
 
@@ -109,11 +199,17 @@ def cmd_status(args) -> int:
     nets_done = sum(chunks[i][1] - chunks[i][0] for i in done)
     nets_total = m["n_networks"]
     rate = nets_done * m["epochs"] / m["elapsed_s"] if m["elapsed_s"] else 0.0
+    workers = m.get("workers") if isinstance(m.get("workers"), int) else None
     bad = run.verify()
     print(f"run        {run.path}  ({m['name']})")
     print(f"chunks     {len(done)} of {len(chunks)} done, {len(chunks) - len(done)} to run")
     print(f"networks   {nets_done:,} of {nets_total:,}")
-    print(f"elapsed    {m['elapsed_s']:.1f} s  ({rate / 1e6:.1f} M network-epochs/s)")
+    for key in ("wall_s", "compile_s"):  # (not in the manifests of older runs)
+        if isinstance(m.get(key), int | float):
+            print(f"{TIME_WORDS[key]:11s}{m[key]:.1f} s")
+    on = f" on {workers} worker{'s' * (workers != 1)}" if workers else ""
+    print(f"{TIME_WORDS['elapsed_s']:11s}{m['elapsed_s']:.1f} s{on}  "
+          f"({rate / 1e6:.1f} M network-epochs/s)")
     for part in bad["damaged"]:
         print(f"damaged    {part}  (its SHA-256 does not match the manifest)")
     for part in bad["missing"]:
@@ -133,21 +229,82 @@ def cmd_report(args) -> int:
     """Write a run's report and say where it is; a damaged run is refused (exit 1)."""
     from analysis.report import write_report
 
-    path = write_report(args.run_dir, x=args.x, y=args.y, metric=args.metric)
+    path = write_report(args.run_dir, x=args.x, y=args.y, metric=args.metric, out=args.out)
     print(f"report written: {path}  (open it in a browser; figures and summary.csv beside it)")
     return 0
 
 
 def cmd_specs(args) -> int:
-    """List the bundled specs."""
-    import sweeps
+    """List the bundled specs: size, estimated time, and the description wrapped to the terminal.
 
+    The time is :func:`sweeps.estimate.estimate` without calibration (the documented
+    kernel speeds, all cores, plus compiling the kernels not cached), so that the
+    list comes at once; ``run SPEC --dry-run`` measures this machine.
+    """
+    import os
+    import shutil
+    import textwrap
+
+    import sweeps
+    from sweeps import estimate, plan
+
+    columns = max(shutil.get_terminal_size().columns, 40)
     bundled = sorted(sweeps.bundled_specs().items())
     width = max(len(name) for name, _ in bundled)
+    jobs = os.cpu_count() or 1
+    print(f"{'spec':{width}s}  {'networks':>9s}  {'network-epochs':>14s}  estimated time "
+          f"({jobs} core{'s' * (jobs > 1)})")
     for name, path in bundled:
         spec = sweeps.load_spec(path)
-        print(f"{name:{width}s} {spec.n_networks:>9,} networks  {spec.description}")
+        est = estimate.estimate(spec, jobs=jobs, chunk_size=plan.default_chunk_size(spec, jobs),
+                                calibrate=False)
+        when = _duration(est.train_s) + (f" + {_duration(est.compile_s)} compiling"
+                                         if est.compile_s else "")
+        print(f"{name:{width}s}  {spec.n_networks:>9,}  {_count(est.network_epochs):>14s}  "
+              f"{when}")
+        for line in textwrap.wrap(spec.description, columns - 4):
+            print(f"    {line}")
+    print(textwrap.fill("Times use the documented kernel speeds; `xorsweep run SPEC --dry-run` "
+                        "measures them on this machine.", columns))
     return 0
+
+
+def cmd_list(args) -> int:
+    """List the runs directly under a directory, one line each, oldest first.
+
+    State: ``complete``, ``N% done`` (of the networks), or ``damaged`` (a manifest that
+    cannot be read, or a done chunk's part missing or of the wrong size).  Parts are
+    not hashed, so the list stays quick for big runs; ``xorsweep status RUN_DIR``
+    checks every byte.
+    """
+    import datetime
+
+    from sweeps import catalog
+
+    runs = catalog.list_runs(args.dir)
+    if not runs:
+        print(f"no runs in {args.dir}")
+        return 0
+    rows = [("name", "state", "networks", "epochs", "created", "size")]
+    for r in runs:
+        created = ("-" if r.created is None else
+                   datetime.datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M"))
+        rows.append((r.name, r.state, "-" if r.n_networks is None else f"{r.n_networks:,}",
+                     "-" if r.epochs is None else f"{r.epochs:,}", created, _size(r.size)))
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    right = {2, 3, 5}  # numbers
+    for row in rows:
+        print("  ".join(f"{c:>{w}s}" if i in right else f"{c:{w}s}"
+                        for i, (c, w) in enumerate(zip(row, widths, strict=True))).rstrip())
+    return 0
+
+
+def _count(n: int) -> str:
+    """Return a large count in thousands, millions or billions: 26.4 M."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.3g} {unit}"
+    return f"{n:,}"
 
 
 def _format_warning(message, category, filename, lineno, line=None) -> str:
@@ -172,18 +329,24 @@ def main(argv: list[str] | None = None) -> int:
         parser.print_help()
         return 0
     from analysis.report import ReportError
+    from kernels.training import CudaUnavailableError
     from sweeps.cluster import ClusterError
     from sweeps.spec import SpecError
     from sweeps.store import RunError, StoreError
 
     try:
         commands = {"run": cmd_run, "status": cmd_status, "report": cmd_report,
-                    "specs": cmd_specs}
+                    "specs": cmd_specs, "list": cmd_list}
         return commands[args.command](args)
     except ClusterError as exc:  # a failure of the environment, not of the command line
         if args.debug:
             raise
         print(f"xorsweep: error: {exc}", file=sys.stderr)
+        return 1
+    except CudaUnavailableError as exc:  # no GPU here; the line names the flag, not the keyword
+        if args.debug:
+            raise
+        print(f"xorsweep: error: {exc.message('--device cuda', '--device cpu')}", file=sys.stderr)
         return 1
     except StoreError as exc:  # damaged data or a full disk, not a usage error
         if args.debug:

@@ -77,7 +77,12 @@ def make_chunks(spec: Spec, chunk_size: int) -> list[Chunk]:
 
 def network_columns(spec: Spec, start: int, stop: int) -> dict[str, np.ndarray]:
     """Return ids, cells, replicates, seeds and every axis value of networks start .. stop-1."""
-    ids = np.arange(start, stop, dtype=np.int64)
+    return columns_of(spec, np.arange(start, stop, dtype=np.int64))
+
+
+def columns_of(spec: Spec, ids: np.ndarray) -> dict[str, np.ndarray]:
+    """Return :func:`network_columns` for the networks ``ids`` (int64, any order)."""
+    ids = np.asarray(ids, dtype=np.int64)
     cells = ids // spec.replicates
     replicate = ids % spec.replicates
     cols = {"network": ids, "cell": cells}

@@ -21,6 +21,8 @@ import shutil
 import sys
 import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import joblib
@@ -58,8 +60,23 @@ def _compute_chunk(spec_data, start, stop, device):
     spec = load_spec(spec_data)
     cols = plan.network_columns(spec, start, stop)
     X, Y = kernels.tasks.by_name(str(cols["task"][0]))
+    p = initial_params(spec, cols)
+    t0 = time.perf_counter()
+    r = kernels.train(p, X, Y, lr=cols["lr"],
+                      momentum=cols["momentum"], epochs=spec.epochs,
+                      activation=str(cols["activation"][0]), loss=str(cols["loss"][0]),
+                      record_every=spec.record_every, target_error=spec.target_error,
+                      parallel=False, device=device)
+    return {"start": start, "stop": stop, "seconds": time.perf_counter() - t0,
+            "loss": r.loss, "converged_epoch": r.converged_epoch, "outcome": r.outcome,
+            "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
+
+
+def initial_params(spec: Spec, cols: dict[str, np.ndarray]) -> kernels.Params:
+    """Return the initial parameters of the networks of ``cols`` (one task and width)."""
+    X, _ = kernels.tasks.by_name(str(cols["task"][0]))
     dtype = np.dtype(spec.dtype)
-    n, D, H = stop - start, X.shape[1], int(cols["hidden"][0])
+    n, D, H = len(cols["network"]), X.shape[1], int(cols["hidden"][0])
     W1, b1, W2, b2 = (np.empty((n, D, H), dtype), np.empty((n, H), dtype),
                       np.empty((n, H), dtype), np.empty(n, dtype))
     # one initialization call per (scheme, scale) present in the chunk
@@ -78,15 +95,7 @@ def _compute_chunk(spec_data, start, stop, device):
         p.get(name)[:] = value
     for name in spec.param_axes:
         p.get(name)[:] = cols[name]
-    t0 = time.perf_counter()
-    r = kernels.train(p, X, Y, lr=cols["lr"],
-                      momentum=cols["momentum"], epochs=spec.epochs,
-                      activation=str(cols["activation"][0]), loss=str(cols["loss"][0]),
-                      record_every=spec.record_every, target_error=spec.target_error,
-                      parallel=False, device=device)
-    return {"start": start, "stop": stop, "seconds": time.perf_counter() - t0,
-            "loss": r.loss, "converged_epoch": r.converged_epoch, "outcome": r.outcome,
-            "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
+    return p
 
 
 def network_table(spec: Spec, result: dict) -> pd.DataFrame:
@@ -141,8 +150,7 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
         manifest = store.read_manifest(
             run_dir, fix="run the same command with --force to start over")
         if manifest["spec_digest"] != spec.digest():
-            raise store.RunError(f"{run_dir} holds a run of a different spec; use another "
-                                 "--out, or --force to start over")
+            raise store.RunError(changed_spec_message(run_dir, spec))
         if manifest.get("device", "cpu") != device:  # results differ in rounding
             raise store.RunError(f"{run_dir} was run with --device {manifest.get('device', 'cpu')}"
                                  f"; resume it with that device, or --force to start over")
@@ -177,6 +185,24 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
     return manifest
 
 
+def changed_spec_message(run_dir: Path, spec: Spec) -> str:
+    """Return the one-line refusal of ``spec`` on a run directory that holds another spec's run.
+
+    It names up to three keys that differ from the run's frozen ``spec.toml``, old and
+    new value (none when that file is missing or unreadable), and the ways out.
+    """
+    from .overrides import describe_changes
+    from .spec import SpecError
+
+    try:
+        changes = describe_changes(load_spec(run_dir / "spec.toml").to_dict(), spec.to_dict())
+    except (SpecError, OSError):
+        changes = ""
+    return (f"{run_dir} holds a run of a different spec{f' ({changes})' if changes else ''}; "
+            "give the new one another name (--set name=NEW) or another --out, or use --force "
+            "to start over")
+
+
 def _verify(run_dir: Path, manifest: dict) -> None:
     """Forget the done chunks whose parts are missing or differ from the manifest."""
     for key, info in list(manifest["done"].items()):
@@ -196,7 +222,8 @@ def _verify(run_dir: Path, manifest: dict) -> None:
 
 def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         chunk_size: int | None = None, force: bool = False, progress: bool = False,
-        scheduler: str | None = None, device: str = "cpu") -> store.Run:
+        scheduler: str | None = None, device: str = "cpu",
+        say: Callable[[str], None] | None = None) -> store.Run:
     """Run (or resume) a sweep and return its store.
 
     Parameters
@@ -216,7 +243,8 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         Start over, whatever the directory holds (another spec's run, a damaged
         manifest).  Without it, a resumed run recomputes missing or damaged parts.
     progress : bool
-        Show a progress bar of completed networks on stderr.
+        Show progress on stderr: a bar of the kernels being compiled (when some are
+        not cached), then a bar of network-epochs trained.
     scheduler : str, optional
         With ``backend="dask"``: the scheduler address (default
         ``$XORSWEEP_SCHEDULER``; with neither, a LocalCluster of ``jobs`` worker
@@ -225,6 +253,15 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
     device : {"cpu", "cuda"}
         Train on the CPU cores or on the GPU (``"cuda"``: chunks go to the GPU one
         at a time, from this process; the table agrees with the CPU's to rounding).
+    say : callable, optional
+        Called with a one-line message before a resumed run starts ("resuming: 12 of
+        40 chunks stored, 28 to train").
+
+    Returns
+    -------
+    Run
+        The store; its ``session`` (a :class:`Session`) says what this call did and
+        how long each phase took.
 
     Raises
     ------
@@ -244,6 +281,93 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         If ``device="cuda"`` and no GPU is usable (nothing is written).
     """
     spec = load_spec(spec)  # every check below comes before anything touches the disk
+    jobs, joblib_backend, _ = _check_options(spec, jobs, backend, chunk_size, scheduler, device)
+    if backend == "dask":  # connect first: an unreachable cluster writes nothing
+        from . import cluster
+
+        with cluster.connect(scheduler, jobs) as client:
+            return _run(spec, out, cluster.worker_threads(client), "dask", chunk_size, force,
+                        progress, client, say=say)
+    return _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, device=device,
+                say=say)
+
+
+@dataclass(frozen=True)
+class Session:
+    """What one :func:`run` call did: chunks found stored and trained, and its times.
+
+    ``wall_s`` is the whole call; ``compile_s`` the kernels compiled or loaded before
+    training; ``training_s`` the training phase (chunks trained and stored) on
+    ``workers`` workers.  The manifest keeps the totals over every session of a run
+    (``wall_s``, ``compile_s``, and ``elapsed_s`` for training).
+    """
+
+    chunks: int
+    stored: int
+    trained: int
+    workers: int
+    wall_s: float
+    compile_s: float
+    training_s: float
+
+
+def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
+            chunk_size: int | None = None, force: bool = False, scheduler: str | None = None,
+            device: str = "cpu"):
+    """Check the options as :func:`run` does and return what the run would take.
+
+    Writes nothing: no run directory, no lock, no cache file (kernels that are not
+    cached are not compiled: see :mod:`sweeps.estimate`).  A run directory that
+    already holds this spec's run is read: the estimate covers the chunks left.
+
+    Returns
+    -------
+    tuple of (Estimate, str)
+        The estimate, and the state of the run directory in words.
+
+    Raises
+    ------
+    SpecError, RunError, ClusterError, RuntimeError
+        As :func:`run` for its options (a Dask scheduler address is checked, not
+        contacted; the estimate assumes ``jobs`` workers there).
+    """
+    from . import estimate
+
+    spec = load_spec(spec)
+    jobs, _, size = _check_options(spec, jobs, backend, chunk_size, scheduler, device)
+    if backend == "dask":
+        from . import cluster
+
+        address = scheduler or os.environ.get(cluster.SCHEDULER_ENV)
+        if address:
+            cluster._check_address(cluster._distributed(), address)  # noqa: SLF001
+    run_dir = Path(out) / spec.name
+    size = size or plan.default_chunk_size(spec, jobs)
+    done, state = set(), f"{run_dir} (new)"
+    if (run_dir / store.MANIFEST).exists():
+        if force:
+            state = f"{run_dir} (holds a run: --force starts it over)"
+        else:
+            m = store.read_manifest(run_dir, fix="run the same command with --force to start "
+                                                 "over")
+            if m["spec_digest"] != spec.digest():
+                state = (f"{run_dir} holds a run of a different spec: the run would be "
+                         "refused (use another --out, or --force to start over)")
+            else:
+                size, done = m["chunk_size"], {int(k) for k in m["done"]}
+                state = (f"{run_dir} ({len(done)} of {len(m['chunks'])} chunks stored; the "
+                         "estimate is for the rest)")
+    return estimate.estimate(spec, jobs=jobs, chunk_size=size, device=device,
+                             done=done), state
+
+
+def _check_options(spec: Spec, jobs, backend, chunk_size, scheduler, device
+                   ) -> tuple[int | None, str, int | None]:
+    """Check :func:`run`'s options; return the workers, joblib backend and chunk size.
+
+    The chunk size is None for a Dask cluster without ``chunk_size`` (its workers are
+    counted once connected).  Raises as :func:`run` documents; touches nothing.
+    """
     if device not in kernels.DEVICES:
         raise store.RunError(f"device {device!r} is not one of {', '.join(kernels.DEVICES)}")
     known = joblib.parallel.BACKENDS  # joblib's own and any registered with it
@@ -273,36 +397,37 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
                              f"of {spec.n_networks:,} networks, more than {plan.MAX_CHUNKS:,}; "
                              f"use --chunk-size {least} or more"
                              + ("" if chunk_size else ", or fewer --jobs"))
-    if backend == "dask":  # connect first: an unreachable cluster writes nothing
-        from . import cluster
-
-        with cluster.connect(scheduler, jobs) as client:
-            return _run(spec, out, cluster.worker_threads(client), "dask", chunk_size, force,
-                        progress, client)
-    return _run(spec, out, jobs, BACKENDS.get(backend, backend), chunk_size, force, progress,
-                device=device)
+    return jobs, BACKENDS.get(backend, backend), size
 
 
 def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=None,
-         device="cpu"):
+         device="cpu", say=None):
+    t0 = time.perf_counter()
     run_dir = Path(out) / spec.name
     run_dir.mkdir(parents=True, exist_ok=True)
+    times = {"compile_s": 0.0, "training_s": 0.0}
     with store.RunLock(run_dir):
         manifest = _prepare(run_dir, spec, chunk_size or plan.default_chunk_size(spec, jobs),
                             force, device)
         todo = [(i, a, b) for i, (a, b) in enumerate(manifest["chunks"])
                 if str(i) not in manifest["done"]]
+        n_chunks, stored = len(manifest["chunks"]), len(manifest["chunks"]) - len(todo)
+        if todo and stored and say is not None:
+            say(f"resuming: {stored:,} of {n_chunks:,} chunks stored, {len(todo):,} to train")
         if todo:
             _execute(run_dir, spec, manifest, todo, jobs, joblib_backend, progress, client,
-                     device)
-    return store.open_run(run_dir)
+                     device, times=times, wall0=t0)
+    run = store.open_run(run_dir)
+    run.session = Session(chunks=n_chunks, stored=stored, trained=len(todo), workers=jobs,
+                          wall_s=time.perf_counter() - t0, **times)
+    return run
 
 
 #: A kernel that took longer than this to warm was compiled, not loaded from the cache.
 _COMPILED_S = 1.0
 
 
-def warm_kernels(spec_data: dict, jobs: int = 1, sizes=None) -> None:
+def warm_kernels(spec_data: dict, jobs: int = 1, sizes=None, on_warm=None) -> None:
     """Compile (or load from the cache) every kernel a spec needs, in this process.
 
     A spec needs one kernel per (task, hidden, activation, loss).  Numba compiles
@@ -312,19 +437,25 @@ def warm_kernels(spec_data: dict, jobs: int = 1, sizes=None) -> None:
     loads them from the cache.  The shared code is compiled here first, so the
     workers only read it.  Results never depend on where a kernel was compiled.
     ``sizes``: the chunk sizes that will be trained (see :func:`kernels.warmup`).
+    ``on_warm``: called with each ``(task, hidden, activation, loss)`` once its
+    kernels are ready (maybe more than once).
     """
+    on_warm = on_warm or (lambda variant: None)
     spec = load_spec(spec_data)
     todo = [(task, H, act, loss) for task in spec.tasks for H in spec.grid["hidden"]
             for act in spec.grid["activation"] for loss in spec.grid["loss"]]
     momenta = list(spec.grid["momentum"])  # without momentum and with it: two kernels
     while todo:
         t0 = time.perf_counter()
-        _warm_variant(spec.dtype, *todo.pop(0), sizes=sizes, momenta=momenta)
+        first = todo.pop(0)
+        _warm_variant(spec.dtype, *first, sizes=sizes, momenta=momenta)
+        on_warm(first)
         cold = time.perf_counter() - t0 > _COMPILED_S
         if cold and jobs > 1 and len(todo) > 1 and kernels.config.CACHE:
             _warm_in_processes(spec.dtype, todo, jobs, sizes, momenta)
             for variant in todo:  # now a load from the cache
                 _warm_variant(spec.dtype, *variant, sizes=sizes, momenta=momenta)
+                on_warm(variant)
             return
 
 
@@ -384,21 +515,66 @@ def _chunk_sizes(todo) -> list[int]:
     return sorted({b - a for _, a, b in todo})
 
 
-def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None,
-             device="cpu") -> None:
+def _compile_phase(spec: Spec, jobs: int, sizes: list[int], progress: bool) -> None:
+    """Compile (or load) the kernels a run needs; on a terminal, a bar of those compiled.
+
+    The bar ("compiling 4 kernels, 2 cached") appears only when some are not cached.
+    """
     from tqdm import tqdm
 
+    todo: dict[tuple, list[str]] = {}  # per (task, hidden, activation, loss): uncached names
+    names = set()
+    for task in spec.tasks:
+        X, _ = kernels.tasks.by_name(task)
+        for H in spec.grid["hidden"]:
+            for act in spec.grid["activation"]:
+                for loss in spec.grid["loss"]:
+                    need = kernels.training.needed_kernels(
+                        X, n_hidden=H, activation=act, loss=loss, dtype=spec.dtype,
+                        sizes=sizes, momentum=list(spec.grid["momentum"]))
+                    names |= {k.name for k in need}
+                    todo[(task, H, act, loss)] = [k.name for k in need if not k.cached]
+    uncached = {name for names_ in todo.values() for name in names_}
+    bar = tqdm(total=len(uncached), unit="kernel", disable=not (progress and uncached),
+               desc=f"compiling {len(names)} kernels, {len(names) - len(uncached)} cached",
+               file=sys.stderr, bar_format="{desc}: {n}/{total} {bar} {elapsed}")
+    counted = set()
+
+    def warmed(variant) -> None:
+        new = set(todo.get(tuple(variant), ())) - counted
+        counted.update(new)
+        bar.update(len(new))
+
+    try:
+        warm_kernels(spec.to_dict(), jobs, sizes, on_warm=warmed)
+    finally:
+        bar.close()
+
+
+def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None,
+             device="cpu", times=None, wall0=None) -> None:
+    from tqdm import tqdm
+
+    times = {} if times is None else times
+    t_compile = time.perf_counter()
     if device == "cpu" and client is None:
         # compile once, before any worker needs them
-        warm_kernels(spec.to_dict(), jobs, _chunk_sizes(todo))
+        _compile_phase(spec, jobs, _chunk_sizes(todo), progress)
     if client is not None:  # each worker process compiles once, before the chunks arrive
         from . import cluster
 
         cluster.warm_workers(client, spec.to_dict(), _chunk_sizes(todo))
+    times["compile_s"] = time.perf_counter() - t_compile
+    manifest["compile_s"] = manifest.get("compile_s", 0.0) + times["compile_s"]
+    manifest["workers"] = jobs
+    wall_before = manifest.get("wall_s", 0.0)
+    wall0 = t_compile if wall0 is None else wall0
     done_nets = sum(b - a for i, (a, b) in enumerate(manifest["chunks"])
                     if str(i) in manifest["done"])
-    bar = tqdm(total=spec.n_networks, initial=done_nets, unit="net", unit_scale=True,
-               disable=not progress, desc=spec.name, file=sys.stderr, smoothing=0.1)
+    # network-epochs, not networks: a run's networks can differ a hundredfold in cost
+    bar = tqdm(total=spec.n_networks * spec.epochs, initial=done_nets * spec.epochs,
+               unit="net-ep", unit_scale=True, disable=not progress, desc=spec.name,
+               file=sys.stderr, smoothing=0.1)
     index = {a: i for i, a, _ in todo}
     data = spec.to_dict()
     t0 = time.perf_counter()
@@ -424,8 +600,10 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
                     entry[sub] = store.sha256(blob)
                 manifest["done"][str(i)] = entry
                 manifest["elapsed_s"] = elapsed0 + time.perf_counter() - t0
+                manifest["wall_s"] = wall_before + time.perf_counter() - wall0
                 store.atomic_write(run_dir / store.MANIFEST,
                                    json.dumps(manifest, indent=1).encode())
-                bar.update(result["stop"] - result["start"])
+                bar.update((result["stop"] - result["start"]) * spec.epochs)
     finally:
         bar.close()
+        times["training_s"] = time.perf_counter() - t0

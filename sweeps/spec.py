@@ -30,6 +30,7 @@ import json
 import math
 import re
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -211,18 +212,50 @@ def bundled_specs() -> dict[str, Path]:
     return {Path(str(p)).stem: Path(str(p)) for p in root.iterdir() if str(p).endswith(".toml")}
 
 
-def load_spec(source) -> Spec:
+def load_spec(source, *, overrides: Iterable[str] = ()) -> Spec:
     """Load and validate a spec from a TOML path, a bundled spec's name, a dict or a Spec.
+
+    Parameters
+    ----------
+    source : path, str, dict or Spec
+        The spec.
+    overrides : iterable of str
+        ``KEY=VALUE`` overrides (``"epochs=1000"``, ``"grid.lr=[0.5, 2.0]"``; VALUE is
+        TOML), applied in order to the spec's data before it is validated: see
+        :func:`sweeps.overrides.apply_overrides`.  The command line's ``--set``.
+
+    Returns
+    -------
+    Spec
+        The validated spec (the merged one, with overrides).
 
     Raises
     ------
     SpecError
-        With a one-line message naming the key and the fix.
+        With a one-line message naming the key (or the override) and the fix.
+
+    Examples
+    --------
+    >>> load_spec("quickstart", overrides=["epochs=100", "name=quick-100"]).epochs
+    100
     """
+    if isinstance(overrides, str):  # one override, not its characters
+        overrides = [overrides]
+    overrides = list(overrides)
+    if overrides:
+        from .overrides import apply_overrides  # (it imports SpecError from here)
+
+        data = source.to_dict() if isinstance(source, Spec) else _read(source)
+        return _validate(apply_overrides(data, overrides))
     if isinstance(source, Spec):
         return source
+    return _validate(_read(source))
+
+
+def _read(source) -> dict:
+    """Return the data of a spec given as a dict, a TOML path or a bundled spec's name."""
     if isinstance(source, dict):
-        return _validate(source)
+        return source
     text = str(source)
     path = Path(text)
     if not path.is_file():
@@ -240,7 +273,7 @@ def load_spec(source) -> Spec:
         raise SpecError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot be read ({exc.strerror})") from None
-    return _validate(data)
+    return data
 
 
 def _validate(data: dict) -> Spec:

@@ -258,6 +258,8 @@ class Run:
     def __init__(self, path: Path):
         self.path = Path(path)
         self.manifest = read_manifest(self.path)
+        #: What the ``run()`` call that returned this store did (``runner.Session``), or None.
+        self.session = None
 
     @property
     def done(self) -> list[int]:

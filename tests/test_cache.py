@@ -344,3 +344,30 @@ def test_native_off_from_the_environment(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          check=True, timeout=120)
     assert out.stdout.strip() == "True"
+
+
+@pytest.mark.skipif(not config.NATIVE, reason="XORSWEEP_NATIVE=0: no native kernels")
+def test_needed_kernels_says_which_are_cached_and_reads_only(tmp_path, monkeypatch):
+    X, Y = kernels.tasks.xor()
+    kernels.warmup(X, Y, sizes=[100])  # into the configured cache
+    need = kernels.training.needed_kernels(X, sizes=[100])
+    assert [k.kind for k in need] == ["init", "generated"]
+    assert [k.cached for k in need] == [True, True]
+    with_momentum = kernels.training.needed_kernels(X, sizes=[100], momentum=[0.0, 0.9])
+    assert len({k.name for k in with_momentum} - {k.name for k in need}) == 1
+    root = _cache.configured()
+    name = need[1].name
+    assert _native.cached(name, root)
+    # a copy under another key is not usable: it would be compiled again
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    (other / _cache.KEY_FILE).write_bytes(b"k" * 32)
+    os.chmod(other / _cache.KEY_FILE, 0o600)
+    for path in root.glob(f"{name}.*.o"):
+        (other / path.name).write_bytes(path.read_bytes())
+        os.chmod(other / path.name, 0o600)
+    assert not _native.cached(name, other)
+    # an empty cache directory: nothing cached, and nothing made there
+    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(tmp_path / "empty"))
+    assert not any(k.cached for k in kernels.training.needed_kernels(X, sizes=[100]))
+    assert not (tmp_path / "empty").exists()

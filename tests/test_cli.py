@@ -72,3 +72,125 @@ def test_too_many_chunks_are_refused_before_planning_them(tmp_path, capsys, monk
     err = capsys.readouterr().err
     assert "chunk size 2 makes 5 chunks of 10 networks, more than 4; use --chunk-size" in err
     assert not out.exists()
+
+
+def _files_under(path):
+    return sorted(str(p) for p in path.rglob("*")) if path.exists() else []
+
+
+def test_dry_run_plans_and_writes_nothing(tmp_path, capsys, monkeypatch):
+    cache = tmp_path / "cache"  # an empty cache: nothing is compiled, and none is made
+    monkeypatch.setenv("XORSWEEP_CACHE_DIR", str(cache))
+    out = tmp_path / "out"
+    spec = _tiny_spec(tmp_path, replicates=600)
+    assert main(["run", str(spec), "--out", str(out), "--dry-run", "--jobs", "2"]) == 0
+    text = capsys.readouterr().out
+    assert "cells            1\n" in text
+    assert "network-epochs   600 (600 networks x 1 epochs)" in text
+    assert "kernels          2 needed, 0 cached, 2 to compile" in text
+    assert "disk             about " in text
+    assert "documented rate of 1.4 ns per sigmoid" in text
+    assert "compiling        about " in text
+    assert not out.exists()
+    assert not cache.exists()
+
+
+def test_dry_run_refuses_what_run_refuses(tmp_path, capsys):
+    out = tmp_path / "out"
+    for args in (["--jobs", "0"], ["--backend", "bogus"], ["--chunk-size", "0"],
+                 ["--scheduler", "tcp://127.0.0.1:1"]):
+        assert main(["run", str(_tiny_spec(tmp_path)), "--out", str(out), "--dry-run",
+                     *args]) == 2
+        assert capsys.readouterr().err.startswith("xorsweep: error: ")
+    assert not out.exists()
+
+
+def test_dry_run_calibrates_with_cached_kernels_and_creates_no_cache_file(tmp_path, capsys):
+    from kernels import _cache
+
+    spec = _tiny_spec(tmp_path, replicates=300)
+    sweeps.run(spec, out=tmp_path / "warm", jobs=1, chunk_size=300)  # caches its kernels
+    before = _files_under(_cache.configured())
+    assert main(["run", str(spec), "--out", str(tmp_path / "out"), "--dry-run", "--jobs", "1",
+                 "--chunk-size", "300"]) == 0
+    text = capsys.readouterr().out
+    assert "kernels          2 needed, 2 cached\n" in text
+    assert "estimated " in text
+    assert "(calibrated: 1 kernel group trained briefly on this machine, kernels cached; " \
+           "1 chunks on 1 worker)" in text
+    assert "compiling        " not in text
+    assert _files_under(_cache.configured()) == before
+    assert not (tmp_path / "out").exists()
+    # a stored run: the estimate covers what is left
+    assert main(["run", str(spec), "--out", str(tmp_path / "warm"), "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "chunks           0 to train" in text
+    assert "(1 of 1 chunks stored; the estimate is for the rest)" in text
+
+
+def test_resume_says_so_first_and_a_complete_run_says_it_is_complete(tmp_path, capsys):
+    import json
+
+    spec = _tiny_spec(tmp_path, replicates=30)
+    out = tmp_path / "out"
+    assert main(["run", str(spec), "--out", str(out), "--chunk-size", "10", "--jobs", "1"]) == 0
+    first = capsys.readouterr().out.splitlines()
+    assert len(first) == 1
+    assert "wall time " in first[0]
+    assert "compiling " in first[0]
+    assert "training " in first[0]
+    assert " on 1 worker)" in first[0]
+    manifest = out / "tiny" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    del m["done"]["1"]
+    manifest.write_text(json.dumps(m))
+    assert main(["run", str(spec), "--out", str(out), "--jobs", "1"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "resuming: 2 of 3 chunks stored, 1 to train"
+    assert "30 networks x 1 epochs done; wall time" in lines[1]
+    assert main(["run", str(spec), "--out", str(out)]) == 0
+    assert capsys.readouterr().out == (f"tiny: already complete (30 networks x 1 epochs); "
+                                       f"results in {out / 'tiny'}\n")
+    assert main(["status", str(out / "tiny")]) == 0
+    status = capsys.readouterr().out
+    for words in ("wall time  ", "compiling  ", "training   "):
+        assert words in status
+    assert " s on 1 worker  (" in status
+    assert main(["report", str(out / "tiny")]) == 0  # the report states times in those words
+    page = (out / "tiny" / "report" / "index.html").read_text()
+    for words in ("wall time<b>", "compiling<b>", "training<b>", " s on 1 worker ("):
+        assert words in page
+
+
+def test_compile_phase_is_shown_with_progress(tmp_path, capsys, monkeypatch):
+    import kernels
+
+    real = kernels.training.needed_kernels
+
+    def uncached(*args, **kw):  # as if the cache held none of them
+        return [type(k)(k.name, k.kind, False, k.sigmoids) for k in real(*args, **kw)]
+
+    monkeypatch.setattr(kernels.training, "needed_kernels", uncached)
+    sweeps.run(_tiny_spec(tmp_path, replicates=3), out=tmp_path / "a", progress=True)
+    err = capsys.readouterr().err
+    assert "compiling 2 kernels, 0 cached: 2/2" in err
+    sweeps.run(_tiny_spec(tmp_path, replicates=3), out=tmp_path / "b")
+    assert capsys.readouterr().err == ""
+
+
+def test_specs_wraps_to_the_terminal_and_shows_size_and_time(capsys, monkeypatch):
+    import os
+    import shutil
+
+    monkeypatch.setattr(shutil, "get_terminal_size", lambda *a: os.terminal_size((60, 24)))
+    assert main(["specs"]) == 0
+    out = capsys.readouterr().out
+    described = [line for line in out.splitlines() if line.startswith("    ")]
+    assert max(len(line) for line in described) <= 60
+    assert len(described) > len(sweeps.bundled_specs()) + 5  # long descriptions wrapped
+    header, row = out.splitlines()[:2]
+    for column in ("networks", "network-epochs", "estimated time"):
+        assert column in header
+    assert row.startswith("activations")
+    for figure in ("6,000", "30 M", " s"):
+        assert figure in row

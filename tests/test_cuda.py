@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -35,17 +36,28 @@ def test_cuda_kernel_agrees_with_cpu_under_the_simulator():
     assert "skipped" not in proc.stdout
 
 
-@pytest.mark.skipif(kernels.cuda_available(), reason="a GPU is present")
-def test_cuda_without_a_gpu_is_a_clear_error(tmp_path, capsys):
+@pytest.mark.parametrize("missing", ["gpu", "numba-cuda"])
+def test_cuda_without_a_gpu_is_a_clear_error(missing, tmp_path, capsys, monkeypatch):
+    # the GPU reported absent (or numba-cuda not installed), whatever this machine has
+    stub = types.SimpleNamespace(available=lambda: False) if missing == "gpu" else None
+    monkeypatch.setitem(sys.modules, "kernels._cuda", stub)
+    monkeypatch.delattr(kernels, "_cuda", raising=False)
+    assert not kernels.cuda_available()
     X, Y = kernels.tasks.xor()
     p = kernels.init_params(np.arange(3))
-    with pytest.raises(RuntimeError, match="device='cuda'") as info:
+    with pytest.raises(RuntimeError, match="device='cuda'") as info:  # Python names the keyword
         kernels.train(p, X, Y, epochs=5, device="cuda")
     assert "\n" not in str(info.value)
+    assert ("use device='cpu'" in str(info.value)) == (missing == "gpu")
     assert main(["run", "quickstart", "--out", str(tmp_path), "--device", "cuda"]) == 1
     err = capsys.readouterr().err
     assert err.count("\n") == 1
-    assert "device='cuda'" in err
+    assert err.startswith("xorsweep: error: --device cuda ")  # the command line names the flag
+    assert "device=" not in err
+    if missing == "gpu":
+        assert "use --device cpu" in err
+    else:
+        assert "pip install 'xorsweep[cuda]'" in err
     assert not (tmp_path / "quickstart").exists()
 
 

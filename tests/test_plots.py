@@ -236,3 +236,46 @@ def test_loss_bands_with_no_grouped_network_are_empty_not_an_error():
     bands = curves.loss_bands([_chunk([0, 1], [[1, 1, 1], [2, 2, 2]])],
                               pd.Series([], dtype=object))
     assert bands.shape == (3, 0)
+
+
+def test_band_panels_overlay_a_few_groups_and_give_many_one_panel_each():
+    few = plots.band_panels([0.1, 1.0, 10.0])
+    assert few == plots.BandPanels(panels=[[0.1, 1.0, 10.0]],
+                                   colours=[["#0072B2", "#D55E00", "#009E73"]],
+                                   n_rows=1, n_cols=1)
+    assert len(set(plots.QUALITATIVE)) == len(plots.QUALITATIVE)
+    many = plots.band_panels(list(range(11)))
+    assert many.panels == [[g] for g in range(11)]
+    assert (many.n_rows, many.n_cols) == (3, 4)
+    assert many.colours == [["#0072B2"]] * 11
+    assert plots.band_panels(list(range(5)), max_cols=5).n_rows == 1
+    assert len(plots.band_panels(list(range(3))).panels) == 1
+    assert len(plots.band_panels(list(range(4))).panels) == 4
+    assert plots.band_panels([]).panels == [[]]
+
+
+def test_loss_band_panels_renderer_draws_small_multiples_on_shared_axes():
+    lrs = [0.1 * 2 ** k for k in range(11)]
+    networks = np.arange(22)
+    groups = pd.Series(np.repeat(lrs, 2), index=networks)
+    losses = np.outer(np.arange(1, 23), [1.0, 0.5, 0.25])
+    bands = curves.loss_bands([_chunk(networks, losses)], groups)
+    fig = plots.plot_loss_band_panels(bands, Figure(), group_name="lr", pooled=["init_scale"])
+    shown = [ax for ax in fig.axes if ax.get_visible()]
+    assert [ax.get_title() for ax in shown] == [f"lr = {plots.format_value(v)}" for v in lrs]
+    assert len(fig.axes) == 12  # 3 x 4, the last hidden
+    assert all(ax.get_yscale() == "log" for ax in shown)
+    assert shown[0].get_shared_y_axes().joined(shown[0], shown[-1])
+    # its own median in colour, the ten others in grey
+    assert [line.get_color() for line in shown[0].lines].count("#0072B2") == 1
+    assert len(shown[0].lines) == 11
+    assert "pooled over init_scale" in fig._suptitle.get_text()
+    assert shown[-1].get_xlabel() == "epoch"
+    assert shown[-4].get_xlabel() == "epoch"  # above the empty place in the last row
+    _saves(shown[0])
+    few = plots.plot_loss_band_panels(bands[[c for c in bands.columns if c[0] in lrs[:3]]],
+                                      Figure(), group_name="lr")
+    (ax,) = few.axes
+    assert [line.get_color() for line in ax.lines] == ["#0072B2", "#D55E00", "#009E73"]
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["lr = 0.1", "lr = 0.2",
+                                                                  "lr = 0.4"]

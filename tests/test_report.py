@@ -8,6 +8,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -40,10 +41,14 @@ def test_report_is_self_contained_and_embeds_every_figure(run_dir):
     assert re.findall(r"src=['\"]([^'\"]*)", page)
     assert all(s.startswith("data:image/png;base64,") for s in
                re.findall(r"src=['\"]([^'\"]*)", page))
-    assert not re.search(r"<link|<script|@import|url\(|https?://", page)
+    # one inline script (the table's sorting), nothing it could load
+    assert page.count("<script") == 1
+    assert "<script>" in page
+    assert not re.search(r"<link|<script\s+src|@import|url\(|https?://|fetch\(|XMLHttpRequest",
+                         page)
     for text in ("rep", "Convergence table", "xorsweep run", "Best cell", "numba",
                  "Failure modes", "theoretical_loss", "observed_median_loss"):
-        assert text in page
+        assert text in page.replace("<wbr>", "")  # long headers may break after "_"
     assert "incomplete" not in page
 
 
@@ -126,3 +131,159 @@ def test_every_bundled_spec_varies_two_axes():
     for name, path in sweeps.bundled_specs().items():  # so its default report has a heatmap
         spec = sweeps.load_spec(path)
         assert sum(len(spec.grid[a]) > 1 for a in spec.grid) >= 2, name
+
+
+def test_report_out_writes_elsewhere_and_keeps_other_files(run_dir, tmp_path, capsys):
+    write_report(run_dir)
+    default = run_dir / "report" / "index.html"
+    before = default.stat().st_mtime_ns
+    out = tmp_path / "site" / "rep"
+    out.mkdir(parents=True)
+    (out / "photo.png").write_bytes(b"not a report figure")
+    assert main(["report", str(run_dir), "--out", str(out)]) == 0
+    assert f"report written: {out / 'index.html'}" in capsys.readouterr().out
+    assert {"index.html", "summary.csv", "heatmap.png", "loss_curves.png",
+            "photo.png"} <= {p.name for p in out.iterdir()}
+    assert (out / "photo.png").read_bytes() == b"not a report figure"
+    assert default.stat().st_mtime_ns == before  # RUN/report untouched
+
+
+def test_an_axis_with_one_value_is_refused_naming_the_varying_axes(run_dir, capsys):
+    df = pd.DataFrame({"lr": [1, 2, 3, 1], "init_scale": [1, 1, 2, 2], "hidden": [2] * 4})
+    with pytest.raises(ReportError, match="--x 'hidden' takes one value in this run; "
+                                          "choose one that varies: init_scale, lr"):
+        choose_axes(df, x="hidden")
+    with pytest.raises(ReportError, match="--y 'hidden' takes one value"):
+        choose_axes(df, y="hidden")
+    with pytest.raises(ReportError, match="no axis of this run varies"):
+        choose_axes(df[df["lr"] == 1].assign(init_scale=1), x="lr")
+    assert main(["report", str(run_dir), "--x", "task"]) == 2
+    err = capsys.readouterr().err
+    assert err == ("xorsweep: error: --x 'task' takes one value in this run; choose one that "
+                   "varies: hidden, init_scale, lr\n")
+
+
+def test_table_formats_one_per_column():
+    from analysis.tables import number_format, table_formats
+
+    assert number_format([0.1, 0.178, 31.6]) == ".3f"
+    assert number_format([0.5, 2.0, 8.0]) == ".1f"
+    assert number_format([1.0, 2.0, float("inf"), float("nan")]) == ",.0f"
+    assert number_format(np.array([2, 3], dtype=np.int64)) == ",.0f"
+    assert number_format([1e-5, 0.69]) == ".2e"
+    assert number_format([3.0e6, 0.5]) == ".2e"
+    assert number_format(["relu", "tanh"]) is None
+    assert number_format([True, False]) is None
+    t = pd.DataFrame({"activation": ["relu"], "lr": [0.5], "n": [3], "rate": [0.5],
+                      "rate_low": [0.1], "epochs_median": [12.5], "expected_epochs": [np.inf],
+                      "n_stuck": [1], "final_loss_median": [1e-4], "share": [0.25]})
+    assert table_formats(t) == {"activation": None, "lr": ".1f", "n": ",.0f", "rate": ".1%",
+                                "rate_low": ".1%", "epochs_median": ",.0f",
+                                "expected_epochs": ",.0f", "n_stuck": ",.0f",
+                                "final_loss_median": ".2e", "share": ".1%"}
+
+
+def test_page_table_is_sortable_with_raw_values_and_no_duplicate_column():
+    from analysis._page import _fmt_table, _page_table
+
+    t = pd.DataFrame({"lr": [0.5, 16.0], "activation": ["relu", "tanh"], "n": [10, 2000],
+                      "converged": [3, 0], "rate": [0.3, 0.0],
+                      "expected_epochs": [1234.5, np.inf], "n_converged": [3, 0],
+                      "final_loss_median": [np.nan, 2e-4]})
+    shown = _page_table(t)
+    assert "n_converged" not in shown
+    assert list(shown.columns) == ["lr", "activation", "n", "converged", "rate",
+                                   "expected_epochs", "final_loss_median"]
+    html = _fmt_table(shown)
+    assert html.startswith("<table class=sortable><thead><tr><th>lr</th><th class=t>activation"
+                           "</th><th>n</th>")
+    assert "<th>expected_<wbr>epochs</th>" in html
+    rows = re.findall(r"<tr>(.*?)</tr>", html)[1:]
+    assert rows[0] == ("<td data-v='0.5'>0.5</td><td class=t>relu</td><td data-v='10.0'>10</td>"
+                       "<td data-v='3.0'>3</td><td data-v='0.3'>30.0%</td>"
+                       "<td data-v='1234.5'>1,234</td><td data-v=''></td>")
+    assert rows[1] == ("<td data-v='16.0'>16.0</td><td class=t>tanh</td>"
+                       "<td data-v='2000.0'>2,000</td><td data-v='0.0'>0</td>"
+                       "<td data-v='0.0'>0.0%</td><td data-v='Infinity'>never</td>"
+                       "<td data-v='0.0002'>2.00e-04</td>")
+    # a table where the two differ keeps both
+    assert "n_converged" in _page_table(t.assign(n_converged=[2, 0]))
+
+
+def test_best_cell_needs_enough_networks_and_names_ties():
+    from analysis.tables import best_cells
+
+    table = analysis.convergence_table(pd.DataFrame({
+        "lr": [1] + [2] * 100 + [3] * 100 + [4] * 100,
+        "converged_epoch": [5] + [5] * 90 + [-1] * 10 + [5] * 85 + [-1] * 15
+        + [5] * 50 + [-1] * 50,
+        "epochs": 100, "outcome": "stuck", "final_loss": 0.1}), by=["lr"])
+    best = best_cells(table)
+    assert best["lr"].tolist() == [2, 3]  # 1 of 1 is not best; 85 of 100 overlaps 90 of 100
+    assert best["tied"].tolist() == [False, True]
+    assert best_cells(table, min_n=1)["lr"].tolist()[0] == 2  # 1 of 1: interval 0.21 - 1
+    assert best_cells(table, min_n=101).empty
+    assert best_cells(table[table["lr"] != 3])["tied"].tolist() == [False]
+
+
+def test_best_cell_text_on_the_page():
+    from analysis._page import _best_section
+
+    def table(rows):
+        return analysis.convergence_table(pd.DataFrame(
+            [{"lr": lr, "converged_epoch": ce, "epochs": 100, "outcome": "stuck",
+              "final_loss": 0.1} for lr, n_ok, n in rows
+             for ce in [5] * n_ok + [-1] * (n - n_ok)]), by=["lr"])
+
+    text = _best_section(table([(1.0, 1, 1), (2.0, 90, 100), (3.0, 85, 100), (4.0, 5, 100)]))
+    assert "Best cell: <b>lr = 2</b> converged 90.0% (90 of 100; 95% interval 82.6% - 94.5%)" \
+        in text
+    assert "Statistically tied with it (1 cell): <b>lr = 3</b> (85.0% of 100)." in text
+    assert "at least 10 networks" in text  # the rule is on the page
+    alone = _best_section(table([(1.0, 1, 1), (2.0, 90, 100), (4.0, 5, 100)]))
+    assert "No other cell's interval reaches its lower end." in alone
+    slice_ = _best_section(table([(1.0, 1, 1), (2.0, 0, 1)]))  # one network per cell
+    assert "Best cell: none named; no cell has 10 or more networks" in slice_
+    assert "<b>" not in slice_
+
+
+def test_outcomes_and_failure_modes_are_one_table():
+    from analysis.tables import outcome_failure_table
+
+    half4, good, sat = (0.5, 0.5, 0.5, 0.5), (0.01, 0.99, 0.99, 0.01), (0.99, 0.99, 0.99, 0.01)
+    rows = [("converged", 10, good), ("plateau", -1, half4), ("plateau", -1, half4),
+            ("saturated", -1, sat), ("stuck", -1, (0.3, 0.7, 0.2, 0.4)), ("slow", 7, good)]
+    df = pd.DataFrame([{"outcome": o, "converged_epoch": ce, "task": "xor",
+                        **{f"out_{s}": v for s, v in enumerate(out)}} for o, ce, out in rows])
+    t = outcome_failure_table(df)
+    assert t.index.tolist() == ["converged", "slow", "plateau", "stuck", "saturated"]
+    assert t.columns.tolist() == ["converged", "half4", "satwrong", "other", "total", "share"]
+    assert t.to_dict("index") == {
+        "converged": {"converged": 1, "half4": 0, "satwrong": 0, "other": 0, "total": 1,
+                      "share": 1 / 6},
+        "slow": {"converged": 1, "half4": 0, "satwrong": 0, "other": 0, "total": 1,
+                 "share": 1 / 6},
+        "plateau": {"converged": 0, "half4": 2, "satwrong": 0, "other": 0, "total": 2,
+                    "share": 2 / 6},
+        "stuck": {"converged": 0, "half4": 0, "satwrong": 0, "other": 1, "total": 1,
+                  "share": 1 / 6},
+        "saturated": {"converged": 0, "half4": 0, "satwrong": 1, "other": 0, "total": 1,
+                      "share": 1 / 6}}
+    other_task = outcome_failure_table(df.assign(task="and"))
+    assert other_task.columns.tolist() == ["total", "share"]
+    assert other_task["total"].tolist() == [1, 1, 2, 1, 1]
+
+
+def test_page_tells_outcomes_and_failure_modes_together_and_wraps_long_values(run_dir):
+    page = write_report(run_dir).read_text()
+    story = page[page.index("<h2>Outcomes and failure modes</h2>"):
+                 page.index("<h2>Convergence table</h2>")]
+    assert "<th class=t>outcome</th>" in story
+    assert "<th>half4</th>" in story or "<th>half2</th>" in story
+    assert "alt='failure_modes'" in story  # the figure sits with its table
+    assert "<h3>Failure modes</h3>" in story
+    assert "n_<wbr>converged" not in page
+    assert "Best cell: none named; no cell has 10 or more networks (largest: 6)" in page
+    css = page[page.index("<style>"):page.index("</style>")]
+    assert re.search(r"pre \{[^}]*white-space: pre-wrap", css)
+    assert "position: sticky" in css

@@ -77,7 +77,8 @@ def test_rerun_is_a_no_op_and_spec_change_is_refused(tmp_path, capsys):
     sweeps.run(SPEC, out=tmp_path)
     assert {p: p.read_bytes() for p in run.path.rglob("*.parquet")} == before
     changed = SPEC | {"epochs": 201}
-    with pytest.raises(sweeps.RunError, match="different spec; use another --out, or --force"):
+    with pytest.raises(sweeps.RunError, match=r"different spec \(epochs: 200 -> 201\); give the "
+                       r"new one another name \(--set name=NEW\) or another --out, or use --force"):
         sweeps.run(changed, out=tmp_path)
     assert {p: p.read_bytes() for p in run.path.rglob("*.parquet")} == before
     spec_file = tmp_path / "changed.toml"
@@ -199,13 +200,13 @@ def test_example_script_runs(tmp_path, monkeypatch, capsys):
 def test_progress_bar_only_when_asked(tmp_path, capsys):
     sweeps.run(SPEC, out=tmp_path / "a", progress=True)
     err = capsys.readouterr().err
-    assert "112/112" in err
-    assert "net/s" in err
+    assert "22.4k/22.4k" in err  # network-epochs: 112 networks x 200 epochs
+    assert "net-ep/s" in err
     sweeps.run(SPEC, out=tmp_path / "b")
     assert capsys.readouterr().err == ""
     # the command line shows it only on a terminal: under pytest stdout is captured
     assert main(["run", "quickstart", "--out", str(tmp_path / "c")]) == 0
-    assert "net/s" not in capsys.readouterr().err
+    assert "net-ep/s" not in capsys.readouterr().err
 
 
 def test_resume_on_another_device_and_stray_scheduler_are_refused(tmp_path):
