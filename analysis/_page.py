@@ -256,7 +256,7 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
 <body>
 <h1>{esc(m.get('name', run.path.name))}</h1>
 <p class="lead">{esc(str(spec_data.get("description", "")))}</p>
-<p>Converged means {esc(_criterion_text(spec_data, df))}.</p>
+<p>Converged means {esc(criterion_text(spec_data, df))}.</p>
 {warn}
 <div class="cards">{cards_html}</div>
 {best}
@@ -368,7 +368,11 @@ def _table_section(df, table) -> tuple[str, pd.DataFrame]:
     return " ".join(notes), shown
 
 
-def _criterion_text(spec_data: dict, df) -> str:
+def criterion_text(spec_data: dict, df) -> str:
+    """Return what "converged" means in a run, in words: its spec's criterion and threshold.
+
+    Mirrors ``sweeps.spec.CRITERIA`` (tests/test_layering.py pins the two together).
+    """
     criterion = spec_data.get("criterion", "target-error")
     if criterion == "right-side":
         return "every output on the right side of 0.5 (Kolen & Pollack 1990)"

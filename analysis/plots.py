@@ -18,18 +18,19 @@ from .tables import (
     FAILURE_MODES,
     FAILURE_TOL,
     STATIONARY_LOSSES,
-    _pooled,
     convergence_table,
     failure_modes,
     grid_axes,
     is_param_axis,
+    varying_axes,
 )
 
 __all__ = ["METRICS", "FAILURE_MODES", "HeatmapData", "is_log_spaced", "heatmap_data",
            "plot_heatmap", "plot_loss_bands", "plot_fraction_converged",
            "failure_mode_shares", "plot_failure_modes", "epochs_histogram",
            "plot_epochs_histogram", "plot_rate", "pooled_note", "format_value",
-           "QUALITATIVE", "BandPanels", "band_panels", "plot_loss_band_panels"]
+           "QUALITATIVE", "BandPanels", "band_panels", "plot_loss_band_panels", "axis_label",
+           "cell_edges"]
 
 #: Heatmap metrics: column of :func:`convergence_table` -> (label, log colour scale).
 METRICS: dict[str, tuple[str, bool]] = {
@@ -49,7 +50,8 @@ MAX_OVERLAID_BANDS = 3
 _MAX_ANNOTATED_CELLS = 400
 
 
-def _axis_label(name: str) -> str:
+def axis_label(name: str) -> str:
+    """Return an axis' figure label: "learning rate" for ``lr``, "initial b2" for ``b2``."""
     if is_param_axis(name):
         return f"initial {name}"
     return {"lr": "learning rate", "init_scale": "init scale", "hidden": "hidden units"
@@ -148,7 +150,7 @@ def heatmap_data(df: pd.DataFrame, x: str, y: str, metric: str = "rate") -> Heat
                        pooled=table.attrs["pooled"])
 
 
-def _edges(values: list, log: bool) -> np.ndarray:
+def cell_edges(values: list, log: bool) -> np.ndarray:
     """Cell edges: midpoints between numeric values (geometric if log), else unit cells."""
     if not values or not all(isinstance(v, int | float | np.integer | np.floating)
                              for v in values):
@@ -188,7 +190,7 @@ def plot_heatmap(data: HeatmapData, ax=None):
     from matplotlib.colors import LogNorm
 
     ax = _new_ax(ax)
-    xe, ye = _edges(data.x_values, data.x_log), _edges(data.y_values, data.y_log)
+    xe, ye = cell_edges(data.x_values, data.x_log), cell_edges(data.y_values, data.y_log)
     label, log_colour = METRICS[data.metric]
     vals = np.ma.masked_invalid(data.values)
     norm = None
@@ -221,8 +223,8 @@ def plot_heatmap(data: HeatmapData, ax=None):
                     colour = "white" if dark else "black"
                 ax.text(xv, yv, f"{text}\nn={data.n[i, j]}", ha="center", va="center",
                         fontsize=small, color=colour)
-    ax.set_xlabel(_axis_label(data.x))
-    ax.set_ylabel(_axis_label(data.y))
+    ax.set_xlabel(axis_label(data.x))
+    ax.set_ylabel(axis_label(data.y))
     ax.set_title(data.title, fontsize=10)
     return ax
 
@@ -392,7 +394,7 @@ def failure_mode_shares(df: pd.DataFrame, by: str | None = None, tol: float = FA
     counts = counts.reindex(columns=list(FAILURE_MODES), fill_value=0)
     shares = counts.div(counts.sum(axis=1), axis=0)
     shares.columns = pd.Index(list(shares.columns), name="failure_mode")
-    shares.attrs["pooled"] = _pooled(df, [by] if by else [])
+    shares.attrs["pooled"] = varying_axes(df, exclude=[by] if by else [])
     shares.attrs["loss"] = sorted(df["loss"].astype(str).unique()) if "loss" in df else ["bce"]
     return shares
 
@@ -417,7 +419,7 @@ def plot_failure_modes(shares: pd.DataFrame, ax=None):
         bottom += shares[mode].to_numpy()
     ax.set_xticks(x, [format_value(v) for v in shares.index], rotation=45 if len(x) > 6 else 0)
     ax.set_ylim(0, 1)
-    ax.set_xlabel(_axis_label(shares.index.name or ""))
+    ax.set_xlabel(axis_label(shares.index.name or ""))
     ax.set_ylabel("share of networks")
     ax.set_title(f"outcomes and XOR failure modes ({pooled_note(shares.attrs.get('pooled', []))})",
                  fontsize=10)
@@ -439,7 +441,7 @@ def epochs_histogram(df: pd.DataFrame, bins: int = 40) -> pd.DataFrame:
     out = pd.DataFrame({"left": edges[:-1], "right": edges[1:], "count": counts})
     out.attrs["n_converged"] = int(len(ce))
     out.attrs["n"] = int(len(df))
-    out.attrs["pooled"] = _pooled(df, [])
+    out.attrs["pooled"] = varying_axes(df)
     return out
 
 
@@ -503,7 +505,7 @@ def plot_rate(table: pd.DataFrame, axis: str, ax=None, *, by: str | None = None,
         ax.set_xticks(np.arange(len(values)), [format_value(v) for v in values])
     what = "not converged" if failure else "convergence rate"
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel(_axis_label(axis))
+    ax.set_xlabel(axis_label(axis))
     ax.set_ylabel(f"{'share ' if failure else ''}{what} (95% Wilson interval)")
     ax.set_title(f"{what} ({pooled_note(table.attrs.get('pooled', []))})", fontsize=10)
     if by is not None:

@@ -177,8 +177,8 @@ def plot_slice(data: SliceImage, ax=None, *, cax=None):
         import matplotlib.pyplot as plt
 
         _, ax = plt.subplots(figsize=(7, 6))
-    xe = plots._edges(list(data.x_values), log=False)
-    ye = plots._edges(list(data.y_values), log=False)
+    xe = plots.cell_edges(list(data.x_values), log=False)
+    ye = plots.cell_edges(list(data.y_values), log=False)
     ax.set_facecolor(ABSENT_COLOUR)
     never = np.ma.masked_where(~data.never, np.zeros(data.epochs.shape))
     ax.pcolormesh(xe, ye, never, cmap=ListedColormap([NEVER_COLOUR]), shading="flat")
@@ -193,8 +193,8 @@ def plot_slice(data: SliceImage, ax=None, *, cax=None):
         handles.append(Patch(facecolor=ABSENT_COLOUR, label="not trained yet"))
     ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.07), fontsize=8,
               frameon=False, ncols=2)
-    ax.set_xlabel(plots._axis_label(data.x))
-    ax.set_ylabel(plots._axis_label(data.y))
+    ax.set_xlabel(plots.axis_label(data.x))
+    ax.set_ylabel(plots.axis_label(data.y))
     n = int(data.present.sum())
     rate = (n - int(data.never.sum())) / n if n else 0.0
     ax.set_title((data.title + "; " if data.title else "")

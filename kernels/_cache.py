@@ -52,7 +52,7 @@ log = logging.getLogger(__name__)
 
 #: The signing key's file name in the root.
 KEY_FILE = "key"
-_KEY_BYTES = 32
+KEY_BYTES = 32
 
 
 class CacheWarning(UserWarning):
@@ -226,17 +226,17 @@ def _key(directory: str) -> bytes:
         pass
     else:
         with os.fdopen(fd, "wb") as f:
-            f.write(secrets.token_bytes(_KEY_BYTES))
-    if path.is_file() and not path.is_symlink() and path.stat().st_size != _KEY_BYTES:
+            f.write(secrets.token_bytes(KEY_BYTES))
+    if path.is_file() and not path.is_symlink() and path.stat().st_size != KEY_BYTES:
         # damaged (truncated, partly written): a new key; what the old one signed is
         # compiled again, as any file not signed under the current key is
-        write_private(path, secrets.token_bytes(_KEY_BYTES))
+        write_private(path, secrets.token_bytes(KEY_BYTES))
     problem = untrusted(path, below=Path(directory))
     if problem is not None or not path.is_file():
         raise OSError(f"the cache key {path} is unusable ({problem or 'not a file'}; "
                       "remove it)")
     data = path.read_bytes()
-    if len(data) != _KEY_BYTES:  # another process is replacing it: read it again next time
+    if len(data) != KEY_BYTES:  # another process is replacing it: read it again next time
         raise OSError(f"the cache key {path} is being replaced")
     return data
 

@@ -33,7 +33,7 @@ _outer = {"nogil": True, "error_model": "numpy", "fastmath": _FASTMATH,
           "cache": _numba_cache.enabled()}  # (under the xorsweep cache, never in the package)
 
 
-def _compile_scalar_math(jit, primitives, target="cpu"):
+def compile_scalar_math(jit, primitives, target="cpu"):
     """Compile the plain-Python scalar math (``_elementary``, ``_scalar``) for one target.
 
     Each function is rebuilt over a shared namespace in which the names it calls
@@ -74,7 +74,7 @@ def _dtype_dispatch(f32, f64, target):
     return stub
 
 
-_math = _compile_scalar_math(_inner, _bits.CPU_PRIMITIVES)
+_math = compile_scalar_math(_inner, _bits.CPU_PRIMITIVES)
 
 
 activate = _math["activate"]
@@ -181,7 +181,7 @@ def _evaluate(par, X, Y, H, act, loss, one, n_samples, inv_s, want_grad, want_lo
 
 
 @_inner
-def _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve):
+def load_lanes(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve):
     """Load networks n0 .. n0+nr-1 into lanes 0 .. nr-1 (``par[p, j]``); NaN their curves.
 
     Lanes past ``nr`` keep whatever the caller put there (zeros) and stay dead.
@@ -220,8 +220,8 @@ def _scatter(src, j, n, W1, b1, W2, b2):
 
 
 @_inner
-def _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol, plat_tol,
-            W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome):
+def store_lanes(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol, plat_tol,
+                W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome):
     """Store lanes 0 .. nr-1 back to networks n0 ..: results, outcome, and params or gradients."""
     S = out.shape[0]
     zero = one - one
@@ -294,7 +294,7 @@ def run_blocks(b_start, b_stop, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, cur
         alive = np.zeros(L, np.bool_)
         conv_l = np.full(L, -1, np.int64)
 
-        _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve)
+        load_lanes(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve)
         K = curve_epochs.shape[0]
         k = 0
         for e in range(epochs + 1):
@@ -340,8 +340,8 @@ def run_blocks(b_start, b_stop, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, cur
                                 vel[p, j] = v
                                 par[p, j] += v
 
-        _finish(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol, plat_tol,
-                W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome)
+        store_lanes(n0, nr, mode, par, g, out, alive, conv_l, loss_mean, Y, one, sat_tol,
+                    plat_tol, W1, b1, W2, b2, G1, Gb1, G2, Gb2, outputs, conv, loss_out, outcome)
 
 
 _depend_on_sources(run_blocks)

@@ -10,7 +10,7 @@ parameters, drawn on the host by ``init_params``, are the same on any device).
 
 Differences that rounding can make: the GPU compiler fuses ``a * b + c`` into
 one FMA, the CPU build does not, so results agree to rounding rather than bit
-for bit (expected, not yet measured on a GPU: float64 within 1e-9 relative after
+for bit (expected, unmeasured on a GPU: float64 within 1e-9 relative after
 1,000 epochs, the gpu-marked tests' bound); ``converged_epoch`` can
 differ only when a network's largest error passes ``target_error`` within that
 rounding of the threshold at some epoch.
@@ -25,15 +25,13 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import config, cuda
+from numba import config as numba_config
+from numba import cuda
 
-from . import _bits, _cpu, _scalar
-
-#: Threads per block (the tests patch it down to span several blocks).
-THREADS_PER_BLOCK = 128
+from . import _bits, _cpu, _scalar, config
 
 #: Whether numba's CUDA simulator stands in for a GPU (``NUMBA_ENABLE_CUDASIM=1``).
-SIMULATOR = bool(config.ENABLE_CUDASIM)
+SIMULATOR = bool(numba_config.ENABLE_CUDASIM)
 
 
 def _device_math() -> dict:
@@ -42,8 +40,8 @@ def _device_math() -> dict:
         # wrapper swaps module globals on every call (a hundred times per epoch here),
         # so the plain functions are used directly.
         primitives = {name: getattr(_bits, name) for name in _bits.CPU_PRIMITIVES}
-        return _cpu._compile_scalar_math(lambda f: f, primitives, target=None)
-    return _cpu._compile_scalar_math(cuda.jit(device=True), _bits.CPU_PRIMITIVES, target="cuda")
+        return _cpu.compile_scalar_math(lambda f: f, primitives, target=None)
+    return _cpu.compile_scalar_math(cuda.jit(device=True), _bits.CPU_PRIMITIVES, target="cuda")
 
 
 _math = _device_math()
@@ -219,7 +217,7 @@ def run_train(W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epochs, target, act, 
     args = (*dev[:4], cuda.to_device(lr), cuda.to_device(mom), cuda.to_device(X),
             cuda.to_device(Y), epochs, cuda.to_device(curve_epochs), target, act, loss, one,
             sat_tol, plat_tol, *dev[4:])
-    tpb = THREADS_PER_BLOCK
+    tpb = config.THREADS_PER_BLOCK
     blocks = max(1, -(-N // tpb))
     kernel[blocks, tpb](*args)
     for h, d in zip(host, dev, strict=True):

@@ -12,8 +12,8 @@ loop.  Only the ranges the kernels need are covered:
   c[i] + c[i+1] r combined by Horner's rule in r**2 (float32: c[6] r**2 alone
   on top) -- 11 (float64) or 6 (float32) multiplications, the fewest: the
   kernels run the sigmoids of many samples side by side and are bound by the
-  multipliers, not by one chain's latency (the Taylor polynomials of degree 13
-  and 7 it replaces took 13 and 7); then scaling by
+  multipliers, not by one chain's latency (Taylor polynomials as accurate on this
+  range need degree 13 and 7, and as many); then scaling by
   2**k: p 2**(k + 55) (float32: 25) is a normal number for every k the input
   clamp allows, so that product is exact, and the multiplication by the
   constant 2**-55 (2**-25) rounds once, also where the result is subnormal.

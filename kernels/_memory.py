@@ -5,9 +5,9 @@ NumPy asks Linux for transparent huge pages on every allocation of 4 MiB or more
 default) and defragmentation is allowed for such regions, a first write to those
 pages can stall on compaction, and on virtual machines that hand free memory back
 to the host (free page reporting) 2 MiB blocks are exactly the ones handed back,
-so each must be faulted in again by the host.  Measured on the 2-core benchmark
-VM (2026-12-01, Linux 6.18, THP "madvise"): a first write to fresh NumPy arrays
-ran at 80-115 MB/s, the same write to plain pages at 0.9-1.5 GB/s.  A loss curve
+so each must be faulted in again by the host.  On the 2-core benchmark VM (Linux
+6.18, THP "madvise"), a first write to fresh NumPy arrays runs at 80-115 MB/s, the
+same write to plain pages at 0.9-1.5 GB/s.  A loss curve
 of 65,536 networks over 3,051 epochs recorded every 10 (160 MB in float64) cost
 24% of the training time with huge pages and 5-7% without (medians of 8
 alternating pairs in one process).

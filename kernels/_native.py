@@ -6,10 +6,10 @@ sizes and calls the njit function.  Its machine code is written to the cache
 directory as an object file.  Any later process loads that file with llvmlite
 (numba's own LLVM binding, already installed with it) and calls the entry point
 through ctypes, which releases the GIL for the call: it never imports numba.
-That is what a warm start costs: importing numba and the first call of one of
-its cached functions took 0.6-0.7 s (2026-12-02, 2 Zen 3 cores), most of it
-numba registering its whole typing and lowering library; importing
-``llvmlite.binding`` and loading a kernel take 0.04-0.07 s.
+That is what a warm start costs: on 2 Zen 3 cores, importing numba and the first
+call of one of its cached functions take 0.6-0.7 s, most of it numba registering
+its whole typing and lowering library; importing ``llvmlite.binding`` and loading
+a kernel take 0.04-0.07 s.
 
 The machine code is the one numba compiled (the same bits as calling the njit
 function: tests check it), for this CPU: a file is named by the kernel, a digest
@@ -48,8 +48,6 @@ import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
-
-import numpy as np
 
 from . import _cache
 
@@ -112,25 +110,19 @@ def host_key() -> str:
     return hashlib.sha256("\0".join(parts).encode()).hexdigest()[:16]
 
 
-def pointer(a: np.ndarray) -> int:
-    """Return the address of a C-contiguous array's data (what an entry point takes)."""
-    if not a.flags.c_contiguous:
-        raise ValueError("native kernels take C-contiguous arrays")
-    return a.ctypes.data
-
-
 def entry(name: str, argcodes: str, build: Callable[[bool], object],
           cache_dir: Callable[[], Path] | None):
     """Return the C entry point ``name`` as a ctypes function of ``argcodes``.
 
     ``argcodes``: one character per argument (``i`` int64, ``p`` pointer, ``f``
-    float32, ``d`` float64); it returns nothing.  ``build(numba_cache)`` compiles it
-    with numba and returns the ``cfunc``; it is called only when the directory that
-    ``cache_dir()`` returns (None: no cache) has no usable object file for ``name``,
-    which it then gets.  Both are called only the first time ``name`` is asked for.
-    Where object files cannot be used (not Linux), ``numba_cache`` is True: the
-    ``cfunc`` should then be cached by numba (whose cache keeps no object code
-    that could be written here).
+    float32, ``d`` float64), from the entry point's declaration in ``_signatures.py``
+    (:attr:`~kernels._signatures.EntrySignature.argcodes`); it returns nothing.
+    ``build(numba_cache)`` compiles it with numba and returns the ``cfunc``; it is
+    called only when the directory that ``cache_dir()`` returns (None: no cache) has
+    no usable object file for ``name``, which it then gets.  Both are called only the
+    first time ``name`` is asked for.  Where object files cannot be used (not Linux),
+    ``numba_cache`` is True: the ``cfunc`` should then be cached by numba (whose
+    cache keeps no object code that could be written here).
     """
     with _lock:
         if name in _loaded:
@@ -183,7 +175,7 @@ def cached(name: str, cache_dir: Path) -> bool:
     directory without a signing key holds nothing usable, and gets none).
     """
     key = Path(cache_dir) / _cache.KEY_FILE
-    if not key.is_file() or key.is_symlink() or key.stat().st_size != _cache._KEY_BYTES:
+    if not key.is_file() or key.is_symlink() or key.stat().st_size != _cache.KEY_BYTES:
         return False
     path = _object_path(Path(cache_dir), name)
     return path is not None and path.is_file() and _verified(path, Path(cache_dir)) is not None

@@ -5,9 +5,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import carray, cfunc, njit, types
+from numba import carray, cfunc, njit
 
 from . import _numba_cache
+from ._signatures import INIT_ENTRY
 
 _G = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
@@ -44,7 +45,8 @@ def _base_draw(state, tensor, i, j, normal):
 
 
 @njit(nogil=True, cache=_CACHE)
-def _init(start, stop, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2):
+def init_range(start, stop, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2):
+    """Draw the parameters of networks ``start .. stop-1`` from their seeds, in place."""
     _, D, H = W1.shape
     for n in range(start, stop):
         state = _mix(seeds[n] + _G)
@@ -58,18 +60,16 @@ def _init(start, stop, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b
 
 
 def _entry(start, stop, N, D, H, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2):
-    _init(start, stop, carray(seeds, (N,)), normal != 0, w_scale1, w_scale2, b_scale,
-          carray(W1, (N, D, H)), carray(b1, (N, H)), carray(W2, (N, H)), carray(b2, (N,)))
+    init_range(start, stop, carray(seeds, (N,)), normal != 0, w_scale1, w_scale2, b_scale,
+               carray(W1, (N, D, H)), carray(b1, (N, H)), carray(W2, (N, H)), carray(b2, (N,)))
 
 
 def make_entry(cache: bool):
-    """Compile :func:`_init` behind a C entry point (numba ``cfunc``): see _native.py.
+    """Compile :func:`init_range` behind a C entry point (numba ``cfunc``): see _native.py.
 
-    ``(start, stop, N, D, H, seeds, normal, w_scale1, w_scale2, b_scale, W1, b1, W2, b2)``
-    with the arrays as pointers (uint64 seeds, float64 parameters) and ``normal``
-    an int64 (nonzero: normal draws).  ``cache``: numba caches it (see ``_native.entry``).
+    Its arguments are those ``_signatures.INIT_ENTRY`` declares, in that order
+    (``_entry``'s parameters are checked against it).  ``cache``: numba caches it
+    (see ``_native.entry``).
     """
-    i64, f64 = types.int64, types.float64
-    pu64, pf64 = types.CPointer(types.uint64), types.CPointer(f64)
-    sig = types.void(i64, i64, i64, i64, i64, pu64, i64, f64, f64, f64, pf64, pf64, pf64, pf64)
-    return cfunc(sig, nogil=True, cache=cache)(_entry)
+    INIT_ENTRY.check_parameters(_entry)
+    return cfunc(INIT_ENTRY.numba_type(), nogil=True, cache=cache)(_entry)

@@ -17,6 +17,13 @@ def check_choice(name: str, value, choices: Sequence[str]) -> str:
     return value
 
 
+def check_bool(name: str, value) -> bool:
+    """Return ``value`` if it is True or False (a numpy bool too), else raise."""
+    if not isinstance(value, bool | np.bool_):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_int(name: str, value, *, low: int, high: int | None = None) -> int:
     """Return ``value`` as int if it is an integer in [low, high], else raise."""
     if isinstance(value, bool) or not isinstance(value, int | np.integer):

@@ -19,56 +19,53 @@ from ._validation import check_per_dtype
 LANES: int = 32
 
 #: Train with a generated straight-line kernel (``_codegen.py``) when
-#: ``n_samples * n_hidden * (n_inputs + 1)`` is at most this; 0 disables it.
-#: Measured on 2 cores (2026-12-01): up to 128 the generated kernel is 1.4-1.9x
-#: faster than the generic one; from 144 to 256 it gained 0.7-1.4x (parity4 with 3
-#: hidden units was slower).
+#: ``n_samples * n_hidden * (n_inputs + 1)`` is at most this; 0 disables it.  On 2
+#: Zen 3 cores, up to 128 the generated kernel runs 1.4-1.9x as fast as the generic
+#: one; from 144 to 256 it runs 0.7-1.4x as fast (slower for parity4 with 3 hidden
+#: units).
 UNROLL_LIMIT: int = 128
 
 #: ... and when it has at most this many sigmoids per epoch, ``n_samples * (n_hidden
 #: + 1)``: the generated kernel writes each one out inline, and its compile time
-#: grows with them.  A new kernel, in a process that has compiled one before
-#: (2026-12-01, Zen 3, float32): XOR with H = 2, 12 sigmoids, 2.1 s (2.7 s float64);
-#: H = 8, 36, 4.0 s; 8 samples with H = 4, 40, 4.9 s; 40 samples with H = 1, 80,
-#: 8.1 s (2.6x the generic kernel's speed there).  44 keeps each compile to about
-#: 5 s, XOR up to H = 10 and parity-3 up to H = 4.
+#: grows with them.  A new kernel, in a process that has compiled one before (Zen 3,
+#: float32): XOR with H = 2, 12 sigmoids, 2.1 s (2.7 s float64); H = 8, 36, 4.0 s;
+#: 8 samples with H = 4, 40, 4.9 s; 40 samples with H = 1, 80, 8.1 s (2.6x the
+#: generic kernel's speed there).  44 keeps each compile to about 5 s, XOR up to
+#: H = 10 and parity-3 up to H = 4.  The compile happens once per shape (it is cached
+#: on disk), so any population, down to a single network, trains with a generated
+#: kernel: one XOR network in a narrow block (its other lanes padding) runs 5.9-6.5 M
+#: epochs/s against the generic kernel's 1.6 M in float32, and 4.0-5.1 M against
+#: 1.3-1.4 M in float64 (Zen 3, 200,000 epochs).
 UNROLL_MAX_SIGMOIDS: int = 44
 
 #: Lanes per block of the generated kernels (a compile-time constant there), by
 #: dtype: 64, so that each lane loop runs 16 (float64) or 8 (float32) vector
 #: iterations and its start and end cost less per network.  float64, 64 against 32
-#: lanes (2026-12-01 evening, after the plain-descent and hidden-sum changes, which
-#: shrank the state a block touches; Zen 3, XOR, alternating in one process):
-#: H = 2, N = 65,536, 1.08-1.22x on one thread, 1.05-1.08x on two; H = 4 1.06x,
-#: H = 8 1.15-1.18x; with momentum 0.5 1.0-1.04x (H = 2 and 8); 96 or 128 lanes
-#: 0.97-1.03x.  (Before those changes 32 lanes measured faster at H = 8: 64 lanes of
-#: the full state no longer fitted in L1.)  float32 64 against 32 lanes 1.14x, 128:
-#: 1.01-1.03x.
+#: lanes (Zen 3, XOR, alternating in one process): H = 2, N = 65,536, 1.08-1.22x on
+#: one thread, 1.05-1.08x on two; H = 4 1.06x, H = 8 1.15-1.18x; with momentum 0.5
+#: 1.0-1.04x (H = 2 and 8); 96 or 128 lanes 0.97-1.03x.  64 lanes pay because a block
+#: touches only part of its state: a kernel without momentum leaves the velocities
+#: alone, and the hidden sums are kept only where the activation's derivative reads
+#: them (``_codegen._layout``); a kernel that touched the whole state would not fit
+#: 64 lanes of it in L1 at H = 8, where such a kernel runs faster with 32 lanes.
+#: float32 64 against 32 lanes 1.14x, 128: 1.01-1.03x.
 UNROLLED_LANES: dict[str, int] = {"float32": 64, "float64": 64}
 
-#: Fewer networks than this train with the generic kernel, compiled once for every
-#: shape, rather than with a generated kernel, one more compile per shape (2-5 s,
-#: once: it is cached on disk).  1: even a single network trains in a narrow
-#: block, its other lanes padding; measured (2026-12-01, Zen 3, XOR, 200,000
-#: epochs), generic -> generated: 1.6 -> 5.9-6.5 M epochs/s (float32), 1.3-1.4 ->
-#: 4.0-5.1 M (float64, 4-lane blocks).
-UNROLLED_MIN_NETS: int = 1
-
 #: From this many networks on (by dtype), generated kernels use blocks of
-#: ``UNROLLED_LANES``; below (down to ``UNROLLED_MIN_NETS``), blocks of
+#: ``UNROLLED_LANES``; below, down to a single network, blocks of
 #: ``UNROLLED_NARROW_LANES``: one wide block would mostly compute padding, on one
-#: thread.  Measured (2026-12-01 evening, Zen 3, XOR, 2 threads, alternating in one
-#: process, medians of 4), narrow against 64-lane blocks, M network-epochs/s:
-#: float32 (8 lanes) 64 networks 92 against 73, 72: 86 / 78, 80: 92 / 78, 88: 85 /
-#: 97, 96: 89 / 113; float64 (4 lanes) 64: 42 / 35, 72: 41 / 36, 80: 40 / 41, 88:
-#: 39 / 46, 96: 42 / 50.  Results are identical either way.
+#: thread.  Narrow against 64-lane blocks (Zen 3, XOR, 2 threads, alternating in one
+#: process, medians of 4), M network-epochs/s: float32 (8 lanes) 64 networks 92
+#: against 73, 72: 86 / 78, 80: 92 / 78, 88: 85 / 97, 96: 89 / 113; float64 (4
+#: lanes) 64: 42 / 35, 72: 41 / 36, 80: 40 / 41, 88: 39 / 46, 96: 42 / 50.  Results
+#: are identical either way.
 UNROLLED_WIDE_MIN_NETS: dict[str, int] = {"float32": 84, "float64": 80}
 
-#: Lanes per narrow block, by dtype: one AVX2 vector.  Measured (2026-12-01, Zen 3,
-#: XOR, alternating in one process, 2 processes), float64 4 lanes against 8: 1
-#: network 1.8-2.0x (4.0-5.1 against 2.2-2.5 M epochs/s), 16 networks 1.0x, 64
-#: networks 1.16-1.24x; float32 4 lanes against 8: 1 network 1.05-1.14x, but 16 and
-#: 64 networks 0.4-0.6x (half a vector).
+#: Lanes per narrow block, by dtype: one AVX2 vector.  Zen 3, XOR, alternating in
+#: one process, 2 processes: float64 4 lanes against 8: 1 network 1.8-2.0x (4.0-5.1
+#: against 2.2-2.5 M epochs/s), 16 networks 1.0x, 64 networks 1.16-1.24x; float32 4
+#: lanes against 8: 1 network 1.05-1.14x, but 16 and 64 networks 0.4-0.6x (half a
+#: vector).
 UNROLLED_NARROW_LANES: dict[str, int] = {"float32": 8, "float64": 4}
 
 #: LLVM fast-math flags for the compiled kernels (read when ``kernels`` is imported,
@@ -88,6 +85,13 @@ PLATEAU_TOL: float = 0.05
 #: With ``parallel=True`` the blocks are cut into this many ranges per thread, so
 #: that threads finishing early (e.g. on diverged blocks) pick up more work.
 CHUNKS_PER_THREAD: int = 4
+
+#: Threads per block of the CUDA kernel (``_cuda.py``), read at each launch, so tests
+#: patch it down to make tiny populations span several blocks.  Each thread trains one
+#: network and its block shares nothing, so the size sets only how the networks are
+#: scheduled: 128 is four 32-thread warps, a common default that leaves the GPU free
+#: to keep several blocks resident per multiprocessor.  No other value is measured.
+THREADS_PER_BLOCK: int = 128
 
 #: Cache compiled kernels on disk, under the xorsweep cache directory (``_cache.py``).
 CACHE: bool = True

@@ -29,8 +29,9 @@ import numpy as np
 
 from . import _codegen, _native, config
 from ._parallel import launch
+from ._signatures import INIT_ENTRY
 from ._types import Params
-from ._validation import check_choice, check_dtype, check_int
+from ._validation import check_bool, check_choice, check_dtype, check_int
 
 __all__ = ["init_params", "SCHEMES"]
 
@@ -45,6 +46,7 @@ def init_params(
     scheme: Literal["uniform", "normal", "xavier", "he"] = "uniform",
     scale: float = 1.0,
     dtype=np.float64,
+    parallel: bool = True,
 ) -> Params:
     r"""Draw initial parameters, one network per seed.
 
@@ -66,6 +68,10 @@ def init_params(
         Non-negative scale s (0 gives all-zero parameters).
     dtype : {numpy.float64, numpy.float32}
         Dtype of the result; draws are made in float64 and cast.
+    parallel : bool
+        Spread the networks over ``numba.get_num_threads()`` threads (True), or draw
+        them all on the calling thread (False: the caller owns the cores).  The
+        draws are the same either way.
 
     Returns
     -------
@@ -93,6 +99,7 @@ def init_params(
     if not (math.isfinite(scale) and scale >= 0):
         raise ValueError(f"scale must be a non-negative finite number, got {scale!r}")
     dtype = check_dtype("dtype", dtype)
+    check_bool("parallel", parallel)
 
     if scheme == "uniform" or scheme == "normal":
         w_scale1 = w_scale2 = b_scale = scale
@@ -113,14 +120,15 @@ def init_params(
     b2 = np.empty(N)
     init = _native_init()
     if init is not None:
-        args = (N, D, H, _native.pointer(seeds_u64), int(normal), w_scale1, w_scale2, b_scale,
-                *(_native.pointer(a) for a in (W1, b1, W2, b2)))
-        launch(lambda start, stop: init(start, stop, *args), N, True, ())
+        shared = dict(N=N, D=D, H=H, seeds=seeds_u64, normal=normal, w_scale1=w_scale1,
+                      w_scale2=w_scale2, b_scale=b_scale, W1=W1, b1=b1, W2=W2, b2=b2)
+        launch(lambda start, stop: init(*INIT_ENTRY.pack(start=start, stop=stop, **shared)),
+               N, parallel, ())
     else:  # numba's ordinary compiled function: the same draws
-        from ._seeding import _init
+        from ._seeding import init_range
 
-        launch(lambda start, stop: _init(start, stop, seeds_u64, normal, w_scale1, w_scale2,
-                                         b_scale, W1, b1, W2, b2), N, True, ())
+        launch(lambda start, stop: init_range(start, stop, seeds_u64, normal, w_scale1, w_scale2,
+                                              b_scale, W1, b1, W2, b2), N, parallel, ())
     if dtype != np.float64:
         with np.errstate(over="ignore"):
             W1, b1, W2, b2 = (a.astype(dtype) for a in (W1, b1, W2, b2))
@@ -153,7 +161,7 @@ def _native_init():
         return None
     try:
         return _native.entry(f"xorsweep_init_{_native.sources_digest()[:16]}",
-                             "iiiiipiddd" + "p" * 4, _make_entry,
+                             INIT_ENTRY.argcodes, _make_entry,
                              _codegen.code_dir if config.CACHE else None)
     except Exception as exc:  # noqa: BLE001 - never fail: the plain function gives the bits
         _native.failed(exc)

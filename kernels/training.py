@@ -17,8 +17,16 @@ import numpy as np
 from . import _codegen, _native, config
 from ._memory import aligned, fresh, fresh_copy
 from ._parallel import launch
+from ._signatures import TRAIN_ENTRY
 from ._types import MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN, OUTCOMES, Params, TrainResult
-from ._validation import check_choice, check_dtype, check_int, check_number, per_network
+from ._validation import (
+    check_bool,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_number,
+    per_network,
+)
 from .initialization import init_params
 
 __all__ = ["forward", "losses", "gradients", "train", "warmup", "needed_kernels", "Kernel",
@@ -61,11 +69,6 @@ def _check_params(p) -> Params:
     return Params(*out)
 
 
-def _check_bool(name: str, value) -> None:
-    if not isinstance(value, bool | np.bool_):
-        raise ValueError(f"{name} must be True or False, got {value!r}")
-
-
 def _check_data(X, Y, p: Params, *, need_y: bool):
     Xa = np.asarray(X)
     if Xa.ndim != 2 or Xa.shape[0] < 1:
@@ -95,10 +98,10 @@ def _unrolled_lanes(n_nets: int, n_samples: int, n_inputs: int, n_hidden: int,
                     dtype) -> int | None:
     """Return the block width of the generated kernel that trains these networks.
 
-    None means the generic kernel: the shape is too big to generate, or the
-    networks are too few to be worth a generated kernel (see ``config``).
+    None means the generic kernel: the shape is too big to generate (see ``config``).
+    Any number of networks, down to one, trains with a generated kernel otherwise.
     """
-    if not _codegen.eligible(n_samples, n_inputs, n_hidden) or n_nets < config.UNROLLED_MIN_NETS:
+    if not _codegen.eligible(n_samples, n_inputs, n_hidden):
         return None
     if n_nets < config.for_dtype("UNROLLED_WIDE_MIN_NETS", dtype):
         return config.for_dtype("UNROLLED_NARROW_LANES", dtype)
@@ -154,18 +157,21 @@ def _run(mode, p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, tar
                                     bool(np.any(mom != 0)))
     if entry is not None:
         K = curve_epochs.shape[0]
-        arrays = (*p.arrays(), lr, mom, np.ascontiguousarray(X, dt), np.ascontiguousarray(Y, dt))
-        args = (N, K, *map(_native.pointer, arrays), epochs, _native.pointer(curve_epochs),
-                float(_least_at_least(dt, target)), 1.0, float(config.SATURATED_TOL),
-                float(config.PLATEAU_TOL),
-                *map(_native.pointer, (curve, loss_out, outputs, conv, outcome)))
+        signature = TRAIN_ENTRY.for_dtype(dt)
+        shared = dict(N=N, K=K, W1=p.W1, b1=p.b1, W2=p.W2, b2=p.b2, lr=lr, mom=mom,
+                      X=np.ascontiguousarray(X, dt), Y=np.ascontiguousarray(Y, dt),
+                      epochs=epochs, curve_epochs=curve_epochs,
+                      target=_least_at_least(dt, target), one=1.0,
+                      sat_tol=config.SATURATED_TOL, plat_tol=config.PLATEAU_TOL, curve=curve,
+                      loss_out=loss_out, outputs=outputs, conv=conv, outcome=outcome)
 
         def run_range(b_start, b_stop):
             if b_stop > b_start:  # scratch of its own for each range (each thread)
                 st, conv_l, curve_block = aligned(R * width, dt), aligned(width, np.int64), \
                     aligned(K * width, dt)
-                entry(b_start, b_stop, *args, st.ctypes.data, conv_l.ctypes.data,
-                      curve_block.ctypes.data)
+                # (the arrays stay referenced here: pack passes only their addresses)
+                entry(*signature.pack(b_start=b_start, b_stop=b_stop, st=st, conv_l=conv_l,
+                                      curve_block=curve_block, **shared))
 
         launch(run_range, -(-N // width), parallel, ())
     else:  # the generic kernel; a handful of networks get a block no wider than needed
@@ -243,7 +249,7 @@ def _evaluate_once(mode, p, X, Y, activation, loss, parallel):
     p = _check_params(p)
     act = check_choice("activation", activation, ACTIVATIONS)
     loss = check_choice("loss", loss, LOSSES)
-    _check_bool("parallel", parallel)
+    check_bool("parallel", parallel)
     Xc, Yc = _check_data(X, Y, p, need_y=Y is not None)
     zeros = np.zeros(p.n_nets, p.dtype)
     return _run(mode, p, Xc, Yc, act=act, loss=loss, lr=zeros, mom=zeros, epochs=0,
@@ -398,9 +404,9 @@ def warmup(
         The networks that will be trained.
     sizes : int or iterable of int, optional
         How many networks the later :func:`train` calls will get.  Fewer than
-        ``config.UNROLLED_MIN_NETS``, fewer than ``config.UNROLLED_WIDE_MIN_NETS``,
-        and more networks each train with a kernel of their own (when the shape is
-        small enough to generate); by default all of them are compiled.
+        ``config.UNROLLED_WIDE_MIN_NETS`` networks and more each train with a kernel
+        of their own (when the shape is small enough to generate); by default both
+        are compiled.
     momentum : float or iterable of float, optional
         The momenta the networks will train with.  A call in which no network has
         momentum trains with a kernel without velocities, any other with one that
@@ -412,7 +418,7 @@ def warmup(
     dtype = check_dtype("dtype", dtype)
     wide = config.for_dtype("UNROLLED_WIDE_MIN_NETS", dtype)
     if sizes is None:
-        sizes = (1, config.UNROLLED_MIN_NETS, wide)
+        sizes = (1, wide)
     elif isinstance(sizes, int | np.integer):
         sizes = [sizes]
     sizes = [check_int("sizes", n, low=1) for n in sizes]
@@ -502,7 +508,7 @@ def needed_kernels(
     dtype = check_dtype("dtype", dtype)
     wide = config.for_dtype("UNROLLED_WIDE_MIN_NETS", dtype)
     if sizes is None:
-        sizes = (1, config.UNROLLED_MIN_NETS, wide)
+        sizes = (1, wide)
     elif isinstance(sizes, int | np.integer):
         sizes = [sizes]
     momenta = np.atleast_1d(np.asarray(momentum, dtype=np.float64)).ravel()
@@ -513,8 +519,8 @@ def needed_kernels(
         name = f"xorsweep_init_{_native.sources_digest()[:16]}"
         out = [Kernel(name, "init", root is not None and _native.cached(name, root))]
     else:
-        out = [Kernel("_seeding._init", "init", root is not None and _numba_cache.cached(
-            here / "_seeding.py", "_init", root, "float64"))]
+        out = [Kernel("_seeding.init_range", "init", root is not None and _numba_cache.cached(
+            here / "_seeding.py", "init_range", root, "float64"))]
     for n in sorted({check_int("sizes", n, low=1) for n in sizes}):
         lanes = _unrolled_lanes(n, S, D, H, dtype) if generated else None
         if lanes is None:
@@ -524,7 +530,8 @@ def needed_kernels(
             out += [] if kernel in out else [kernel]
             continue
         for m in sorted({bool(m != 0) for m in momenta}):
-            key, _ = _codegen._key(S, D, H, act, los, lanes, dtype, _codegen.input_pattern(X), m)
+            key, _ = _codegen.kernel_key(S, D, H, act, los, lanes, dtype,
+                                         _codegen.input_pattern(X), m)
             name = f"xorsweep_train_{key}"
             if all(k.name != name for k in out):
                 out.append(Kernel(name, "generated", root is not None
@@ -684,7 +691,7 @@ def train(
     curve_epochs = record_epochs(epochs, record_every)
     epochs = int(epochs)
     target = check_number("target_error", target_error, low=0.0, high=0.5, low_open=True)
-    _check_bool("parallel", parallel)
+    check_bool("parallel", parallel)
     with np.errstate(over="ignore"):  # an lr beyond float32's range becomes inf: it diverges
         lr_arr = per_network("lr", lr, p.n_nets, p.dtype, low=0.0, high=math.inf)
     mom_arr = per_network("momentum", momentum, p.n_nets, p.dtype, low=0.0, high=1.0,

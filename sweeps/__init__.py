@@ -1,4 +1,4 @@
-"""The sweep service: specs, expansion, chunked execution, the results store, the CLI.
+"""The sweep service: specs, expansion, chunked execution, the results store.
 
 >>> import sweeps
 >>> spec = sweeps.load_spec("quickstart")            # a bundled spec, a TOML path or a dict

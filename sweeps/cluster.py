@@ -1,6 +1,6 @@
 """Running chunks on a dask.distributed cluster, submitted through the Dask client.
 
-Workers compute chunks (``runner.compute_chunk``, a module-level function) and
+Workers compute chunks (``chunk.compute_chunk``, a module-level function) and
 send back compact arrays; the driver alone writes the store, exactly as with
 the local backends, so resume and invariance hold unchanged and workers need
 no shared filesystem.  Each chunk runs on one worker thread: a worker with T
@@ -24,8 +24,8 @@ from collections.abc import Iterable, Iterator
 
 from .store import RunError
 
-__all__ = ["ClusterError", "connect", "local_cluster", "submit_chunks", "SCHEDULER_ENV",
-           "CONNECT_TIMEOUT_S"]
+__all__ = ["ClusterError", "connect", "check_address", "local_cluster", "submit_chunks",
+           "warm_workers", "SCHEDULER_ENV", "CONNECT_TIMEOUT_S"]
 
 #: Environment variable read for the scheduler address when ``--scheduler`` is not given.
 SCHEDULER_ENV = "XORSWEEP_SCHEDULER"
@@ -77,7 +77,7 @@ def connect(scheduler: str | None, jobs: int | None) -> Iterator[object]:
             yield client
         return
     deadline = time.monotonic() + CONNECT_TIMEOUT_S
-    scheme = _check_address(distributed, address)
+    scheme = check_address(address)
     fix = f"fix --scheduler / ${SCHEDULER_ENV}"
     try:  # the connection's share of the deadline leaves the rest to the first worker
         client = distributed.Client(address, timeout=_CONNECT_SHARE * CONNECT_TIMEOUT_S)
@@ -105,8 +105,12 @@ _SETUP = {"tls": "tls:// needs certificates in Dask's configuration (distributed
           "ucx": "ucx:// needs the distributed-ucxx package on every machine"}
 
 
-def _check_address(distributed, address: str) -> str:
-    """Return the protocol of a scheduler ``address``; raise ClusterError if it is malformed."""
+def check_address(address: str) -> str:
+    """Return the protocol of a scheduler ``address``; raise ClusterError if it is malformed.
+
+    Needs dask.distributed (a RunError says how to install it); contacts nothing.
+    """
+    distributed = _distributed()
     try:
         scheme, _ = distributed.comm.parse_address(address)
         distributed.comm.registry.get_backend(scheme)  # a known protocol
@@ -157,7 +161,7 @@ def submit_chunks(client, func, calls: Iterable[tuple]) -> Iterator:
     ----------
     client : distributed.Client
     func : callable
-        Importable on the workers by name (e.g. ``runner.compute_chunk``), or picklable.
+        Importable on the workers by name (e.g. ``chunk.compute_chunk``), or picklable.
     calls : iterable of tuple
         The positional arguments of each task; read lazily.
 
@@ -206,7 +210,7 @@ def warm_workers(client, spec_data: dict, sizes=None) -> None:
     One worker per host compiles first, filling that host's on-disk caches; then
     the others load from them, so no cache is written by several processes at once.
     """
-    from .runner import warm_kernels
+    from .warmup import warm_kernels
 
     workers = client.scheduler_info(n_workers=-1)["workers"]
     first: dict[str, str] = {}

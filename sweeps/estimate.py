@@ -37,6 +37,7 @@ import kernels
 from kernels.training import Kernel
 
 from . import plan, store
+from .chunk import curve_table, initial_params, network_table
 from .spec import Spec
 
 __all__ = ["Estimate", "estimate", "CALIBRATION_NETS", "NS_PER_SIGMOID", "COMPILE_S"]
@@ -120,7 +121,7 @@ def estimate(spec: Spec, *, jobs: int, chunk_size: int, device: str = "cpu",
     """
     done = set(done)
     chunks = [c for c in plan.make_chunks(spec, chunk_size) if c.index not in done]
-    per_group = plan._per_group(spec)  # noqa: SLF001 - the group size the chunks follow
+    per_group = plan.networks_per_group(spec)  # the group size the chunks follow
     momenta = list(spec.grid["momentum"])
     sizes = sorted({c.stop - c.start for c in chunks})
     needs, seen = {}, {}
@@ -209,9 +210,7 @@ def _compile_s(kernel_list, jobs: int) -> float:
 
 def _calibrate(spec: Spec, g0: int, n: int) -> float:
     """Return seconds per network-epoch of group ``g0``'s kernel, measured on this thread."""
-    from .runner import initial_params
-
-    per_group = plan._per_group(spec)  # noqa: SLF001
+    per_group = plan.networks_per_group(spec)
     ids = g0 + np.linspace(0, per_group - 1, n).astype(np.int64)  # across the group's cells
     cols = plan.columns_of(spec, ids)
     X, Y = kernels.tasks.by_name(str(cols["task"][0]))
@@ -241,8 +240,6 @@ def _part_sizes(spec: Spec) -> tuple[float, float, float]:
 
     And the seconds per network of building and serializing them (measured).
     """
-    from .runner import curve_table, network_table
-
     curve_epochs = kernels.record_epochs(spec.epochs, spec.record_every)
     K = len(curve_epochs)
     sizes, seconds = [], []

@@ -25,7 +25,7 @@ import tomllib
 from collections.abc import Iterable
 from typing import Any
 
-from .spec import SpecError
+from .errors import SpecError
 
 __all__ = ["apply_overrides", "parse_override", "describe_changes"]
 

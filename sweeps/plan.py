@@ -19,7 +19,7 @@ import numpy as np
 from .spec import KERNEL_AXES, Spec
 
 __all__ = ["Chunk", "make_chunks", "count_chunks", "network_columns", "default_chunk_size",
-           "MAX_CHUNKS"]
+           "networks_per_group", "MAX_CHUNKS"]
 
 #: The most chunks a run may have: the manifest lists every chunk, and is rewritten
 #: after each one.  Default chunk sizes stay far below it (2**32 networks, the most a
@@ -41,7 +41,7 @@ def default_chunk_size(spec: Spec, jobs: int) -> int:
     return int(np.clip(-(-spec.n_networks // (8 * jobs)), 256, 16_384))
 
 
-def _per_group(spec: Spec) -> int:
+def networks_per_group(spec: Spec) -> int:
     """Return the networks of one kernel group (one task, hidden, activation, loss)."""
     per_group = spec.replicates
     for axis in list(spec.grid)[KERNEL_AXES:]:
@@ -51,7 +51,7 @@ def _per_group(spec: Spec) -> int:
 
 def count_chunks(spec: Spec, chunk_size: int) -> int:
     """Return how many chunks :func:`make_chunks` makes, without making them."""
-    per_group = _per_group(spec)
+    per_group = networks_per_group(spec)
     return spec.n_networks // per_group * -(-per_group // chunk_size)
 
 
@@ -67,7 +67,7 @@ def make_chunks(spec: Spec, chunk_size: int) -> list[Chunk]:
     if n > MAX_CHUNKS:
         raise ValueError(f"chunk size {chunk_size} cuts {spec.n_networks:,} networks into "
                          f"{n:,} chunks, more than {MAX_CHUNKS:,}; use a larger chunk size")
-    per_group = _per_group(spec)
+    per_group = networks_per_group(spec)
     chunks = []
     for g0 in range(0, spec.n_networks, per_group):
         for start in range(g0, g0 + per_group, chunk_size):

@@ -1,7 +1,7 @@
 """Running a sweep: expand, dispatch chunks through joblib, store results as they arrive.
 
 Which level owns the cores: the joblib workers.  Each worker trains its chunk
-with ``kernels.train(..., parallel=False)`` (one thread, GIL released), so
+on its own thread (``chunk.compute_chunk``: ``parallel=False``, GIL released), so
 ``jobs`` workers use ``jobs`` cores and numba never adds threads of its own.
 The default backend is joblib's ``threading``: the kernels release the GIL, so
 threads share the cores with no pickling or process start-up; ``"dask"`` sends
@@ -19,21 +19,21 @@ import os
 import platform
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import joblib
-import numba
 import numpy as np
-import pandas as pd
 
 import kernels
 
 from . import plan, store
+from .chunk import compute_chunk, curve_table, network_table
 from .spec import Spec, load_spec
+from .warmup import warm_with_progress
 
 __all__ = ["run", "compute_chunk", "BACKENDS"]
 
@@ -43,96 +43,8 @@ log = logging.getLogger(__name__)
 BACKENDS = {"threads": "threading", "loky": "loky", "processes": "loky"}
 
 
-def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu"
-                  ) -> dict[str, np.ndarray]:
-    """Train networks ``start .. stop-1`` of a spec; return compact arrays (worker side)."""
-    # one core per chunk: the workers own the cores; numba's thread count is per
-    # thread, so it is set here, in the task, on whatever thread runs it
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        return _compute_chunk(spec_data, start, stop, device)
-    finally:  # the caller's thread may be the caller's own (jobs = 1): leave it as it was
-        numba.set_num_threads(threads)
-
-
-def _compute_chunk(spec_data, start, stop, device):
-    spec = load_spec(spec_data)
-    cols = plan.network_columns(spec, start, stop)
-    X, Y = kernels.tasks.by_name(str(cols["task"][0]))
-    p = initial_params(spec, cols)
-    t0 = time.perf_counter()
-    r = kernels.train(p, X, Y, lr=cols["lr"],
-                      momentum=cols["momentum"], epochs=spec.epochs,
-                      activation=str(cols["activation"][0]), loss=str(cols["loss"][0]),
-                      record_every=spec.record_every, target_error=spec.target_error,
-                      parallel=False, device=device)
-    return {"start": start, "stop": stop, "seconds": time.perf_counter() - t0,
-            "loss": r.loss, "converged_epoch": r.converged_epoch, "outcome": r.outcome,
-            "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
-
-
-def initial_params(spec: Spec, cols: dict[str, np.ndarray]) -> kernels.Params:
-    """Return the initial parameters of the networks of ``cols`` (one task and width)."""
-    X, _ = kernels.tasks.by_name(str(cols["task"][0]))
-    dtype = np.dtype(spec.dtype)
-    n, D, H = len(cols["network"]), X.shape[1], int(cols["hidden"][0])
-    W1, b1, W2, b2 = (np.empty((n, D, H), dtype), np.empty((n, H), dtype),
-                      np.empty((n, H), dtype), np.empty(n, dtype))
-    # one initialization call per (scheme, scale) present in the chunk
-    init_idx = np.unique(cols["init"], return_inverse=True)
-    scale_idx = np.unique(cols["init_scale"], return_inverse=True)
-    combo = init_idx[1] * len(scale_idx[0]) + scale_idx[1]
-    for k in np.unique(combo):
-        idx = np.flatnonzero(combo == k)
-        scheme = str(init_idx[0][k // len(scale_idx[0])])
-        scale = float(scale_idx[0][k % len(scale_idx[0])])
-        q = kernels.init_params(cols["seed"][idx], n_inputs=D, n_hidden=H, scheme=scheme,
-                                scale=scale, dtype=dtype)
-        W1[idx], b1[idx], W2[idx], b2[idx] = q.arrays()
-    p = kernels.Params(W1, b1, W2, b2)
-    for name, value in spec.init_values.items():  # fixed, then per-network (slice) values
-        p.get(name)[:] = value
-    for name in spec.param_axes:
-        p.get(name)[:] = cols[name]
-    return p
-
-
-def network_table(spec: Spec, result: dict) -> pd.DataFrame:
-    """Return the network rows of one computed chunk, in the store's column order."""
-    cols = plan.network_columns(spec, result["start"], result["stop"])
-    n = result["stop"] - result["start"]
-    df = pd.DataFrame({"network": cols["network"], "cell": cols["cell"]})
-    # names are stored dictionary-encoded (pandas: categorical); task after the other axes
-    for axis in [*(a for a in spec.grid if a != "task"), "task"]:
-        values = cols[axis]
-        df[axis] = (pd.Categorical(values, categories=list(spec.grid[axis]))
-                    if values.dtype.kind in "OU" else values)
-    df["replicate"] = cols["replicate"]
-    df["seed"] = cols["seed"]
-    df["epochs"] = np.full(n, spec.epochs, np.int64)
-    df["target_error"] = spec.target_error
-    df["final_loss"] = result["loss"].astype(np.float64)
-    df["converged_epoch"] = result["converged_epoch"]
-    df["outcome"] = pd.Categorical(result["outcome"], categories=list(kernels.OUTCOMES))
-    outputs = result["outputs"]
-    for s in range(max(len(kernels.tasks.by_name(t)[1]) for t in spec.tasks)):
-        # a task with fewer samples than the run's largest has NaN in the extra columns
-        df[f"out_{s}"] = (outputs[:, s].astype(np.float64) if s < outputs.shape[1]
-                          else np.full(n, np.nan))
-    return df
-
-
-def curve_table(result: dict) -> pd.DataFrame:
-    """Return the recorded curves of one chunk: ``network`` and ``loss_<epoch>`` columns."""
-    df = pd.DataFrame({"network": np.arange(result["start"], result["stop"], dtype=np.int64)})
-    curve = result["curve"].astype(np.float64)
-    return pd.concat([df, pd.DataFrame(curve, columns=[f"loss_{e}" for e in
-                                                       result["curve_epochs"]])], axis=1)
-
-
 def _versions() -> dict[str, str]:
-    return {"xorsweep": kernels.__version__, "numba": numba.__version__,
+    return {"xorsweep": kernels.__version__, "numba": metadata.version("numba"),
             "numpy": np.__version__, "python": platform.python_version()}
 
 
@@ -340,7 +252,7 @@ def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "thread
 
         address = scheduler or os.environ.get(cluster.SCHEDULER_ENV)
         if address:
-            cluster._check_address(cluster._distributed(), address)  # noqa: SLF001
+            cluster.check_address(address)
     run_dir = Path(out) / spec.name
     size = size or plan.default_chunk_size(spec, jobs)
     done, state = set(), f"{run_dir} (new)"
@@ -423,132 +335,9 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
     return run
 
 
-#: A kernel that took longer than this to warm was compiled, not loaded from the cache.
-_COMPILED_S = 1.0
-
-
-def warm_kernels(spec_data: dict, jobs: int = 1, sizes=None, on_warm=None) -> None:
-    """Compile (or load from the cache) every kernel a spec needs, in this process.
-
-    A spec needs one kernel per (task, hidden, activation, loss).  Numba compiles
-    on one core, and each kernel takes seconds, so with ``jobs > 1`` and the disk
-    cache on: as soon as one kernel turns out not to be cached, the remaining ones
-    compile in up to ``jobs`` worker processes at once, and this process then
-    loads them from the cache.  The shared code is compiled here first, so the
-    workers only read it.  Results never depend on where a kernel was compiled.
-    ``sizes``: the chunk sizes that will be trained (see :func:`kernels.warmup`).
-    ``on_warm``: called with each ``(task, hidden, activation, loss)`` once its
-    kernels are ready (maybe more than once).
-    """
-    on_warm = on_warm or (lambda variant: None)
-    spec = load_spec(spec_data)
-    todo = [(task, H, act, loss) for task in spec.tasks for H in spec.grid["hidden"]
-            for act in spec.grid["activation"] for loss in spec.grid["loss"]]
-    momenta = list(spec.grid["momentum"])  # without momentum and with it: two kernels
-    while todo:
-        t0 = time.perf_counter()
-        first = todo.pop(0)
-        _warm_variant(spec.dtype, *first, sizes=sizes, momenta=momenta)
-        on_warm(first)
-        cold = time.perf_counter() - t0 > _COMPILED_S
-        if cold and jobs > 1 and len(todo) > 1 and kernels.config.CACHE:
-            _warm_in_processes(spec.dtype, todo, jobs, sizes, momenta)
-            for variant in todo:  # now a load from the cache
-                _warm_variant(spec.dtype, *variant, sizes=sizes, momenta=momenta)
-                on_warm(variant)
-            return
-
-
-def _warm_variant(dtype: str, task: str, H: int, act: str, loss: str, sizes=None,
-                  momenta=(0.0,)) -> None:
-    X, Y = kernels.tasks.by_name(task)
-    kernels.warmup(X, Y, n_hidden=H, activation=act, loss=loss, dtype=dtype, sizes=sizes,
-                   momentum=momenta)
-
-
-def _warm_batch(dtype: str, variants: list, sizes=None, momenta=(0.0,)) -> int:
-    for variant in variants:
-        _warm_variant(dtype, *variant, sizes=sizes, momenta=momenta)
-    return len(variants)
-
-
-def _warm_in_processes(dtype: str, variants: list, jobs: int, sizes=None,
-                       momenta=(0.0,)) -> int:
-    """Compile ``variants`` in up to ``jobs`` fresh processes; return how many compiled.
-
-    A failure there only costs time: the caller compiles whatever is not cached.
-    """
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-
-    n = min(jobs, len(variants))
-    batches = [variants[k::n] for k in range(n)]
-    log.info("compiling %d kernels in %d processes", len(variants), n)
-    try:  # spawn: forking a process that runs threads is unsafe
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_exit_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
-            return sum(pool.map(_warm_batch, [dtype] * n, batches, [sizes] * n,
-                                [momenta] * n))
-    except Exception as exc:  # noqa: BLE001 - the caller compiles them itself
-        log.warning("compiling kernels in worker processes failed (%s); compiling here", exc)
-        return 0
-
-
-def _exit_with_parent(parent: int) -> None:
-    """End this process as soon as ``parent`` is gone (pool initializer of the compilers).
-
-    A driver killed outright (SIGKILL, SIGTERM) cannot stop its pool; its compilers
-    would be left compiling and then waiting forever for work.  A daemon thread
-    watches for the re-parenting instead, checking every 0.1 s.
-    """
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(0.1)
-        os._exit(1)
-
-    threading.Thread(target=watch, name="xorsweep-exit-with-parent", daemon=True).start()
-
-
 def _chunk_sizes(todo) -> list[int]:
     """Return the distinct sizes of the chunks still to run."""
     return sorted({b - a for _, a, b in todo})
-
-
-def _compile_phase(spec: Spec, jobs: int, sizes: list[int], progress: bool) -> None:
-    """Compile (or load) the kernels a run needs; on a terminal, a bar of those compiled.
-
-    The bar ("compiling 4 kernels, 2 cached") appears only when some are not cached.
-    """
-    from tqdm import tqdm
-
-    todo: dict[tuple, list[str]] = {}  # per (task, hidden, activation, loss): uncached names
-    names = set()
-    for task in spec.tasks:
-        X, _ = kernels.tasks.by_name(task)
-        for H in spec.grid["hidden"]:
-            for act in spec.grid["activation"]:
-                for loss in spec.grid["loss"]:
-                    need = kernels.training.needed_kernels(
-                        X, n_hidden=H, activation=act, loss=loss, dtype=spec.dtype,
-                        sizes=sizes, momentum=list(spec.grid["momentum"]))
-                    names |= {k.name for k in need}
-                    todo[(task, H, act, loss)] = [k.name for k in need if not k.cached]
-    uncached = {name for names_ in todo.values() for name in names_}
-    bar = tqdm(total=len(uncached), unit="kernel", disable=not (progress and uncached),
-               desc=f"compiling {len(names)} kernels, {len(names) - len(uncached)} cached",
-               file=sys.stderr, bar_format="{desc}: {n}/{total} {bar} {elapsed}")
-    counted = set()
-
-    def warmed(variant) -> None:
-        new = set(todo.get(tuple(variant), ())) - counted
-        counted.update(new)
-        bar.update(len(new))
-
-    try:
-        warm_kernels(spec.to_dict(), jobs, sizes, on_warm=warmed)
-    finally:
-        bar.close()
 
 
 def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None,
@@ -559,7 +348,7 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
     t_compile = time.perf_counter()
     if device == "cpu" and client is None:
         # compile once, before any worker needs them
-        _compile_phase(spec, jobs, _chunk_sizes(todo), progress)
+        warm_with_progress(spec, jobs, _chunk_sizes(todo), progress)
     if client is not None:  # each worker process compiles once, before the chunks arrive
         from . import cluster
 

@@ -41,12 +41,11 @@ import numpy as np
 from kernels import ACTIVATIONS, LOSSES, SCHEMES, parse_param_name, tasks
 from kernels.training import MAX_EPOCHS
 
+from .errors import SpecError
+from .overrides import apply_overrides
+
 __all__ = ["Spec", "SpecError", "load_spec", "bundled_specs", "AXES", "DEFAULTS", "CRITERIA",
            "MAX_NETWORKS", "MAX_AXIS_VALUES", "MAX_EPOCHS", "MAX_RECORDED", "MAX_NAME"]
-
-
-class SpecError(ValueError):
-    """A spec that cannot be run; the message says which key and how to fix it."""
 
 
 #: Grid axes in cell order: the first axis varies slowest.  The axes that change
@@ -243,8 +242,6 @@ def load_spec(source, *, overrides: Iterable[str] = ()) -> Spec:
         overrides = [overrides]
     overrides = list(overrides)
     if overrides:
-        from .overrides import apply_overrides  # (it imports SpecError from here)
-
         data = source.to_dict() if isinstance(source, Spec) else _read(source)
         return _validate(apply_overrides(data, overrides))
     if isinstance(source, Spec):

@@ -41,19 +41,19 @@ def _tree(path: Path) -> dict[str, int]:
 def test_nothing_is_written_into_the_installed_package(tmp_path):
     # installed as pip installs it: the packages and their bytecode, nothing else
     site = tmp_path / "site"
-    for package in ("kernels", "sweeps", "analysis"):
+    for package in ("kernels", "sweeps", "analysis", "xorsweep"):
         shutil.copytree(ROOT / package, site / package,
                         ignore=shutil.ignore_patterns("__pycache__", "*.nb[ic]"))
     compileall.compile_dir(site, quiet=1)
     before = _tree(site)
     spec = tmp_path / "tiny.toml"
     spec.write_text('name = "tiny"\nepochs = 40\nreplicates = 6\n[grid]\nlr = [0.5, 2.0]\n')
-    script = ("import sys, numpy as np, kernels, sweeps.cli\n"
+    script = ("import sys, numpy as np, kernels, xorsweep.cli\n"
               "assert kernels.__file__.startswith(sys.argv[1]), kernels.__file__\n"
               "X, Y = kernels.tasks.xor()\n"
               "p = kernels.init_params(np.arange(5))\n"
               "kernels.forward(p, X)\n"  # numba's own cache (the generic kernel)
-              "sys.exit(sweeps.cli.main(['run', sys.argv[2], '--out', sys.argv[3], '--quiet']))")
+              "sys.exit(xorsweep.cli.main(['run', sys.argv[2], '--out', sys.argv[3], '--quiet']))")
     env = dict(os.environ, PYTHONPATH=str(site), XORSWEEP_CACHE_DIR=str(tmp_path / "cache"))
     env.pop("NUMBA_CACHE_DIR", None)
     out = subprocess.run([sys.executable, "-c", script, str(site), str(spec),

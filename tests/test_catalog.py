@@ -11,7 +11,7 @@ import pytest
 
 import sweeps
 from sweeps import catalog
-from sweeps.cli import main
+from xorsweep.cli import main
 
 SPEC = {"name": "tiny", "epochs": 1, "replicates": 3}
 

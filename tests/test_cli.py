@@ -7,8 +7,8 @@ import pytest
 
 import sweeps
 from sweeps import plan
-from sweeps.cli import main
 from sweeps.store import RunError
+from xorsweep.cli import main
 
 
 def test_help_without_arguments(capsys):
@@ -27,7 +27,7 @@ def test_unknown_option_is_a_usage_error(capsys):
 
 
 def test_console_script_module():
-    out = subprocess.run([sys.executable, "-m", "sweeps.cli", "--help"], capture_output=True,
+    out = subprocess.run([sys.executable, "-m", "xorsweep.cli", "--help"], capture_output=True,
                          text=True, check=True).stdout
     assert "xorsweep" in out
 

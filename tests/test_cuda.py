@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import kernels
-from sweeps.cli import main
+from xorsweep.cli import main
 
 HERE = Path(__file__).resolve().parent
 

@@ -18,8 +18,8 @@ import pandas as pd
 import pytest
 
 import sweeps
-from sweeps import cluster, runner, store
-from sweeps.cli import main
+from sweeps import cluster, store
+from xorsweep.cli import main
 
 distributed = pytest.importorskip("distributed")
 
@@ -180,11 +180,13 @@ def _closed_port() -> int:
 @pytest.fixture
 def no_training_here(monkeypatch):
     """Fail any chunk trained in this process: a Dask run's chunks belong to its workers."""
-    def refuse(*args):
+    import kernels
+
+    def refuse(*args, **kwargs):
         raise AssertionError("a chunk was trained in the driver, not on the cluster")
 
-    # compute_chunk itself is sent to the workers by reference: they run the real one
-    monkeypatch.setattr(runner, "_compute_chunk", refuse)
+    # the workers are other processes: they train with the real one
+    monkeypatch.setattr(kernels, "train", refuse)
 
 
 @pytest.fixture
@@ -276,7 +278,7 @@ def test_unreachable_scheduler_is_reported_within_15_s(tmp_path):
     # the whole command, Python's start-up included, as the README promises
     address = f"tcp://127.0.0.1:{_closed_port()}"
     t0 = time.monotonic()
-    proc = subprocess.run([sys.executable, "-m", "sweeps.cli", "run", "quickstart", "--out",
+    proc = subprocess.run([sys.executable, "-m", "xorsweep.cli", "run", "quickstart", "--out",
                            str(tmp_path / "out"), "--backend", "dask", "--scheduler", address],
                           capture_output=True, text=True, timeout=60,
                           cwd=Path(__file__).parents[1])

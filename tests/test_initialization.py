@@ -104,6 +104,15 @@ def test_seed_kinds():
     assert not any(arr.any() for arr in z.arrays())
 
 
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_serial_and_parallel_draws_agree_bitwise(scheme):
+    seeds = np.random.default_rng(5).integers(0, 2**62, 5000)
+    serial = kernels.init_params(seeds, n_inputs=3, n_hidden=4, scheme=scheme, parallel=False)
+    threaded = kernels.init_params(seeds, n_inputs=3, n_hidden=4, scheme=scheme, parallel=True)
+    for a, b in zip(serial.arrays(), threaded.arrays(), strict=True):
+        assert a.tobytes() == b.tobytes()
+
+
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"seeds": [[1, 2]]}, "seeds must be a 1-D array"),
     ({"seeds": [1.5]}, "seeds must be integers"),
@@ -113,6 +122,7 @@ def test_seed_kinds():
     ({"scale": -1.0}, "scale must be a non-negative finite number"),
     ({"scale": float("nan")}, "scale must be a non-negative finite number"),
     ({"dtype": np.int32}, "dtype must be numpy.float32 or numpy.float64"),
+    ({"parallel": "no"}, "parallel must be True or False"),
 ])
 def test_bad_arguments(kwargs, message):
     args = {"seeds": [1, 2]} | kwargs

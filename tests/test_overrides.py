@@ -9,8 +9,8 @@ import pytest
 
 import sweeps
 from sweeps import overrides
-from sweeps.cli import main
 from sweeps.overrides import apply_overrides, describe_changes, parse_override
+from xorsweep.cli import main
 
 
 def _tiny_spec(tmp_path, text='name = "tiny"\nepochs = 1\nreplicates = 1\n'):

@@ -88,10 +88,10 @@ def test_heatmap_data_errors(args, message):
 
 
 def test_cell_edges_are_geometric_midpoints_on_a_log_axis():
-    edges = plots._edges([1.0, 10.0, 100.0], log=True)
+    edges = plots.cell_edges([1.0, 10.0, 100.0], log=True)
     np.testing.assert_allclose(np.log10(edges), [-0.5, 0.5, 1.5, 2.5])
-    np.testing.assert_allclose(plots._edges([1, 2, 3], log=False), [0.5, 1.5, 2.5, 3.5])
-    np.testing.assert_array_equal(plots._edges(["a", "b"], log=False), [-0.5, 0.5, 1.5])
+    np.testing.assert_allclose(plots.cell_edges([1, 2, 3], log=False), [0.5, 1.5, 2.5, 3.5])
+    np.testing.assert_array_equal(plots.cell_edges(["a", "b"], log=False), [-0.5, 0.5, 1.5])
 
 
 def test_failure_mode_shares_by_hand():

@@ -16,10 +16,10 @@ pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").is_file(),
 
 # kernels that are not cached (an empty cache directory), compiled in two spawned processes
 DRIVER = """
-from sweeps import runner
+from sweeps import warmup
 variants = [("xor", 2, "sigmoid", "bce"), ("xor", 3, "tanh", "mse"),
             ("xor", 4, "relu", "bce"), ("xor", 5, "sigmoid", "mse")]
-runner._warm_in_processes("float64", variants, 2, [7])
+warmup._warm_in_processes("float64", variants, 2, [7])
 """
 
 

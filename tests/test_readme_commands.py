@@ -1,4 +1,4 @@
-"""The README's shell commands work as printed: in order, in one shell, offline.
+"""The shell commands of the README and of docs/ work as printed: in order, in one shell, offline.
 
 Which text is a command:
 
@@ -11,14 +11,18 @@ Which text is a command:
   alternatives ``a|b``), and not a bare reference such as ``xorsweep report`` that
   lacks a required argument.
 
-They run verbatim, in document order, in one ``bash`` process (so the quick start's
-``. .venv/bin/activate`` holds for everything after it), in a copy of the repository,
-and each must exit 0.  The machine is offline, so ``python3`` is a shim: ``python3 -m
-venv DIR`` makes a venv without pip that sees this test environment's packages (not
-xorsweep itself: links to everything else in its site-packages, added with
-``site.addsitedir`` by a ``.pth`` file), with a ``DIR/bin/pip`` that runs ``python -m
-pip``; ``pip install .`` then builds and installs xorsweep into DIR with the setuptools
-installed here (no index, no build isolation), and finds its dependencies installed.
+They run verbatim, in document order, the README's first and then each page of
+``docs/`` (by name), in one ``bash`` process (so the quick start's ``. .venv/bin/activate``
+holds for everything after it, and the docs may use the run it made), in a copy of the
+repository, and each must exit 0.  Mark a heavy command (a full benchmark, the gallery)
+illustrative and show a small runnable one beside it.
+
+The machine is offline, so ``python3`` is a shim: ``python3 -m venv DIR`` makes a venv
+without pip that sees this test environment's packages (not xorsweep itself: links to
+everything else in its site-packages, added with ``site.addsitedir`` by a ``.pth``
+file), with a ``DIR/bin/pip`` that runs ``python -m pip``; ``pip install .`` then builds
+and installs xorsweep into DIR with the setuptools installed here (no index, no build
+isolation), and finds its dependencies installed.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))
 
 FENCE = re.compile(r"^```([^\n]*)\n(.*?)^```[ \t]*$", re.S | re.M)
 ILLUSTRATIVE = re.compile(r"<!--\s*illustrative:\s*(.*?)\s*-->\s*$")
@@ -48,7 +53,7 @@ MARK = "@@readme-command"
 
 def _inline_command(span: str) -> str | None:
     """Return the span as a command line if it is a whole ``xorsweep`` command, else None."""
-    from sweeps.cli import build_parser
+    from xorsweep.cli import build_parser
 
     words = span.split()
     if len(words) < 2 or words[0] != "xorsweep":
@@ -209,6 +214,11 @@ def test_readme_commands_run_as_printed(tmp_path):
     commands = readme_commands(README.read_text())
     run = [c for c, reason in commands if reason is None]
     assert run, "the README has no command to run"
+    sources = {c: "README.md" for c in run}
+    for page in DOCS:
+        more = [c for c, reason in readme_commands(page.read_text()) if reason is None]
+        sources.update({c: f"docs/{page.name}" for c in more if c not in sources})
+        run += more
     assert "xorsweep run quickstart" in run[0], "the quick start runs first"
     assert "xorsweep status runs/quickstart" in run
     assert "bash .ci/run" not in run, "mark the block <!-- illustrative: ... -->: it runs pytest"
@@ -223,8 +233,8 @@ def test_readme_commands_run_as_printed(tmp_path):
                               env=_shell_env(tmp_path), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True, timeout=300)
     except subprocess.TimeoutExpired as exc:
-        pytest.fail(f"the README's commands took over {exc.timeout} s; mark a long block "
-                    "<!-- illustrative: REASON --> or write its command with a placeholder")
+        pytest.fail(f"the README's and docs' commands took over {exc.timeout} s; mark a long "
+                    "block <!-- illustrative: REASON --> or write its command with a placeholder")
     outputs: dict[int, str] = {}
     exits: dict[int, int] = {}
     current = None
@@ -239,8 +249,8 @@ def test_readme_commands_run_as_printed(tmp_path):
         elif current is not None:
             outputs[current] += line
     for i, command in enumerate(run):
-        assert exits.get(i) == 0, (f"README command {command!r} failed (exit {exits.get(i)}):"
-                                   f"\n{outputs.get(i, proc.stdout)[-3000:]}")
+        assert exits.get(i) == 0, (f"{sources[command]} command {command!r} failed "
+                                   f"(exit {exits.get(i)}):\n{outputs.get(i, proc.stdout)[-3000:]}")
 
     def output(command: str) -> str:
         return "".join(outputs[i] for i, c in enumerate(run) if c == command)
@@ -250,7 +260,7 @@ def test_readme_commands_run_as_printed(tmp_path):
     assert "runs/quickstart/report/index.html" in quick
     assert (repo / "runs" / "quickstart" / "report" / "index.html").is_file()
     assert (repo / ".venv" / "bin" / "xorsweep").is_file()  # installed there, from the copy
-    assert list((repo / ".venv" / "lib").glob("python3*/site-packages/sweeps/cli.py"))
+    assert list((repo / ".venv" / "lib").glob("python3*/site-packages/xorsweep/cli.py"))
     status = output("xorsweep status runs/quickstart")  # describes the run, finished
     assert re.search(r"networks\s+8,800 of 8,800", status)
     assert re.search(r"state\s+complete", status)
@@ -259,3 +269,14 @@ def test_readme_commands_run_as_printed(tmp_path):
 
         listing = output("xorsweep specs")
         assert all(name in listing for name in sweeps.bundled_specs())
+
+
+def test_heavy_commands_are_illustrative():
+    """The full benchmark and the gallery take minutes: shown, not run, with a reason."""
+    shown = [(c, reason) for page in (README, *DOCS) for c, reason in
+             readme_commands(page.read_text())]
+    heavy = [(c, reason) for c, reason in shown
+             if "benchmarks/bench_" in c or "examples/gallery.py" in c]
+    assert any("benchmarks/bench_kernels.py" in c for c, _ in heavy), \
+        "the README's performance table names the command that makes it"
+    assert all(reason for _, reason in heavy), [c for c, reason in heavy if not reason]

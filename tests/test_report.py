@@ -15,7 +15,7 @@ import pytest
 import analysis
 import sweeps
 from analysis.report import ReportError, choose_axes, write_report
-from sweeps.cli import main
+from xorsweep.cli import main
 
 SPEC = {"name": "rep", "epochs": 120, "replicates": 6, "record_every": 30,
         "grid": {"lr": [0.5, 2.0, 8.0], "init_scale": [0.5, 2.0], "hidden": [2, 3]}}

@@ -188,7 +188,7 @@ def test_report_of_a_run_over_several_tasks(tmp_path):
 
 
 def test_bundled_kolen_pollack_slice_then_report_shows_the_map(tmp_path, capsys):
-    from sweeps.cli import main
+    from xorsweep.cli import main
 
     assert main(["run", "kolen-pollack-slice", "--out", str(tmp_path), "--quiet"]) == 0
     assert main(["report", str(tmp_path / "kolen-pollack-slice")]) == 0

@@ -7,7 +7,6 @@ import pytest
 
 import kernels
 import sweeps
-from sweeps.cli import main
 from sweeps.spec import (
     AXES,
     DEFAULTS,
@@ -17,6 +16,7 @@ from sweeps.spec import (
     MAX_NETWORKS,
     MAX_RECORDED,
 )
+from xorsweep.cli import main
 
 GOOD = """
 name = "t"
@@ -276,8 +276,8 @@ def test_bundled_studies_are_what_their_notes_say():
 
 def test_digests_of_existing_specs_did_not_change():
     # runs must resume on any machine (the manifest stores the digest).  These are the
-    # digests with correctly rounded logspace values; until 2026-12-01 np.logspace made
-    # them CPU-dependent (AVX-512 machines gave 193ef7c9... and dfa3b968...)
+    # digests with correctly rounded logspace values; np.logspace's would make them
+    # CPU-dependent (AVX-512 machines give 193ef7c9... and dfa3b968...)
     assert sweeps.load_spec("quickstart").digest() == (
         "a2937643312b6be0e8fc834cf15f03afc2568a039c17490c70966f2b3598b340")
     assert sweeps.load_spec("lr-vs-init").digest() == (

@@ -14,8 +14,8 @@ import pytest
 
 import sweeps
 from sweeps import store
-from sweeps.cli import main
 from sweeps.store import StoreError, open_run
+from xorsweep.cli import main
 
 SPEC = {"name": "tiny", "epochs": 40, "replicates": 3, "record_every": 10,
         "grid": {"lr": [0.5, 2.0], "init_scale": [0.5, 2.0]}}

@@ -15,7 +15,7 @@ import pytest
 import kernels
 import sweeps
 from sweeps import plan, store
-from sweeps.cli import main
+from xorsweep.cli import main
 
 SPEC = {"name": "small", "epochs": 200, "replicates": 7, "record_every": 40,
         "grid": {"lr": [0.5, 2.0], "init_scale": [0.5, 2.0], "hidden": [1, 2],
@@ -120,7 +120,7 @@ KILL_SPEC = {"name": "kill", "epochs": 10000, "replicates": 400, "record_every":
 def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
     spec_file = tmp_path / "kill.toml"
     spec_file.write_text(sweeps.load_spec(KILL_SPEC).to_toml())
-    cmd = [sys.executable, "-m", "sweeps.cli", "run", str(spec_file), "--out",
+    cmd = [sys.executable, "-m", "xorsweep.cli", "run", str(spec_file), "--out",
            str(tmp_path / "killed"), "--jobs", "1", "--chunk-size", "200", "--quiet"]
     proc = subprocess.Popen(cmd)
     manifest = tmp_path / "killed" / "kill" / "manifest.json"
@@ -148,12 +148,12 @@ def test_sigkill_mid_run_then_resume_equals_uninterrupted(tmp_path):
 def test_ctrl_c_keeps_finished_chunks_and_says_how_to_resume(tmp_path):
     spec_file = tmp_path / "kill.toml"
     spec_file.write_text(sweeps.load_spec(KILL_SPEC).to_toml())
-    cmd = [sys.executable, "-m", "sweeps.cli", "run", str(spec_file), "--out", str(tmp_path),
+    cmd = [sys.executable, "-m", "xorsweep.cli", "run", str(spec_file), "--out", str(tmp_path),
            "--jobs", "1", "--chunk-size", "50"]  # 96 chunks: seconds of work after the first
     # A shell that starts this suite in the background makes its children ignore SIGINT,
     # and Python then never turns it into KeyboardInterrupt: catch it again in the child.
     catch = ("import runpy, signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler);"
-             " sys.argv = ['xorsweep'] + sys.argv[1:]; runpy.run_module('sweeps.cli', "
+             " sys.argv = ['xorsweep'] + sys.argv[1:]; runpy.run_module('xorsweep.cli', "
              "run_name='__main__')")
     proc = subprocess.Popen([sys.executable, "-c", catch, *cmd[3:]], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -224,47 +224,56 @@ def test_resume_on_another_device_and_stray_scheduler_are_refused(tmp_path):
     assert not (tmp_path / "other").exists()
 
 
-def test_compute_chunk_leaves_the_callers_thread_count_alone():
+def test_compute_chunk_runs_on_the_calling_thread_alone(monkeypatch):
     import numba
 
-    from sweeps.runner import compute_chunk
+    from kernels import _parallel
+    from sweeps.chunk import compute_chunk
 
-    before = numba.get_num_threads()
-    compute_chunk(sweeps.load_spec({"name": "t", "epochs": 5, "replicates": 2}).to_dict(), 0, 2)
-    assert numba.get_num_threads() == before
+    def refuse(*args, **kwargs):
+        raise AssertionError("a chunk started threads: the workers own the cores")
+
+    # numba.get_num_threads would start numba's threading layer; a pool, threads of ours
+    monkeypatch.setattr(numba, "get_num_threads", refuse)
+    monkeypatch.setattr(numba, "set_num_threads", refuse)
+    monkeypatch.setattr(_parallel, "ThreadPoolExecutor", refuse)
+    spec = sweeps.load_spec({"name": "t", "epochs": 5, "replicates": 300,
+                             "grid": {"init": ["uniform", "normal"]}})
+    result = compute_chunk(spec.to_dict(), 0, spec.n_networks)
+    assert result["loss"].shape == (600,)
 
 
 def test_warm_kernels_compiles_the_rest_in_processes_once_one_was_not_cached(monkeypatch):
-    from sweeps import runner
+    from sweeps import warmup
 
     spec = {"name": "w", "grid": {"task": ["xor", "parity3"], "hidden": [1, 2]}}
     warmed, dispatched = [], []
-    monkeypatch.setattr(runner, "_warm_variant",
+    monkeypatch.setattr(warmup, "_warm_variant",
                         lambda dtype, *v, sizes=None, momenta=None: warmed.append(v))
-    monkeypatch.setattr(runner, "_warm_in_processes",
+    monkeypatch.setattr(warmup, "_warm_in_processes",
                         lambda dtype, todo, jobs, sizes, momenta: dispatched.append(
                             (list(todo), jobs)))
     variants = [("xor", 1, "sigmoid", "bce"), ("xor", 2, "sigmoid", "bce"),
                 ("parity3", 1, "sigmoid", "bce"), ("parity3", 2, "sigmoid", "bce")]
-    monkeypatch.setattr(runner, "_COMPILED_S", -1.0)  # every kernel "was compiled"
-    runner.warm_kernels(spec, jobs=2)
+    monkeypatch.setattr(warmup, "_COMPILED_S", -1.0)  # every kernel "was compiled"
+    warmup.warm_kernels(spec, jobs=2)
     assert dispatched == [(variants[1:], 2)]
     assert warmed == variants  # the first here, then the rest loaded here from the cache
     warmed.clear()
     dispatched.clear()
-    runner.warm_kernels(spec, jobs=1)  # one job: everything here, in order
+    warmup.warm_kernels(spec, jobs=1)  # one job: everything here, in order
     assert (warmed, dispatched) == (variants, [])
     warmed.clear()
-    monkeypatch.setattr(runner, "_COMPILED_S", float("inf"))  # all cached: no processes
-    runner.warm_kernels(spec, jobs=2)
+    monkeypatch.setattr(warmup, "_COMPILED_S", float("inf"))  # all cached: no processes
+    warmup.warm_kernels(spec, jobs=2)
     assert (warmed, dispatched) == (variants, [])
 
 
 def test_run_warms_the_kernels_for_its_chunk_sizes(tmp_path, monkeypatch):
-    from sweeps import runner
+    from sweeps import warmup
 
     seen = []
-    monkeypatch.setattr(runner, "_warm_variant", lambda dtype, *v, sizes=None, momenta=None:
+    monkeypatch.setattr(warmup, "_warm_variant", lambda dtype, *v, sizes=None, momenta=None:
                         seen.append((sizes, momenta)))
     spec = {"name": "sizes", "epochs": 5, "replicates": 100, "grid": {"momentum": [0.0, 0.9]}}
     sweeps.run(spec, out=tmp_path, chunk_size=40)
@@ -273,7 +282,7 @@ def test_run_warms_the_kernels_for_its_chunk_sizes(tmp_path, monkeypatch):
 
 
 def test_warm_in_processes_compiles_in_fresh_processes():
-    from sweeps import runner
+    from sweeps import warmup
 
     variants = [("xor", 1, "sigmoid", "bce"), ("xor", 2, "sigmoid", "bce")]
-    assert runner._warm_in_processes("float64", variants, 2) == 2
+    assert warmup._warm_in_processes("float64", variants, 2) == 2

@@ -24,7 +24,8 @@ def few_threads_per_block(monkeypatch):
     from kernels import _cuda
 
     assert _cuda.SIMULATOR
-    monkeypatch.setattr(_cuda, "THREADS_PER_BLOCK", 4)  # 11 networks: blocks of 4, 4, 3
+    # 11 networks: blocks of 4, 4, 3
+    monkeypatch.setattr(kernels.config, "THREADS_PER_BLOCK", 4)
 
 
 def _both(dtype, activation, loss, lr, epochs=200, momentum=0.5, task=kernels.tasks.xor,
@@ -78,6 +79,26 @@ def test_bce_over_several_log_groups_agrees():
     X, Y = kernels.tasks.parity(6)
     g, c = _both(np.float64, "sigmoid", "bce", lr=np.linspace(0.1, 2.0, 11), epochs=20,
                  hidden=1, task=lambda: (X[:40], Y[:40]))
+    _assert_agree(g, c, rtol=1e-9)
+
+
+def test_launch_takes_threads_per_block_from_config(monkeypatch):
+    from kernels import _cuda
+
+    launches = []
+    compile_kernel = _cuda._kernel
+
+    class Spy:
+        def __init__(self, kernel):
+            self.kernel = kernel
+
+        def __getitem__(self, launch):
+            launches.append(launch)
+            return self.kernel[launch]
+
+    monkeypatch.setattr(_cuda, "_kernel", lambda *key: Spy(compile_kernel(*key)))
+    g, c = _both(np.float64, "sigmoid", "bce", lr=np.linspace(0.1, 2.0, 11), epochs=20)
+    assert launches == [(3, 4)]  # the fixture's 4 threads per block
     _assert_agree(g, c, rtol=1e-9)
 
 

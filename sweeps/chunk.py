@@ -1,0 +1,105 @@
+"""One chunk of a sweep, worker side: train its networks and build its store tables.
+
+:func:`compute_chunk` runs wherever the chunk is sent (a joblib worker thread or
+process, a Dask worker) and returns compact arrays; the driver turns them into
+the network and curve tables (:func:`network_table`, :func:`curve_table`) and
+alone writes the store.  Which level owns the cores: the workers.  A chunk
+initializes and trains its networks on the calling thread (``parallel=False``),
+so ``jobs`` workers use ``jobs`` cores and neither numba nor the kernels add
+threads of their own.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+
+import kernels
+
+from . import plan
+from .spec import Spec, load_spec
+
+__all__ = ["compute_chunk", "initial_params", "network_table", "curve_table"]
+
+
+def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu"
+                  ) -> dict[str, np.ndarray]:
+    """Train networks ``start .. stop-1`` of a spec; return compact arrays (worker side).
+
+    Everything runs on the calling thread: no thread pool is started, and numba's
+    threading layer is never touched (its thread count is not read or set).
+    """
+    spec = load_spec(spec_data)
+    cols = plan.network_columns(spec, start, stop)
+    X, Y = kernels.tasks.by_name(str(cols["task"][0]))
+    p = initial_params(spec, cols)
+    t0 = time.perf_counter()
+    r = kernels.train(p, X, Y, lr=cols["lr"],
+                      momentum=cols["momentum"], epochs=spec.epochs,
+                      activation=str(cols["activation"][0]), loss=str(cols["loss"][0]),
+                      record_every=spec.record_every, target_error=spec.target_error,
+                      parallel=False, device=device)
+    return {"start": start, "stop": stop, "seconds": time.perf_counter() - t0,
+            "loss": r.loss, "converged_epoch": r.converged_epoch, "outcome": r.outcome,
+            "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
+
+
+def initial_params(spec: Spec, cols: dict[str, np.ndarray]) -> kernels.Params:
+    """Return the initial parameters of the networks of ``cols`` (one task and width)."""
+    X, _ = kernels.tasks.by_name(str(cols["task"][0]))
+    dtype = np.dtype(spec.dtype)
+    n, D, H = len(cols["network"]), X.shape[1], int(cols["hidden"][0])
+    W1, b1, W2, b2 = (np.empty((n, D, H), dtype), np.empty((n, H), dtype),
+                      np.empty((n, H), dtype), np.empty(n, dtype))
+    # one initialization call per (scheme, scale) present in the chunk
+    init_idx = np.unique(cols["init"], return_inverse=True)
+    scale_idx = np.unique(cols["init_scale"], return_inverse=True)
+    combo = init_idx[1] * len(scale_idx[0]) + scale_idx[1]
+    for k in np.unique(combo):
+        idx = np.flatnonzero(combo == k)
+        scheme = str(init_idx[0][k // len(scale_idx[0])])
+        scale = float(scale_idx[0][k % len(scale_idx[0])])
+        q = kernels.init_params(cols["seed"][idx], n_inputs=D, n_hidden=H, scheme=scheme,
+                                scale=scale, dtype=dtype, parallel=False)
+        W1[idx], b1[idx], W2[idx], b2[idx] = q.arrays()
+    p = kernels.Params(W1, b1, W2, b2)
+    for name, value in spec.init_values.items():  # fixed, then per-network (slice) values
+        p.get(name)[:] = value
+    for name in spec.param_axes:
+        p.get(name)[:] = cols[name]
+    return p
+
+
+def network_table(spec: Spec, result: dict) -> pd.DataFrame:
+    """Return the network rows of one computed chunk, in the store's column order."""
+    cols = plan.network_columns(spec, result["start"], result["stop"])
+    n = result["stop"] - result["start"]
+    df = pd.DataFrame({"network": cols["network"], "cell": cols["cell"]})
+    # names are stored dictionary-encoded (pandas: categorical); task after the other axes
+    for axis in [*(a for a in spec.grid if a != "task"), "task"]:
+        values = cols[axis]
+        df[axis] = (pd.Categorical(values, categories=list(spec.grid[axis]))
+                    if values.dtype.kind in "OU" else values)
+    df["replicate"] = cols["replicate"]
+    df["seed"] = cols["seed"]
+    df["epochs"] = np.full(n, spec.epochs, np.int64)
+    df["target_error"] = spec.target_error
+    df["final_loss"] = result["loss"].astype(np.float64)
+    df["converged_epoch"] = result["converged_epoch"]
+    df["outcome"] = pd.Categorical(result["outcome"], categories=list(kernels.OUTCOMES))
+    outputs = result["outputs"]
+    for s in range(max(len(kernels.tasks.by_name(t)[1]) for t in spec.tasks)):
+        # a task with fewer samples than the run's largest has NaN in the extra columns
+        df[f"out_{s}"] = (outputs[:, s].astype(np.float64) if s < outputs.shape[1]
+                          else np.full(n, np.nan))
+    return df
+
+
+def curve_table(result: dict) -> pd.DataFrame:
+    """Return the recorded curves of one chunk: ``network`` and ``loss_<epoch>`` columns."""
+    df = pd.DataFrame({"network": np.arange(result["start"], result["stop"], dtype=np.int64)})
+    curve = result["curve"].astype(np.float64)
+    return pd.concat([df, pd.DataFrame(curve, columns=[f"loss_{e}" for e in
+                                                       result["curve_epochs"]])], axis=1)
