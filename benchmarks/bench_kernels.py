@@ -4,18 +4,33 @@ Workload: N independent D-H-1 networks on XOR, sigmoid hidden layer, BCE loss,
 full-batch gradient descent with one learning rate per network, no momentum.
 Every implementation starts from the same parameters (``kernels.init_params``)
 and the same learning rates, and is first checked to reach the same final
-losses (float64, relative 1e-6) before anything is timed.
+losses (relative 1e-6 in float64, 1e-4 in float32: ``AGREEMENT_TOL``) before
+anything is timed.
+
+The peers, each in the fastest formulation we can write for it: a NumPy loop
+over networks (the paper's notebook), batched NumPy; JAX in matrix form
+(``jit(vmap(grad))`` of one network's loss) and on scalars in structure of arrays
+(each network's code on scalars, every parameter its own (N,) array,
+``jit(vmap(...))`` over the networks); PyTorch batched eager and ``torch.compile``
+of the batched training step (Inductor's C++ backend); both JAX and both PyTorch
+forms with the epochs in one call (``lax.fori_loop``; a Python loop of compiled
+steps).  PyTorch runs on numba's thread count, as xorsweep; JAX on XLA's own pool.
 
 Throughput is network-epochs per second, the median of ``--repeats`` runs after
-a warm-up run; the ratio to JAX is the median of the per-run ratios (each run
-times xorsweep and JAX back to back), so that load from other processes cancels
-out.  The cost of recording the loss (``--record-every``) is 1 - recording / not
+a warm-up run; the ratio to the fastest peer (the highest median of that dtype
+and N) is the median of the per-run ratios (each run times xorsweep and the peers
+back to back), so that load from other processes cancels out.  "% of ceiling" is
+xorsweep's median against the host's ceiling for one network-epoch, measured by
+``benchmarks/ceiling.py`` in the same run (on every thread; rows with fewer than
+64 networks per thread, which cannot fill its 64-lane blocks, show none).
+
+The cost of recording the loss (``--record-every``) is 1 - recording / not
 recording, from runs timed back to back in alternating order (not recording first
 in even repeats, recording first in odd ones): the median over consecutive pairs
-of repeats of their summed times.  On this machine the second of two
-back-to-back runs is slower, by about 5% (2026-12-01, N = 65,536, 2 threads,
-float64: recording second 7-16%, recording first 0-4%), which one fixed order
-would count as the cost of recording.  Compile time is
+of repeats of their summed times.  On the 2-core benchmark machine the second of
+two back-to-back runs is slower, by about 5% (N = 65,536, 2 threads, float64:
+recording second 7-16%, recording first 0-4%), which one fixed order would count
+as the cost of recording.  Compile time is
 reported separately: xorsweep's is measured in fresh subprocesses with empty
 caches (cold) and again with the caches they left (warm).  Slow peers train
 fewer epochs than the workload asks for (throughput per epoch does not depend on
@@ -30,8 +45,9 @@ writes a large loss curve; ``--reuse-memory`` keeps freed memory in the process
     python benchmarks/bench_kernels.py                  # the full table
     python benchmarks/bench_kernels.py --quick          # a smoke run in seconds
 
-JAX and PyTorch are used when importable (``pip install -e ".[bench]"`` brings
-JAX; ``pip install torch==2.13.0`` is the CPU build of PyTorch on these machines).
+JAX and PyTorch are used when importable (``pip install -e ".[bench]"``; on these
+machines install ``torch==2.13.0`` first, the CPU build on local disk, so that pip
+does not fetch a CUDA build).
 """
 
 from __future__ import annotations
@@ -96,12 +112,21 @@ def numpy_batched(p, lr, X, Y, epochs):
     return np.mean(Y * np.logaddexp(0, -z2) + (1 - Y) * np.logaddexp(0, z2), axis=1)
 
 
-def make_jax():
+def _import_jax():
+    """Return ``jax`` with float64 enabled (``jax_enable_x64``), or None if not installed."""
     try:
         import jax
     except ImportError:
         return None
     jax.config.update("jax_enable_x64", True)
+    return jax
+
+
+def make_jax_matrix():
+    """JAX in matrix form: ``jit(vmap(grad))`` of one network's loss, epochs in ``fori_loop``."""
+    jax = _import_jax()
+    if jax is None:
+        return None
     import jax.numpy as jnp
     from jax import lax
 
@@ -134,32 +159,199 @@ def make_jax():
     return run
 
 
-def make_torch():
+def _flat_index(D: int, H: int):
+    """Index of W1[d, h], b1[h], W2[h] and b2 in a network's flat parameters (as the kernels)."""
+    return (lambda d, h: d * H + h), (lambda h: D * H + h), (lambda h: D * H + H + h), D * H + 2 * H
+
+
+def _scalar_network(X, Y, H):
+    """One network's training step and loss on scalars, for a fixed task (``X``, ``Y``).
+
+    The parameters are a flat tuple of scalars, laid out as ``_flat_index``; the
+    forward and backward passes are the paper's chain rule written out per sample:
+    ``a = sigmoid(x W1 + b1)``, ``z = a W2 + b2``, ``dz = (sigmoid(z) - y) / S``,
+    ``dW2 += dz a``, ``db2 += dz``, ``dh = dz W2 a (1 - a)``, ``db1 += dh``,
+    ``dW1 += x dh``; the loss is bce from the logit, ``y softplus(-z) + (1 - y)
+    softplus(z)``.  The task's inputs are Python constants in the trace, and those
+    that are 0 or 1 are built in (x w is left out or is w), as xorsweep's generated
+    kernel builds them in.
+    """
+    import jax
+
+    S, D = X.shape
+    xs = [[float(v) for v in row] for row in X]
+    ys = [float(v) for v in Y]
+    w1, b1, w2, b2 = _flat_index(D, H)
+
+    def forward(q, s):
+        a = []
+        for h in range(H):
+            z = q[b1(h)]
+            for d in range(D):
+                x = xs[s][d]
+                z = z + (q[w1(d, h)] if x == 1 else 0 if x == 0 else x * q[w1(d, h)])
+            a.append(jax.nn.sigmoid(z))
+        z = q[b2]
+        for h in range(H):
+            z = z + a[h] * q[w2(h)]
+        return a, z
+
+    def step(q, lr):
+        g = [0.0] * len(q)
+        for s in range(S):
+            a, z = forward(q, s)
+            dz = (jax.nn.sigmoid(z) - ys[s]) / S
+            g[b2] = g[b2] + dz
+            for h in range(H):
+                g[w2(h)] = g[w2(h)] + dz * a[h]
+                dh = dz * q[w2(h)] * a[h] * (1 - a[h])
+                g[b1(h)] = g[b1(h)] + dh
+                for d in range(D):
+                    x = xs[s][d]
+                    if x != 0:
+                        g[w1(d, h)] = g[w1(d, h)] + (dh if x == 1 else x * dh)
+        return tuple(p - lr * gp for p, gp in zip(q, g, strict=True))
+
+    def loss(q):
+        total = 0.0
+        for s in range(S):
+            _, z = forward(q, s)
+            total = total + ys[s] * jax.nn.softplus(-z) + (1 - ys[s]) * jax.nn.softplus(z)
+        return total / S
+
+    return step, loss
+
+
+def make_jax_soa():
+    """JAX on scalars, structure of arrays: every parameter its own (N,) array.
+
+    Each network's code is written on scalars (``_scalar_network``); ``jit(vmap(...))``
+    maps it over the networks, with the epochs inside ``lax.fori_loop``.  One compiled
+    function per task and hidden size (and per dtype and N, by ``jit``'s own cache).
+    """
+    jax = _import_jax()
+    if jax is None:
+        return None
+    import jax.numpy as jnp
+    from jax import lax
+
+    compiled = {}
+
+    def trainer(X, Y, H):
+        key = (X.tobytes(), Y.tobytes(), X.shape, H)
+        if key not in compiled:
+            step, loss = _scalar_network(X, Y, H)
+
+            def train_one(q, lr, epochs):
+                return loss(lax.fori_loop(0, epochs, lambda _, q: step(q, lr), q))
+
+            compiled[key] = jax.jit(jax.vmap(train_one, in_axes=(0, 0, None)))
+        return compiled[key]
+
+    def run(p, lr, X, Y, epochs):
+        W1, b1, W2, b2 = p.arrays()
+        D, H = p.n_inputs, p.n_hidden
+        q = ([W1[:, d, h] for d in range(D) for h in range(H)] + [b1[:, h] for h in range(H)]
+             + [W2[:, h] for h in range(H)] + [b2])
+        q = tuple(jnp.asarray(np.ascontiguousarray(a)) for a in q)
+        lr_ = jnp.asarray(lr.astype(p.dtype))
+        return np.asarray(trainer(X, Y, H)(q, lr_, epochs).block_until_ready())
+
+    run.version = jax.__version__
+    return run
+
+
+def _torch_grads(W1, b1, W2, b2, X, Y):
+    """Gradients of the mean bce of every network, batched: tensors (N, ...), manual formulas.
+
+    ``X`` (S, D) and ``Y`` (S,) are tensors; the sums over inputs are written out
+    (D is 2 or 3: broadcast products, no batched matmul of 4 x 2 matrices).
+    """
+    import torch
+
+    S, D = X.shape
+    z1 = b1[:, None, :] + sum(X[None, :, d, None] * W1[:, None, d, :] for d in range(D))
+    a1 = torch.sigmoid(z1)                                       # (N, S, H)
+    z2 = (a1 * W2[:, None, :]).sum(dim=2) + b2[:, None]          # (N, S)
+    dz2 = (torch.sigmoid(z2) - Y) / S
+    dz1 = dz2[:, :, None] * W2[:, None, :] * a1 * (1 - a1)       # (N, S, H)
+    gW1 = torch.stack([(X[None, :, d, None] * dz1).sum(dim=1) for d in range(D)], dim=1)
+    return gW1, dz1.sum(dim=1), (a1 * dz2[:, :, None]).sum(dim=1), dz2.sum(dim=1)
+
+
+def _torch_loss(W1, b1, W2, b2, X, Y):
+    import torch
+
+    D = X.shape[1]
+    z1 = b1[:, None, :] + sum(X[None, :, d, None] * W1[:, None, d, :] for d in range(D))
+    z2 = (torch.sigmoid(z1) * W2[:, None, :]).sum(dim=2) + b2[:, None]
+    sp = torch.nn.functional.softplus
+    return (Y * sp(-z2) + (1 - Y) * sp(z2)).mean(dim=1)
+
+
+def _import_torch():
+    """Return ``torch`` using the benchmark's threads (those numba uses), or None."""
     try:
         import torch
     except ImportError:
         return None
-    torch.set_num_threads(os.cpu_count() or 1)
+    torch.set_num_threads(kernels._parallel.num_threads())
+    return torch
+
+
+def _torch_tensors(p, lr, X, Y):
+    import torch
+
+    params = [torch.from_numpy(a.copy()) for a in p.arrays()]
+    return params, torch.from_numpy(lr.astype(p.dtype)), torch.from_numpy(X), torch.from_numpy(Y)
+
+
+def make_torch():
+    """PyTorch, batched eager: tensors (N, ...), manual gradients, in-place updates."""
+    torch = _import_torch()
+    if torch is None:
+        return None
 
     @torch.no_grad()
     def run(p, lr, X, Y, epochs):
-        W1, b1, W2, b2 = (torch.from_numpy(a.copy()) for a in p.arrays())
-        Xt, Yt = torch.from_numpy(X), torch.from_numpy(Y)
-        lr_ = torch.from_numpy(lr.astype(p.dtype))
-        S = X.shape[0]
+        (W1, b1, W2, b2), lr_, Xt, Yt = _torch_tensors(p, lr, X, Y)
+        lr2, lr3 = lr_[:, None], lr_[:, None, None]
         for _ in range(epochs):
-            a1 = torch.sigmoid(torch.einsum("sd,ndh->nsh", Xt, W1) + b1[:, None, :])
-            a2 = torch.sigmoid(torch.einsum("nsh,nh->ns", a1, W2) + b2[:, None])
-            dz2 = (a2 - Yt) / S
-            dz1 = dz2[:, :, None] * W2[:, None, :] * a1 * (1 - a1)
-            W2 -= lr_[:, None] * torch.einsum("nsh,ns->nh", a1, dz2)
-            b2 -= lr_ * dz2.sum(dim=1)
-            W1 -= lr_[:, None, None] * torch.einsum("sd,nsh->ndh", Xt, dz1)
-            b1 -= lr_[:, None] * dz1.sum(dim=1)
-        a1 = torch.sigmoid(torch.einsum("sd,ndh->nsh", Xt, W1) + b1[:, None, :])
-        z2 = torch.einsum("nsh,nh->ns", a1, W2) + b2[:, None]
-        sp = torch.nn.functional.softplus
-        return (Yt * sp(-z2) + (1 - Yt) * sp(z2)).mean(dim=1).numpy()
+            gW1, gb1, gW2, gb2 = _torch_grads(W1, b1, W2, b2, Xt, Yt)
+            W1.sub_(lr3 * gW1)
+            b1.sub_(lr2 * gb1)
+            W2.sub_(lr2 * gW2)
+            b2.sub_(lr_ * gb2)
+        return _torch_loss(W1, b1, W2, b2, Xt, Yt).numpy()
+
+    run.version = torch.__version__
+    return run
+
+
+def make_torch_compile():
+    """PyTorch, ``torch.compile`` (Inductor, CPU: C++ from g++) of the batched training step.
+
+    The step (the gradients of ``_torch_grads`` and the update) is one compiled
+    function, called once per epoch; Inductor fuses it into a few C++ loops over the
+    networks.  It compiles once per dtype (and per N until it marks N dynamic).
+    """
+    torch = _import_torch()
+    if torch is None:
+        return None
+
+    def step(W1, b1, W2, b2, lr, X, Y):
+        gW1, gb1, gW2, gb2 = _torch_grads(W1, b1, W2, b2, X, Y)
+        return (W1 - lr[:, None, None] * gW1, b1 - lr[:, None] * gb1,
+                W2 - lr[:, None] * gW2, b2 - lr * gb2)
+
+    compiled = torch.compile(step)
+
+    @torch.no_grad()
+    def run(p, lr, X, Y, epochs):
+        params, lr_, Xt, Yt = _torch_tensors(p, lr, X, Y)
+        for _ in range(epochs):
+            params = compiled(*params, lr_, Xt, Yt)
+        return _torch_loss(*params, Xt, Yt).numpy()
 
     run.version = torch.__version__
     return run
@@ -173,6 +365,35 @@ def make_xorsweep(record_every=None):
     return run
 
 
+#: The peers, by name: functions that make a runner ``run(p, lr, X, Y, epochs) -> losses``
+#: (or None when the library is not installed).
+PEERS = {"numpy-loop": lambda: numpy_loop, "numpy": lambda: numpy_batched,
+         "jax-matrix": make_jax_matrix, "jax-soa": make_jax_soa, "torch": make_torch,
+         "torch-compile": make_torch_compile}
+
+
+def _ceiling_module():
+    """Import ``benchmarks/ceiling.py`` (a script beside this one, not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("ceiling", Path(__file__).with_name("ceiling.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def host_name() -> str:
+    return _ceiling_module().host_name()
+
+
+def measure_ceiling(dtype, hidden, *, quick=False):
+    """Return ``ceiling.ceiling(dtype)``, or None where XOR of this H has no generated kernel."""
+    if not kernels._codegen.eligible(4, 2, hidden):
+        return None
+    seconds, repeats = (0.05, 1) if quick else (0.5, 5)
+    return _ceiling_module().ceiling(dtype, hidden=hidden, seconds=seconds, repeats=repeats)
+
+
 # --- measurement --------------------------------------------------------------------------
 
 def workload(n, hidden, dtype, seed=0):
@@ -182,17 +403,28 @@ def workload(n, hidden, dtype, seed=0):
     return p, lr, X.astype(dtype), Y.astype(dtype)
 
 
-def check_agreement(peers, hidden):
-    """Every peer computes the same final losses as xorsweep (float64)."""
-    p, lr, X, Y = workload(64, hidden, np.float64)
+#: Largest relative error of a peer's final losses, by dtype (64 networks, 300 epochs):
+#: float64 peers differ by rounding alone (4e-15 seen); float32 by 3e-6 (NumPy, JAX, PyTorch).
+AGREEMENT_TOL = {"float64": 1e-6, "float32": 1e-4}
+
+
+def agreement(peers, hidden, dtype) -> dict[str, float]:
+    """Return each peer's largest relative final-loss error against xorsweep's."""
+    p, lr, X, Y = workload(64, hidden, np.dtype(dtype))
     ref = make_xorsweep()(p, lr, X, Y, 300)
+    return {name: float(np.max(np.abs(run(p, lr, X, Y, 300) - ref) / np.abs(ref)))
+            for name, run in peers.items()}
+
+
+def check_agreement(peers, hidden, dtypes=("float64", "float32")):
+    """Every peer computes the same final losses as xorsweep, in every dtype timed."""
     report = {}
-    for name, run in peers.items():
-        got = run(p, lr, X, Y, 300)
-        err = float(np.max(np.abs(got - ref) / np.abs(ref)))
-        report[name] = err
-        if not err < 1e-6:
-            raise SystemExit(f"{name} disagrees with xorsweep: max relative loss error {err:.2e}")
+    for dtype in dtypes:
+        report[dtype] = agreement(peers, hidden, dtype)
+        for name, err in report[dtype].items():
+            if not err < AGREEMENT_TOL[dtype]:
+                raise SystemExit(f"{name} disagrees with xorsweep in {dtype}: max relative "
+                                 f"loss error {err:.2e} (tolerance {AGREEMENT_TOL[dtype]:.0e})")
     return report
 
 
@@ -288,27 +520,30 @@ def main(argv=None) -> int:
     ap.add_argument("--epochs", type=int, default=None,
                     help="epochs per run (default: about 2e8 network-epochs per run)")
     ap.add_argument("--repeats", type=int, default=4)
-    ap.add_argument("--peers", nargs="*", default=["numpy-loop", "numpy", "jax", "torch"],
+    ap.add_argument("--peers", nargs="*", default=list(PEERS), choices=list(PEERS),
                     help="peers to race (none: xorsweep alone)")
+    ap.add_argument("--no-ceiling", action="store_true",
+                    help="skip measuring the host's ceiling (benchmarks/ceiling.py)")
     ap.add_argument("--record-every", type=int, default=None,
                     help="also time xorsweep recording the loss every K epochs")
     ap.add_argument("--reuse-memory", action="store_true",
                     help="keep freed memory in the process (glibc), so that no run pays the OS "
                          "for fresh pages: see keep_freed_memory")
-    ap.add_argument("--quick", action="store_true", help="small sizes, one repeat: a smoke run")
+    ap.add_argument("--quick", action="store_true",
+                    help="N = 1024, 200 epochs, one repeat: a smoke run")
     ap.add_argument("--json", type=Path, default=None, help="where to write the JSON results")
     args = ap.parse_args(argv)
     if args.quick:
-        args.n, args.repeats = [1024], 1
+        args.n, args.repeats, args.epochs = [1024], 1, args.epochs or 200
+    threads = kernels._parallel.num_threads()
+    print(f"# host: {host_name()}, {threads} threads (numba's, torch's; JAX's own pool)")
     if args.reuse_memory:
         keep_freed_memory()
         print("# --reuse-memory: freed memory stays in the process (no fresh pages after warm-up)")
 
-    makers = {"numpy-loop": lambda: numpy_loop, "numpy": lambda: numpy_batched,
-              "jax": make_jax, "torch": make_torch}
     peers = {}
     for name in args.peers:
-        run = makers[name]()
+        run = PEERS[name]()
         if run is None:
             print(f"# {name}: not installed, skipped")
         else:
@@ -321,9 +556,20 @@ def main(argv=None) -> int:
     runners.update(peers)
 
     agreement = check_agreement({k: v for k, v in runners.items() if k != "xorsweep"},
-                                args.hidden)
-    print("# agreement with xorsweep (max relative final-loss error, float64, 64 nets x 300"
-          " epochs): " + ", ".join(f"{k} {v:.1e}" for k, v in agreement.items()))
+                                args.hidden, args.dtype)
+    for dtype, errs in agreement.items():
+        print(f"# agreement with xorsweep (max relative final-loss error, {dtype}, 64 nets x 300"
+              " epochs): " + ", ".join(f"{k} {v:.1e}" for k, v in errs.items()))
+    ceilings = {}
+    if not args.no_ceiling:
+        for dtype in args.dtype:
+            ceilings[dtype] = measure_ceiling(dtype, args.hidden, quick=args.quick)
+            if ceilings[dtype]:
+                c = ceilings[dtype]
+                print(f"# ceiling {dtype} H={args.hidden} (benchmarks/ceiling.py): "
+                      f"{c['ceiling']['all'] / 1e6:.3g} M network-epochs/s on {c['threads']} "
+                      f"threads ({c['binding']['all']}-bound), {c['ceiling']['1'] / 1e6:.3g} M "
+                      f"on 1 ({c['binding']['1']})")
 
     rows = []
     compile_s = {}
@@ -354,7 +600,12 @@ def main(argv=None) -> int:
                     t = time_once(run, p.take(slice(0, sub)), lr[:sub], X, Y, ep[name])
                     times.setdefault(name, []).append(sub * ep[name] / t)
             med = {k: statistics.median(v) for k, v in times.items()}
-            ratio_jax = paired_median(times, "xorsweep", "jax", lambda a, b: a / b)
+            fastest = max((k for k in med if k in peers), key=med.get, default=None)
+            ratio = paired_median(times, "xorsweep", fastest, lambda a, b: a / b)
+            ceil = ceilings.get(dtype)
+            # the ceiling assumes full 64-lane blocks on every thread
+            share = (med["xorsweep"] / ceil["ceiling"]["all"]
+                     if ceil and n >= 64 * ceil["threads"] else None)
             rec_cost = recording_cost(times["xorsweep"], times[rec_name]) if rec_name else None
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
@@ -362,20 +613,23 @@ def main(argv=None) -> int:
                              "runs": times[name],
                              "x_vs_numpy_loop": (med[name] / med["numpy-loop"]
                                                  if "numpy-loop" in med else None),
-                             "xorsweep_over_jax": ratio_jax if name == "xorsweep" else None,
+                             "fastest_peer": fastest if name == "xorsweep" else None,
+                             "xorsweep_over_fastest_peer": ratio if name == "xorsweep" else None,
+                             "share_of_ceiling": share if name == "xorsweep" else None,
                              "recording_cost": rec_cost if name == "xorsweep" else None})
             line = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in med.items())
-            print(f"{dtype} N={n}: {line}" + (f"; xorsweep/jax = {ratio_jax:.2f}x"
-                                               if ratio_jax else "")
+            print(f"{dtype} N={n}: {line}" + (f"; xorsweep/{fastest} = {ratio:.2f}x"
+                                               if ratio else "")
+                  + (f"; {share:.0%} of the ceiling" if share else "")
                   + (f"; recording costs {rec_cost:.1%}" if rec_name else ""))
     print()
     print(table(rows))
     result = {"date": dt.datetime.now().isoformat(timespec="seconds"),
-              "machine": {"cpu_count": os.cpu_count(), "platform": platform.platform(),
-                          "python": platform.python_version()},
+              "machine": {"cpu": host_name(), "cpu_count": os.cpu_count(), "threads": threads,
+                          "platform": platform.platform(), "python": platform.python_version()},
               "versions": {k: getattr(v, "version", None) for k, v in runners.items()},
               "argv": sys.argv[1:], "agreement": agreement, "compile_s": compile_s,
-              "rows": rows}
+              "ceiling": ceilings, "rows": rows}
     path = args.json or ROOT / "benchmarks" / "results" / f"kernels-{dt.date.today()}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(result, indent=1))
@@ -387,18 +641,20 @@ def table(rows) -> str:
     impls = list(dict.fromkeys(r["impl"] for r in rows))
     keys = list(dict.fromkeys((r["dtype"], r["n"]) for r in rows))
     rec = any(r["recording_cost"] is not None for r in rows)
-    head = ("| dtype | N | " + " | ".join(impls) + " | xorsweep / JAX | xorsweep / numpy-loop |"
-            + (" recording cost |" if rec else ""))
-    lines = [head, "|" + "---|" * (len(impls) + 4 + rec)]
+    head = ("| dtype | N | " + " | ".join(impls) + " | xorsweep vs fastest peer | "
+            "% of ceiling | xorsweep / numpy-loop |" + (" recording cost |" if rec else ""))
+    lines = [head, "|" + "---|" * (len(impls) + 5 + rec)]
     for dtype, n in keys:
         cells = {r["impl"]: r for r in rows if r["dtype"] == dtype and r["n"] == n}
-        ratio = cells["xorsweep"]["xorsweep_over_jax"]
-        vs_loop = cells["xorsweep"]["x_vs_numpy_loop"]
-        loop_ratio = f"{vs_loop:,.0f}x" if vs_loop else "-"
+        x = cells["xorsweep"]
+        ratio, share, vs_loop = (x["xorsweep_over_fastest_peer"], x["share_of_ceiling"],
+                                 x["x_vs_numpy_loop"])
+        vs_peer = f"{ratio:.2f}x ({x['fastest_peer']})" if ratio else "-"
         lines.append(f"| {dtype} | {n:,} | " + " | ".join(
             f"{cells[i]['net_epochs_per_s'] / 1e6:.3g} M" for i in impls)
-            + f" | {f'{ratio:.2f}x' if ratio else '-'} | {loop_ratio} |"
-            + (f" {cells['xorsweep']['recording_cost']:.1%} |" if rec else ""))
+            + f" | {vs_peer} | {f'{share:.0%}' if share else '-'}"
+            + f" | {f'{vs_loop:,.0f}x' if vs_loop else '-'} |"
+            + (f" {x['recording_cost']:.1%} |" if rec else ""))
     return "\n".join(lines)
 
 

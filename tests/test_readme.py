@@ -24,7 +24,7 @@ DOC_BLOCKS = [pytest.param(page, code, id=f"{page.name}-{i}")
 
 #: At most this many lines: the README is read in five minutes; depth lives in docs/.
 README_MAX_LINES = 300
-#: A clock time ("03:37"), a time zone, a calendar date, or an issue number: the
+#: A clock time (hours and minutes), a time zone, a calendar date, or an issue number: the
 #: docs say what is true now, undated; history is CHANGELOG.md's.
 DATED = re.compile(r"(?<![\w.:/])\d{1,2}:\d{2}(?![\w:])|\bUTC\b|\b\d{4}-\d{2}-\d{2}\b"
                    r"|\b(?:last|the) night\b|\bissue #\d+|\(#\d+\)")

@@ -1,0 +1,389 @@
+"""The host's ceiling for one network-epoch of the generated XOR kernel, measured.
+
+Two halves, both printed:
+
+* **What an epoch costs.**  The generated kernel for XOR (``kernels._codegen``: 4
+  samples, 2 inputs, H hidden units, sigmoid, bce, no momentum, inputs built in as
+  0/1, the 64-lane blocks that ``kernels.train`` uses from about 80 networks on) is
+  read back from its module's source, and the statements of ``_sweep_lanes`` are
+  counted, per pass of each lane loop, that is per network.  The loops that run
+  every epoch make the per-epoch count; the loss loop, which runs only on the
+  epochs that record, is reported apart.  Counting method: a walk over the
+  syntax tree of each loop body with the types of the names (float, int, bool)
+  propagated from their assignments; an operation counts only if an operand
+  varies from lane to lane (reads ``st`` or a name that does), since LLVM hoists
+  or folds the rest (``one - one``, ``(1023 + 55) << 52``, the polynomial's
+  coefficients).  Classes: ``mul``, ``add`` (float + and -), ``div``, and, shown
+  but not charged, ``cmp``, ``select``, ``logic`` (abs, unary minus, & and | of
+  masks), ``int`` (the exponent's integer add and shift), ``load``/``store``
+  (rows of the block's state: L1).  ``exp`` counts the expansions of the
+  kernel's ``exp_neg`` (one ``f64_bits``/``f32_bits`` each) and ``sigmoid`` the
+  same in the per-epoch loops, where every exp is a sigmoid's (hidden layer and
+  output).  The kernel is compiled without ``contract``
+  (``config.FASTMATH_FLAGS``), so LLVM fuses no multiply-add: ``fma`` is 0.
+* **What the host does.**  The throughput of each resource, per lane (one lane
+  is one network), on one thread and on every thread (``numba.get_num_threads()``,
+  as ``kernels.train``; each thread its own arrays, nogil functions on a thread
+  pool, as ``kernels._parallel``): the kernel's own ``exp_neg`` and sigmoid
+  (``_inline.expand`` of ``exp_neg`` and ``activate(z, 0, one)``, 4 interleaved per
+  pass of a 64-lane loop, as the kernel interleaves them), float multiply, add,
+  divide and FMA (8 independent chains of 16 operations per lane, on values loaded
+  once per pass: the units, not the memory).  All compiled by numba with the
+  kernel's options (``error_model="numpy"``, no fast-math; FMA with ``contract``
+  alone).  Each figure is the median of ``--repeats`` timed calls after a warm-up.
+
+**The model: min over resources.**  An epoch cannot run faster than any one of
+its resources allows it: its ``n`` sigmoids at the measured sigmoid rate ``R``
+take ``n / R``, its multiplies (the exp's included) ``n_mul / R_mul``, and so on;
+each ``R / n`` is an upper bound on network-epochs per second, and the ceiling is
+the least of them.  A sum of times (sigmoids, then the rest) would not be a
+ceiling: on a core whose multipliers, adders and divider are separate units
+(Zen 4: two FMA/multiply pipes, two add pipes) the parts overlap, so the sum
+over-states the time and a kernel could beat it.  The min is optimistic where
+the resources not charged (compares, selects, logic, loads and stores, the epoch
+loop's own bookkeeping) compete for the same pipes; xorsweep's share of it is
+therefore a lower bound on how close it runs to the host's limit.
+
+    python benchmarks/ceiling.py                 # float32 and float64, H = 2
+    python benchmarks/ceiling.py --quick         # a smoke run in seconds
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import itertools
+import statistics
+import sys
+import time
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+
+import kernels
+
+# resources whose throughput bounds an epoch (see the module docstring)
+CHARGED = ("sigmoid", "exp", "mul", "add", "div", "fma")
+SHOWN = ("cmp", "select", "logic", "int", "load", "store")
+LANES = 64          # lanes per pass of a measuring loop, as the kernel's 64-lane blocks
+INTERLEAVED = 4     # sigmoids (exps) per pass, as the kernel's lane loops
+CHAINS, ROUNDS = 8, 16  # independent chains per lane, operations per chain per pass
+
+
+# --- what an epoch costs ------------------------------------------------------------------
+
+def sweep_function(dtype, hidden: int = 2) -> ast.FunctionDef:
+    """Return the syntax tree of ``_sweep_lanes`` of the generated XOR kernel."""
+    X, _ = kernels.tasks.xor()
+    module = kernels._codegen.unrolled(X.shape[0], X.shape[1], hidden, 0, 0, dtype=np.dtype(dtype),
+                                       inputs=kernels._codegen.input_pattern(X), momentum=False)
+    tree = ast.parse(Path(module.__file__).read_text())
+    return next(n for n in ast.walk(tree)
+                if isinstance(n, ast.FunctionDef) and n.name == "_sweep_lanes")
+
+
+class _LoopCounter:
+    """Counts the operations of one pass of a lane loop (see the module docstring)."""
+
+    _BITS_TO_INT = {"f64_bits", "f32_bits"}
+    _BITS_TO_FLOAT = {"bits_f64", "bits_f32"}
+
+    def __init__(self, namespace: dict, outer: dict[str, str]):
+        self.namespace, self.kinds = namespace, dict(outer)
+        self.varying: set[str] = {"j"}
+        self.counts: Counter = Counter()
+        self.loads: set[str] = set()
+
+    def count(self, loop: ast.For) -> Counter:
+        for st in loop.body:
+            if not (isinstance(st, ast.Assign) and len(st.targets) == 1):
+                raise NotImplementedError(ast.unparse(st))
+            target = st.targets[0]
+            kind, varies = self.visit(st.value)
+            if isinstance(target, ast.Subscript):
+                self.counts["store"] += 1
+            else:
+                self.kinds[target.id] = kind
+                if varies:
+                    self.varying.add(target.id)
+                else:
+                    self.varying.discard(target.id)
+        self.counts["load"] = len(self.loads)
+        return self.counts
+
+    def visit(self, node) -> tuple[str, bool]:
+        """Return the kind (float, int, bool, tuple) of ``node`` and whether it varies."""
+        if isinstance(node, ast.Constant):
+            kind = ("bool" if isinstance(node.value, bool) else
+                    "int" if isinstance(node.value, int) else "float")
+            return kind, False
+        if isinstance(node, ast.Name):
+            if node.id in self.kinds:
+                return self.kinds[node.id], node.id in self.varying
+            value = self.namespace[node.id]
+            kind = ("tuple" if isinstance(value, tuple) else
+                    "int" if isinstance(value, int | np.integer) else "float")
+            return kind, False
+        if isinstance(node, ast.Subscript):
+            if isinstance(node.value, ast.Name) and node.value.id == "st":
+                self.loads.add(ast.unparse(node.slice))
+                return "float", True
+            return "float", self.visit(node.value)[1]  # a coefficient of a global tuple
+        if isinstance(node, ast.BinOp):
+            (a, va), (b, vb) = self.visit(node.left), self.visit(node.right)
+            kind = a if a == b else "float"
+            if va or vb:
+                self.counts[self._binary(kind, node.op)] += 1
+            return kind, va or vb
+        if isinstance(node, ast.UnaryOp):
+            kind, varies = self.visit(node.operand)
+            if varies:
+                self.counts["logic" if kind == "float" else "int"] += 1
+            return kind, varies
+        if isinstance(node, ast.Compare):
+            (_, va), (_, vb) = self.visit(node.left), self.visit(node.comparators[0])
+            if va or vb:
+                self.counts["cmp"] += 1
+            return "bool", va or vb
+        if isinstance(node, ast.Call):
+            name = node.func.id
+            args = [self.visit(a) for a in node.args]
+            varies = any(v for _, v in args)
+            if name in self._BITS_TO_INT:
+                self.counts["exp"] += varies  # one per expansion of exp_neg
+                return "int", varies
+            if name in self._BITS_TO_FLOAT:
+                return "float", varies  # a reinterpretation: no instruction of its own
+            if varies:
+                self.counts[{"select": "select", "abs": "logic"}[name]] += 1
+            return (args[-1][0] if name == "select" else args[0][0]), varies
+        raise NotImplementedError(ast.unparse(node))
+
+    @staticmethod
+    def _binary(kind: str, op) -> str:
+        if kind == "bool":
+            return "logic"
+        if kind == "int":
+            return "int"
+        return {ast.Add: "add", ast.Sub: "add", ast.Mult: "mul", ast.Div: "div"}[type(op)]
+
+
+def count_ops(dtype, hidden: int = 2) -> dict[str, Counter]:
+    """Return the generated XOR kernel's operations per network: each epoch, and recording.
+
+    ``{"epoch": ..., "record": ...}``: counts by class (see the module docstring);
+    ``sigmoid`` is the per-epoch ``exp`` count.
+    """
+    from kernels._inline import globals_used
+
+    fn = sweep_function(dtype, hidden)
+    namespace = globals_used()
+    outer = {"one": "float", "ef": "float", "target": "float", "want_loss": "bool",
+             "update": "bool"}
+    for st in fn.body:  # the function's own locals, before the loops: zero, inv_s, y0, ...
+        if isinstance(st, ast.Assign) and isinstance(st.targets[0], ast.Name):
+            outer[st.targets[0].id] = "float"
+    epoch, record = Counter(), Counter()
+    for st in fn.body:
+        if isinstance(st, ast.For):
+            epoch += _LoopCounter(namespace, outer).count(st)
+        elif isinstance(st, ast.If):
+            for inner in st.body:
+                record += _LoopCounter(namespace, outer).count(inner)
+    epoch["sigmoid"] = epoch["exp"]
+    record["log1p"] = record.pop("exp", 0)  # the loss loop's bit reads are log1p's
+    return {"epoch": epoch, "record": record}
+
+
+# --- what the host does -------------------------------------------------------------------
+
+def _exp_body(dt: str) -> tuple[list[str], int]:
+    from kernels._inline import expand, interleave
+
+    body = [f"x{k} = st[{k * LANES} + j]" for k in range(INTERLEAVED)]
+    body += interleave([expand(f"exp_neg(x{k})", f"e{k}", f"e{k}", dt)
+                        for k in range(INTERLEAVED)])
+    body += [f"st[{(INTERLEAVED + k) * LANES} + j] = e{k}" for k in range(INTERLEAVED)]
+    return body, INTERLEAVED
+
+
+def _sigmoid_body(dt: str) -> tuple[list[str], int]:
+    from kernels._inline import expand, interleave
+
+    body = [f"z{k} = st[{k * LANES} + j]" for k in range(INTERLEAVED)]
+    body += interleave([expand(f"activate(z{k}, 0, one)", f"a{k}", f"a{k}", dt)
+                        for k in range(INTERLEAVED)])
+    body += [f"st[{(INTERLEAVED + k) * LANES} + j] = a{k}" for k in range(INTERLEAVED)]
+    return body, INTERLEAVED
+
+
+def _chain_body(step: str) -> tuple[list[str], int]:
+    """``CHAINS`` independent chains per lane, ``ROUNDS`` steps each, in registers."""
+    body = [f"a{c} = st[{c * LANES} + j]" for c in range(CHAINS)]
+    for r in range(ROUNDS):
+        body += [f"a{c} = " + step.format(a=f"a{c}", r=r % 2) for c in range(CHAINS)]
+    body += [f"st[{c * LANES} + j] = a{c}" for c in range(CHAINS)]
+    return body, CHAINS * ROUNDS
+
+
+# the chains' steps stay bounded: c0 c1 ~ 1; x + c - c; x -> 0.5 x + 1 (fixed point 2);
+# x -> 3 / x (1.5, 2, 1.5, ...)
+_STEPS = {"mul": ("{a} * c{r}", (0.75, 1 / 0.75)), "add": ("{a} + c{r}", (0.375, -0.375)),
+          "fma": ("{a} * c0 + c1", (0.5, 1.0)), "div": ("c0 / {a}", (3.0, 0.0))}
+_INIT = {"exp": (-10.0, 0.0), "sigmoid": (-8.0, 8.0), "mul": (1.0, 2.0), "add": (1.0, 2.0),
+         "fma": (1.0, 3.0), "div": (1.5, 1.5)}
+
+
+def _compile(resource: str, dtype):
+    """Return a nogil compiled ``f(st, reps, one, c0, c1)`` and the operations per lane-pass."""
+    import numba
+
+    from kernels._inline import globals_used
+
+    dt = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
+    if resource == "exp":
+        body, per = _exp_body(dt)
+    elif resource == "sigmoid":
+        body, per = _sigmoid_body(dt)
+    else:
+        body, per = _chain_body(_STEPS[resource][0])
+    src = "\n".join(["def run(st, reps, one, c0, c1):", "    for _ in range(reps):",
+                     f"        for j in range({LANES}):"] + [f"            {s}" for s in body])
+    namespace = dict(globals_used(), np=np)
+    exec(compile(src, f"<ceiling {resource} {dt}>", "exec"), namespace)
+    fastmath = {"contract"} if resource == "fma" else False
+    fn = numba.njit(nogil=True, error_model="numpy", fastmath=fastmath)(namespace["run"])
+    return fn, per
+
+
+def _state(resource: str, dtype, rng) -> np.ndarray:
+    lo, hi = _INIT[resource]
+    return rng.uniform(lo, hi, 2 * max(CHAINS, INTERLEAVED) * LANES).astype(dtype)
+
+
+def measure(resource: str, dtype, threads: int, *, seconds: float = 0.2,
+            repeats: int = 3) -> float:
+    """Return ``resource``'s throughput on ``threads`` threads, operations per second.
+
+    One operation is one lane's: a multiply of one float, one sigmoid of one float.
+    """
+    fn, per = _compile(resource, dtype)
+    dtype = np.dtype(dtype)
+    c0, c1 = (dtype.type(c) for c in _STEPS.get(resource, ("", (0.0, 0.0)))[1])
+    one = dtype.type(1)
+    rng = np.random.default_rng(0)
+    states = [_state(resource, dtype, rng) for _ in range(threads)]
+    fn(states[0], 1, one, c0, c1)  # compile
+    reps = 16
+    while True:  # calibrate on one thread: a call of about `seconds`
+        t0 = time.perf_counter()
+        fn(states[0], reps, one, c0, c1)
+        dt_ = time.perf_counter() - t0
+        if dt_ > seconds / 4:
+            break
+        reps *= 4
+    reps = max(1, int(reps * seconds / dt_))
+    rates = []
+    with ThreadPoolExecutor(threads) as pool:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            list(pool.map(lambda s: fn(s, reps, one, c0, c1), states))
+            rates.append(threads * reps * LANES * per / (time.perf_counter() - t0))
+    return statistics.median(rates)
+
+
+def fma_is_fused(dtype) -> bool:
+    """Return whether the FMA measurement compiled to fused multiply-adds (x86 ``vfmadd``)."""
+    fn, _ = _compile("fma", dtype)
+    dtype = np.dtype(dtype)
+    fn(np.ones(2 * CHAINS * LANES, dtype), 1, dtype.type(1), dtype.type(0.5), dtype.type(1))
+    return any("fmadd" in asm for asm in fn.inspect_asm().values())
+
+
+# --- the ceiling --------------------------------------------------------------------------
+
+def host_name() -> str:
+    """Return the CPU's model name (``/proc/cpuinfo``), else the platform's processor."""
+    import platform
+
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def ceiling(dtype, *, hidden: int = 2, threads: int | None = None, seconds: float = 0.2,
+            repeats: int = 3) -> dict:
+    """Measure the ceiling of the XOR kernel in ``dtype``: network-epochs per second.
+
+    Returns a dict: ``counts`` (per network-epoch; ``record``: per recording epoch,
+    extra), ``rates`` ({"1": ..., "all": ...} by resource, operations per second),
+    ``bounds`` (the same by resource, network-epochs per second), ``ceiling`` and
+    ``binding`` ({"1": ..., "all": ...}), ``threads``.
+    """
+    threads = threads or kernels._parallel.num_threads()
+    ops = count_ops(dtype, hidden)
+    counts = ops["epoch"]
+    rates = {"1": {}, "all": {}}
+    for r in CHARGED:
+        rates["1"][r] = measure(r, dtype, 1, seconds=seconds, repeats=repeats)
+        rates["all"][r] = (measure(r, dtype, threads, seconds=seconds, repeats=repeats)
+                           if threads > 1 else rates["1"][r])
+    bounds = {k: {r: rates[k][r] / counts[r] for r in CHARGED if counts[r]} for k in rates}
+    binding = {k: min(b, key=b.get) for k, b in bounds.items()}
+    return {"dtype": str(np.dtype(dtype)), "hidden": hidden, "threads": threads,
+            "host": host_name(), "counts": dict(counts), "record": dict(ops["record"]),
+            "rates": rates, "bounds": bounds, "binding": binding,
+            "ceiling": {k: bounds[k][binding[k]] for k in bounds}}
+
+
+def table(result: dict) -> str:
+    """Return ``result`` (from :func:`ceiling`) as a Markdown table."""
+    c, t = result["counts"], result["threads"]
+    lines = [f"| resource | ops / network-epoch | 1 thread: G ops/s | M net-epochs/s "
+             f"| {t} threads: G ops/s | M net-epochs/s |", "|---|---|---|---|---|---|"]
+    for r in CHARGED:
+        b1, ba = result["bounds"]["1"].get(r), result["bounds"]["all"].get(r)
+        lines.append(f"| {r} | {c.get(r, 0)} | {result['rates']['1'][r] / 1e9:.3g} | "
+                     f"{f'{b1 / 1e6:.3g}' if b1 else '-'} | "
+                     f"{result['rates']['all'][r] / 1e9:.3g} | "
+                     f"{f'{ba / 1e6:.3g}' if ba else '-'} |")
+    shown = ", ".join(f"{k} {c.get(k, 0)}" for k in SHOWN)
+    rec = ", ".join(f"{k} {v}" for k, v in sorted(result["record"].items()))
+    lines += ["", f"Not charged, per network-epoch: {shown}.",
+              f"A recording epoch adds: {rec}.",
+              f"Ceiling ({result['dtype']}, H = {result['hidden']}): "
+              f"{result['ceiling']['1'] / 1e6:.3g} M network-epochs/s on 1 thread "
+              f"({result['binding']['1']}), {result['ceiling']['all'] / 1e6:.3g} M on {t} "
+              f"({result['binding']['all']})."]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--dtype", nargs="+", default=["float32", "float64"])
+    ap.add_argument("--hidden", type=int, default=2)
+    ap.add_argument("--seconds", type=float, default=0.5, help="length of one timed call")
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="short calls, one repeat: a smoke run")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.seconds, args.repeats = 0.05, 1
+    print(f"# host: {host_name()}, {kernels._parallel.num_threads()} threads")
+    for dtype, first in zip(args.dtype, itertools.chain([True], itertools.repeat(False)),
+                            strict=False):
+        if not first:
+            print()
+        print(f"## {dtype}: FMA compiles fused: {fma_is_fused(dtype)}")
+        print(table(ceiling(dtype, hidden=args.hidden, seconds=args.seconds,
+                            repeats=args.repeats)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,78 @@
+"""The benchmark's peers (benchmarks/bench_kernels.py) train the same networks as xorsweep.
+
+Tiny populations and few epochs: agreement only, nothing timed.  Each peer's test
+skips when its library (JAX, PyTorch) is not installed.
+"""
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+def _load(name):
+    spec = importlib.util.spec_from_file_location(f"_bench_{name}", BENCH / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bench():
+    return _load("bench_kernels")
+
+
+PEER_LIBRARY = {"numpy-loop": None, "numpy": None, "jax-matrix": "jax", "jax-soa": "jax",
+                "torch": "torch", "torch-compile": "torch"}
+
+
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+@pytest.mark.parametrize("peer", [p for p in PEER_LIBRARY if p != "torch-compile"])
+def test_peer_agrees_with_xorsweep(bench, peer, dtype):
+    if PEER_LIBRARY[peer]:
+        pytest.importorskip(PEER_LIBRARY[peer])
+    run = bench.PEERS[peer]()
+    p, lr, X, Y = bench.workload(8, 2, np.dtype(dtype))
+    ref = bench.make_xorsweep()(p, lr, X, Y, 50)
+    got = run(p, lr, X, Y, 50)
+    if peer != "numpy-loop":  # (which keeps its losses in float64)
+        assert got.dtype == np.dtype(dtype)
+    np.testing.assert_allclose(got, ref, rtol=bench.AGREEMENT_TOL[dtype], atol=0)
+
+
+@pytest.mark.slow
+# raised inside torch's own compile machinery (torch 2.13), not by the peer's code
+@pytest.mark.filterwarnings("ignore:`torch.jit.script_method` is deprecated:DeprecationWarning")
+def test_torch_compile_agrees_with_xorsweep(bench):
+    pytest.importorskip("torch")
+    run = bench.make_torch_compile()
+    p, lr, X, Y = bench.workload(8, 2, np.float64)
+    ref = bench.make_xorsweep()(p, lr, X, Y, 20)
+    np.testing.assert_allclose(run(p, lr, X, Y, 20), ref, rtol=bench.AGREEMENT_TOL["float64"],
+                               atol=0)
+
+
+def test_jax_soa_has_one_array_per_parameter(bench):
+    """XOR's 2-2-1 network: 9 parameters, each its own (N,) array."""
+    pytest.importorskip("jax")
+    X, Y = bench.kernels.tasks.xor()
+    step, loss = bench._scalar_network(X, Y, 2)
+    q = tuple(np.full(3, 0.1 * (i + 1)) for i in range(9))
+    out = step(q, np.full(3, 0.5))
+    assert len(out) == 9
+    assert all(np.shape(a) == (3,) for a in out)
+
+
+def test_ceiling_counts_the_generated_kernel():
+    """12 sigmoids per XOR epoch (8 hidden, 4 output), one division each, no FMA."""
+    ceiling = _load("ceiling")
+    for dtype in ("float32", "float64"):
+        counts = ceiling.count_ops(dtype)["epoch"]
+        assert counts["sigmoid"] == counts["exp"] == counts["div"] == 12
+        assert counts["fma"] == 0
+        assert counts["mul"] > 12 * 8  # the exp's polynomial alone has 8 or more per exp
+    assert ceiling.count_ops("float64")["epoch"]["mul"] > ceiling.count_ops("float32")[
+        "epoch"]["mul"]
