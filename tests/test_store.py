@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import io
 import json
 import os
 import re
@@ -10,6 +11,7 @@ import shutil
 from pathlib import Path
 
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 
 import sweeps
@@ -248,3 +250,48 @@ def test_atomic_write_keeps_the_old_file_and_no_temporary_one_on_a_full_disk(tmp
         store.atomic_write(path, b"new" * 1000)
     assert path.read_bytes() == b"old"
     assert sorted(tmp_path.iterdir()) == [path]
+
+
+def _column_chunks(path: Path) -> dict[str, object]:
+    meta = pq.ParquetFile(path).metadata
+    group = meta.row_group(0)
+    return {group.column(i).path_in_schema: group.column(i) for i in range(group.num_columns)}
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_parts_split_and_compress_floats_and_keep_the_runs_dtype(dtype, tmp_path):
+    sweeps.run(SPEC | {"dtype": dtype}, out=tmp_path, jobs=1, chunk_size=6)
+    run_dir = tmp_path / "tiny"
+    nets = _column_chunks(run_dir / "networks" / store.part_name(0))
+    curves = _column_chunks(run_dir / "curves" / store.part_name(0))
+    for name in ("final_loss", "lr", "out_0"):
+        assert "BYTE_STREAM_SPLIT" in nets[name].encodings, (name, nets[name].encodings)
+    assert any("DICTIONARY" in e for e in nets["outcome"].encodings)
+    assert not any("DICTIONARY" in e for e in nets["seed"].encodings)
+    assert {c.compression for c in [*nets.values(), *curves.values()]} == {"ZSTD"}
+    assert "BYTE_STREAM_SPLIT" in curves["loss_10"].encodings
+    chunk = next(open_run(run_dir).curves())
+    assert chunk["loss_10"].dtype == dtype
+    assert chunk["network"].dtype == "int64"
+
+
+def test_parts_written_with_parquet_defaults_still_read_and_resume(run_dir, reference):
+    """A run begun by a version that wrote Parquet's defaults (and float64 curves)."""
+    manifest = json.loads((run_dir / store.MANIFEST).read_text())
+    for i in (0, 1):
+        for sub in store.PARTS:
+            path = run_dir / sub / store.part_name(i)
+            frame = pd.read_parquet(path)
+            if sub == "curves":
+                frame = frame.astype({c: "float64" for c in frame.columns if c != "network"})
+            blob = io.BytesIO()
+            frame.to_parquet(blob, index=False)
+            path.write_bytes(blob.getvalue())
+            manifest["done"][str(i)][sub] = store.sha256(blob.getvalue())
+    del manifest["done"]["3"]  # and one chunk still to train, in the current encoding
+    (run_dir / store.MANIFEST).write_text(json.dumps(manifest))
+    sweeps.run(SPEC, out=run_dir.parent, jobs=1, chunk_size=3)
+    assert open_run(run_dir).verify() == {"missing": [], "damaged": []}
+    pd.testing.assert_frame_equal(open_run(run_dir).networks(), open_run(reference).networks())
+    for got, want in zip(open_run(run_dir).curves(), open_run(reference).curves(), strict=True):
+        pd.testing.assert_frame_equal(got, want, check_dtype=False)
