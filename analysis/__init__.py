@@ -8,10 +8,12 @@ there.
 >>> df = analysis.load("runs/quickstart")
 >>> table = analysis.convergence_table(df, by=["lr", "init_scale"])
 >>> table.attrs["pooled"]        # the axes that vary but were pooled
+>>> analysis.compare(df, a={"lr": 1.0}, b={"lr": 10.0})   # paired by replicate
 """
 
 from __future__ import annotations
 
+from .compare import CompareError, compare, compare_runs
 from .tables import (
     STATIONARY_LOSSES,
     convergence_table,
@@ -22,5 +24,6 @@ from .tables import (
     wilson_interval,
 )
 
-__all__ = ["STATIONARY_LOSSES", "convergence_table", "failure_mode_table", "failure_modes",
-           "fraction_converged", "load", "wilson_interval"]
+__all__ = ["STATIONARY_LOSSES", "CompareError", "compare", "compare_runs", "convergence_table",
+           "failure_mode_table", "failure_modes", "fraction_converged", "load",
+           "wilson_interval"]

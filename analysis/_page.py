@@ -14,6 +14,7 @@ from . import plots
 from .tables import (
     FAILURE_TOL,
     MIN_BEST_N,
+    TIE_ALPHA,
     best_cells,
     convergence_table,
     failure_mode_table,
@@ -171,21 +172,44 @@ def _page_table(table: pd.DataFrame) -> pd.DataFrame:
 
 
 def _cell_name(row) -> str:
-    axes = grid_axes(row.to_frame().T)
-    return ", ".join(f"{a} = {plots.format_value(row[a])}" for a in axes) or "all networks"
+    parts = []
+    for a in grid_axes(row.to_frame().T):
+        if f"{a}_low" in row.index and f"{a}_high" in row.index:  # a bin of a continuous axis
+            parts.append(f"{a} {plots.format_value(row[f'{a}_low'])} - "
+                         f"{plots.format_value(row[f'{a}_high'])}")
+        else:
+            parts.append(f"{a} = {plots.format_value(row[a])}")
+    return ", ".join(parts) or "all networks"
 
 
-def _best_section(table: pd.DataFrame) -> str:
-    """Name the best cell by the lower end of its interval and the cells tied with it."""
+def _best_section(table: pd.DataFrame, df: pd.DataFrame | None = None) -> str:
+    """Name the best cell by the lower end of its interval and the cells tied with it.
+
+    With the network table ``df``, ties are decided by the paired test of
+    :func:`analysis.tables.best_cells`; without it, by overlapping intervals.
+    """
     if len(table) <= 1 or "rate_low" not in table:
         return ""
     esc = html.escape
-    rule = (f"<p class=note>How the best cell is chosen: among cells of at least {MIN_BEST_N} "
-            "networks, the one whose 95% Wilson interval has the highest lower end (fewer "
-            "expected epochs break ties); a cell is statistically tied with it when its "
-            "interval reaches that lower end, i.e. the two intervals overlap. A cell with "
-            "few networks has a wide interval and does not rank high on a lucky rate.</p>")
-    ranked = best_cells(table, min_n=MIN_BEST_N)
+    ranked = best_cells(table, df, min_n=MIN_BEST_N)
+    paired = "p_value" in ranked
+    if paired:
+        rule = (f"<p class=note>How the best cell is chosen: among cells of at least "
+                f"{MIN_BEST_N} networks, the one whose 95% Wilson interval has the highest "
+                "lower end (fewer expected epochs break ties). A cell is statistically tied "
+                "with it when the exact McNemar test on their paired networks (replicate r of "
+                "one against replicate r of the other, which start from the same initial "
+                f"draw) does not reject equal convergence rates at the {TIE_ALPHA:g} level. "
+                "Pairing removes the spread between initial draws, so it tells apart cells "
+                "whose separate intervals overlap. A cell with few networks has a wide "
+                "interval and does not rank high on a lucky rate.</p>")
+    else:
+        rule = (f"<p class=note>How the best cell is chosen: among cells of at least "
+                f"{MIN_BEST_N} networks, the one whose 95% Wilson interval has the highest "
+                "lower end (fewer expected epochs break ties); a cell is statistically tied "
+                "with it when its interval reaches that lower end, i.e. the two intervals "
+                "overlap. A cell with few networks has a wide interval and does not rank "
+                "high on a lucky rate.</p>")
     if ranked.empty:
         return (f"<p>Best cell: none named; no cell has {MIN_BEST_N} or more networks "
                 f"(largest: {int(table['n'].max())}), too few to tell cells apart.</p>{rule}")
@@ -199,10 +223,14 @@ def _best_section(table: pd.DataFrame) -> str:
             f"{_epochs_text(top['expected_epochs'])} epochs to a solution with restarts.")
     tied = ranked[ranked["tied"]]
     if tied.empty:
-        text += " No other cell's interval reaches its lower end.</p>"
+        text += (f" Every other cell of {MIN_BEST_N} or more networks converged less often "
+                 f"(paired exact McNemar test, p &lt; {TIE_ALPHA:g}).</p>"
+                 if paired else " No other cell's interval reaches its lower end.</p>")
     else:
-        names = "; ".join(f"<b>{esc(_cell_name(r))}</b> ({r['rate']:.1%} of {int(r['n'])})"
-                          for _, r in tied.head(_MAX_TIED_NAMED).iterrows())
+        names = "; ".join(
+            f"<b>{esc(_cell_name(r))}</b> ({r['rate']:.1%} of {int(r['n'])}"
+            + (f"; paired p = {r['p_value']:.2g}" if paired else "") + ")"
+            for _, r in tied.head(_MAX_TIED_NAMED).iterrows())
         more = (f"; and {len(tied) - _MAX_TIED_NAMED} more" if len(tied) > _MAX_TIED_NAMED
                 else "")
         text += (f"</p>\n<p>Statistically tied with it ({len(tied)} "
@@ -232,7 +260,7 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
         on = f" on {workers} worker{'s' * (workers != 1)}" if isinstance(workers, int) else ""
         cards.append(("training",
                       f"{m['elapsed_s']:.1f} s{on} ({rate / 1e6:.3g} M network-epochs/s)"))
-    best = _best_section(table)
+    best = _best_section(table, df)
     warn = ""
     if not run.complete:
         warn = (f"<p class='warn'>This run is incomplete: {len(run.done)} of "

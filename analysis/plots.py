@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from .axes import continuous_axes
 from .tables import (
     FAILURE_MODES,
     FAILURE_TOL,
@@ -30,7 +31,7 @@ __all__ = ["METRICS", "FAILURE_MODES", "HeatmapData", "is_log_spaced", "heatmap_
            "failure_mode_shares", "plot_failure_modes", "epochs_histogram",
            "plot_epochs_histogram", "plot_rate", "pooled_note", "format_value",
            "QUALITATIVE", "BandPanels", "band_panels", "plot_loss_band_panels", "axis_label",
-           "cell_edges"]
+           "cell_edges", "design_points", "plot_design_points"]
 
 #: Heatmap metrics: column of :func:`convergence_table` -> (label, log colour scale).
 METRICS: dict[str, tuple[str, bool]] = {
@@ -102,11 +103,16 @@ class HeatmapData:
     x_log: bool
     y_log: bool
     pooled: list[str]
+    x_edges: np.ndarray | None = None  # bin edges of a binned (continuous) axis
+    y_edges: np.ndarray | None = None
 
     @property
     def title(self) -> str:
         """Title naming the metric and what was pooled."""
-        return f"{METRICS[self.metric][0]} ({pooled_note(self.pooled)})"
+        binned = [a for a, e in ((self.x, self.x_edges), (self.y, self.y_edges))
+                  if e is not None]
+        note = f"; {', '.join(binned)} in bins" if binned else ""
+        return f"{METRICS[self.metric][0]} ({pooled_note(self.pooled)}{note})"
 
 
 def heatmap_data(df: pd.DataFrame, x: str, y: str, metric: str = "rate") -> HeatmapData:
@@ -124,7 +130,10 @@ def heatmap_data(df: pd.DataFrame, x: str, y: str, metric: str = "rate") -> Heat
     Returns
     -------
     HeatmapData
-        Cells without networks hold NaN and n = 0.
+        Cells without networks hold NaN and n = 0.  A continuous axis (a sampled
+        one, :func:`analysis.axes.continuous_axes`) is binned as in
+        :func:`convergence_table`: its values are the bins' centres, every bin
+        listed, and ``x_edges`` / ``y_edges`` hold the edges.
 
     Raises
     ------
@@ -139,15 +148,19 @@ def heatmap_data(df: pd.DataFrame, x: str, y: str, metric: str = "rate") -> Heat
     if x == y:
         raise ValueError(f"x and y are both {x!r}; choose two different axes")
     table = convergence_table(df, by=[y, x])
-    xs = sorted(df[x].unique().tolist())
-    ys = sorted(df[y].unique().tolist())
+    bins = table.attrs["bins"]
+    xs = bins[x].centres.tolist() if x in bins else sorted(df[x].unique().tolist())
+    ys = bins[y].centres.tolist() if y in bins else sorted(df[y].unique().tolist())
     values = table.pivot(index=y, columns=x, values=metric).reindex(index=ys, columns=xs)
     n = table.pivot(index=y, columns=x, values="n").reindex(index=ys, columns=xs)
     return HeatmapData(x=x, y=y, metric=metric, x_values=xs, y_values=ys,
                        values=values.to_numpy(dtype=np.float64),
                        n=n.fillna(0).to_numpy(dtype=np.int64),
-                       x_log=is_log_spaced(xs), y_log=is_log_spaced(ys),
-                       pooled=table.attrs["pooled"])
+                       x_log=bins[x].log if x in bins else is_log_spaced(xs),
+                       y_log=bins[y].log if y in bins else is_log_spaced(ys),
+                       pooled=table.attrs["pooled"],
+                       x_edges=bins[x].edges if x in bins else None,
+                       y_edges=bins[y].edges if y in bins else None)
 
 
 def cell_edges(values: list, log: bool) -> np.ndarray:
@@ -190,7 +203,8 @@ def plot_heatmap(data: HeatmapData, ax=None):
     from matplotlib.colors import LogNorm
 
     ax = _new_ax(ax)
-    xe, ye = cell_edges(data.x_values, data.x_log), cell_edges(data.y_values, data.y_log)
+    xe = cell_edges(data.x_values, data.x_log) if data.x_edges is None else data.x_edges
+    ye = cell_edges(data.y_values, data.y_log) if data.y_edges is None else data.y_edges
     label, log_colour = METRICS[data.metric]
     vals = np.ma.masked_invalid(data.values)
     norm = None
@@ -510,4 +524,70 @@ def plot_rate(table: pd.DataFrame, axis: str, ax=None, *, by: str | None = None,
     ax.set_title(f"{what} ({pooled_note(table.attrs.get('pooled', []))})", fontsize=10)
     if by is not None:
         ax.legend(fontsize=8)
+    return ax
+
+
+def design_points(df: pd.DataFrame, x: str, y: str) -> pd.DataFrame:
+    """Return one row per design point of a sampled run: its place and its convergence rate.
+
+    A design point is a ``point`` of the network table (or, without that column,
+    a distinct pair of ``x``, ``y`` values); its networks are its replicates,
+    pooled over every other axis (the categorical ones it is crossed with).
+
+    Parameters
+    ----------
+    df : DataFrame
+        Network table.
+    x, y : str
+        Two numeric axes.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``x``, ``y`` (the point's values), ``n``, ``converged``, ``rate``,
+        sorted by point.  ``attrs``: ``x``, ``y``, ``x_log`` and ``y_log`` (log
+        bins or log-spaced values), ``pooled``.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"point": [0, 0, 1, 1], "lr": [0.5, 0.5, 4.0, 4.0],
+    ...                    "momentum": [0.1, 0.1, 0.8, 0.8], "converged_epoch": [9, -1, 7, 8]})
+    >>> design_points(df, "lr", "momentum")["rate"].tolist()
+    [0.5, 1.0]
+    """
+    keys = ["point"] if "point" in df else [x, y]
+    d = df.assign(_ok=df["converged_epoch"] >= 0)
+    g = d.groupby(keys, observed=True, sort=True)
+    out = pd.DataFrame({x: g[x].first(), y: g[y].first(), "n": g.size(),
+                        "converged": g["_ok"].sum()}).reset_index(drop=True)
+    out["rate"] = out["converged"] / out["n"]
+    cont = continuous_axes(df)
+    for name, a in (("x", x), ("y", y)):
+        out.attrs[name] = a
+        out.attrs[f"{name}_log"] = cont[a] if a in cont else is_log_spaced(out[a])
+    out.attrs["pooled"] = varying_axes(df, exclude=[x, y])
+    return out
+
+
+def plot_design_points(points: pd.DataFrame, ax=None):
+    """Draw the design points over two axes, coloured by the share of their networks that converged.
+
+    ``points`` is :func:`design_points`' output.  Returns ``ax``.
+    """
+    ax = _new_ax(ax)
+    x, y = points.attrs["x"], points.attrs["y"]
+    size = max(2.0, min(30.0, 6000 / max(len(points), 1)))
+    sc = ax.scatter(points[x], points[y], c=points["rate"], cmap="viridis", vmin=0.0, vmax=1.0,
+                    s=size, linewidths=0)
+    n = points["n"]
+    each = f"{n.iloc[0]:,}" if len(n) and n.min() == n.max() else f"{n.min():,}-{n.max():,}"
+    ax.figure.colorbar(sc, ax=ax, label=f"convergence rate of each point ({each} networks)")
+    if points.attrs.get("x_log"):
+        ax.set_xscale("log")
+    if points.attrs.get("y_log"):
+        ax.set_yscale("log")
+    ax.set_xlabel(axis_label(x))
+    ax.set_ylabel(axis_label(y))
+    ax.set_title(f"{len(points):,} design points "
+                 f"({pooled_note(points.attrs.get('pooled', []))})", fontsize=10)
     return ax

@@ -17,6 +17,7 @@ import pandas as pd
 from sweeps.store import RunError, atomic_write, open_run
 
 from . import _page, plots, slices
+from .axes import continuous_axes, sample_attrs
 from .curves import loss_bands
 from .tables import (
     GRID_AXES,
@@ -55,8 +56,10 @@ def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
     """Return the heatmap axes: those given, else the varying axes with the most values.
 
     Ties go to the earlier axis of the spec's axis order; when two or more
-    initial-parameter axes vary, the first two are chosen (an init slice).  Either
-    may be None when fewer axes vary.
+    initial-parameter axes vary, the first two are chosen (an init slice).  In a
+    sampled run the continuous axes (:func:`analysis.axes.continuous_axes`) come
+    first, in the order of the spec's ``[sample]`` table.  Either may be None when
+    fewer axes vary.
 
     Raises
     ------
@@ -78,7 +81,10 @@ def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
         raise ReportError(f"--x and --y are both {x!r}; choose two different axes")
     params = [a for a in varying if is_param_axis(a)]
     varying = sorted(varying, key=lambda a: (-df[a].nunique(), present.index(a)))
-    if len(params) >= 2:
+    cont = [a for a in continuous_axes(df) if a in varying]
+    if cont:
+        varying = cont + [a for a in varying if a not in cont]
+    elif len(params) >= 2:
         varying = params + [a for a in varying if a not in params]
     rest = [a for a in varying if a not in (x, y)]
     if x is None and rest:
@@ -103,8 +109,8 @@ def _new_figure(width=7.0, height=5.0):
 
 def _needed_columns(run) -> list[str]:
     cols = run.columns()
-    base = ["network", "task", "replicate", "epochs", "target_error", "converged_epoch",
-            "outcome", "final_loss"]
+    base = ["network", "task", "replicate", "point", "epochs", "target_error",
+            "converged_epoch", "outcome", "final_loss"]
     return [c for c in cols
             if c in base or c in GRID_AXES or is_param_axis(c) or c.startswith("out_")]
 
@@ -147,13 +153,14 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     if not run.done:
         raise RunError(f"{run.path} has no finished chunk yet; run the sweep first")
     df = run.networks(columns=_needed_columns(run))
+    spec = _page.read_spec(run)  # (text, data), read once
+    df.attrs.update(sample_attrs(spec[1]))  # the sampled axes are binned
     x, y = choose_axes(df, x, y)
     varying = varying_axes(df)
     by = varying
     table = convergence_table(df, by=by)
     group = _group_axis(df, x, varying)
 
-    spec = _page.read_spec(run)  # (text, data), read once
     grid = spec[1].get("grid", {})
     figures = _figures(run, df, x, y, metric, group, varying,
                        grid if isinstance(grid, dict) else {})
@@ -180,7 +187,9 @@ def _group_axis(df, x, varying) -> str | None:
 
 def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]:
     figs: list[_Figure] = []
-    is_slice = x is not None and y is not None and is_param_axis(x) and is_param_axis(y)
+    cont = continuous_axes(df)
+    is_slice = x is not None and y is not None and is_param_axis(x) and is_param_axis(y) \
+        and x not in cont and y not in cont
     if is_slice:
         figs += _slice_figures(df, x, y, grid)
     if x is not None and y is not None and (not is_slice or df.duplicated([x, y]).any()):
@@ -188,11 +197,16 @@ def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]
         for m in metrics:
             data = plots.heatmap_data(df, x, y, m)
             size = max(6.0, min(14.0, 0.75 * len(data.x_values) + 3))
-            fig, ax = _new_figure(size, max(4.5, min(12.0, 0.55 * len(data.y_values) + 2.5)))
-            plots.plot_heatmap(data, ax)
+            height = max(4.5, min(12.0, 0.55 * len(data.y_values) + 2.5))
             name = "heatmap" if m == metric else f"heatmap_{m}"
-            figs.append(_Figure(name, f"{plots.METRICS[m][0]} over {x} x {y}; "
-                                      f"{plots.pooled_note(data.pooled)}.", _png(fig)))
+            caption = (f"{plots.METRICS[m][0]} over {x} x {y}; "
+                       f"{plots.pooled_note(data.pooled)}.")
+            if m == metric and x in cont and y in cont:  # a sampled run: its points beside
+                figs.append(_design_figure(df, x, y, data, size, height, caption))
+                continue
+            fig, ax = _new_figure(size, height)
+            plots.plot_heatmap(data, ax)
+            figs.append(_Figure(name, caption, _png(fig)))
     elif x is not None and not is_slice:
         t = convergence_table(df, by=[x])
         fig, ax = _new_figure()
@@ -237,6 +251,23 @@ def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]
     figs.append(_Figure("epochs", "epoch at which each converged network first met the "
                         "target error.", _png(fig)))
     return figs
+
+
+def _design_figure(df, x, y, data, width, height, caption) -> _Figure:
+    """Draw a sampled run's design points, coloured by their rate, beside the binned heatmap."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(min(7.0, width) + width, height), layout="constrained")
+    left, right = fig.subplots(1, 2, width_ratios=[min(7.0, width), width])
+    points = plots.design_points(df, x, y)
+    plots.plot_design_points(points, left)
+    plots.plot_heatmap(data, right)
+    nx, ny = len(data.x_values), len(data.y_values)
+    return _Figure("heatmap", f"left: the {len(points):,} design points over {x} x {y}, "
+                   "each coloured by the share of its networks that converged; right: "
+                   f"{caption[:-1]}, in {nx} x {ny} bins (log bins for a log-uniform axis; as "
+                   "many as keep about 100 networks and 5 points in an average bin).",
+                   _png(fig))
 
 
 def _slice_figures(df, x, y, grid: dict) -> list[_Figure]:

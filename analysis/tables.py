@@ -3,38 +3,31 @@
 from __future__ import annotations
 
 import math
-import re
+import tomllib
 
 import numpy as np
 import pandas as pd
 
 from sweeps.store import open_run
 
+from .axes import (
+    GRID_AXES,
+    bin_index,
+    choose_bins,
+    grid_axes,
+    is_param_axis,
+    sample_attrs,
+    varying_axes,
+    with_bin_columns,
+)
+from .compare import paired_p_values
+from .stats import Z95, wilson_interval
+
 __all__ = ["load", "wilson_interval", "convergence_table", "fraction_converged",
            "failure_modes", "failure_mode_table", "STATIONARY_LOSSES", "FAILURE_TOL",
            "GRID_AXES", "grid_axes", "is_param_axis", "varying_axes", "OUTCOMES",
-           "FAILURE_MODES", "outcome_failure_table", "MIN_BEST_N", "best_cells",
-           "number_format", "table_formats"]
-
-#: The standard grid axes of a run's network table (as in ``sweeps.spec.AXES``).
-GRID_AXES = ("task", "hidden", "activation", "loss", "init", "init_scale", "momentum", "lr")
-
-_PARAM_AXIS = re.compile(r"^(W1\[\d+,\d+\]|b1\[\d+\]|W2\[\d+\]|b2)$")
-
-
-def is_param_axis(name: str) -> bool:
-    """Return whether a column is an initial-parameter axis (``"W1[0,1]"``, ``"b2"``, ...)."""
-    return isinstance(name, str) and _PARAM_AXIS.match(name) is not None
-
-
-def grid_axes(df: pd.DataFrame) -> list[str]:
-    """Return the grid axes among ``df``'s columns: standard axes, then parameter axes."""
-    return [a for a in GRID_AXES if a in df] + [c for c in df.columns if is_param_axis(c)]
-
-
-def varying_axes(df: pd.DataFrame, exclude=()) -> list[str]:
-    """Return the grid axes (:func:`grid_axes` order) that take more than one value in ``df``."""
-    return [a for a in grid_axes(df) if a not in exclude and df[a].nunique() > 1]
+           "FAILURE_MODES", "outcome_failure_table", "MIN_BEST_N", "TIE_ALPHA", "best_cells",
+           "number_format", "table_formats", "Z95"]
 
 #: Outcome labels (as in ``kernels.OUTCOMES``).
 OUTCOMES = ("converged", "slow", "plateau", "stuck", "saturated", "diverged")
@@ -45,6 +38,10 @@ FAILURE_MODES = ("converged", "half4", "half2", "third3", "satwrong", "other")
 #: Fewest networks a cell needs before :func:`best_cells` may name it best: one
 #: network out of one converged is a rate of 1 with a Wilson interval of 0.21 - 1.
 MIN_BEST_N = 10
+
+#: Significance level of the paired test in :func:`best_cells`: a cell is tied with
+#: the best unless the exact McNemar test rejects equal rates at this level.
+TIE_ALPHA = 0.05
 
 #: Loss of each XOR stationary pattern at its exact outputs, by loss function.
 #: ``satwrong`` (one output at its wrong target, three at their right targets) has
@@ -62,52 +59,92 @@ STATIONARY_LOSSES = {
 #: closer than this to it.
 FAILURE_TOL = 0.05
 
-Z95 = 1.959963984540054
-
-
 def load(run_dir, columns: list[str] | None = None) -> pd.DataFrame:
-    """Return a run's network table (only ``columns``, if given)."""
-    return open_run(run_dir).networks(columns=columns)
+    """Return a run's network table (only ``columns``, if given).
 
-
-def wilson_interval(k, n, z: float = Z95):
-    r"""Return the Wilson score interval (low, high) for k successes in n trials.
-
-    .. math::
-
-        \\frac{k + z^2/2}{n + z^2} \\pm \\frac{z}{n + z^2}\\sqrt{\\frac{k(n-k)}{n} + \\frac{z^2}{4}}
-
-    Works elementwise on arrays; n = 0 gives (0, 1).
+    ``attrs["sampled"]`` maps each axis of the spec's ``[sample]`` table to its
+    distribution (empty for a grid run) and ``attrs["sample_bounds"]`` to its
+    bounds: :func:`convergence_table` bins those axes.
     """
-    k = np.asarray(k, dtype=np.float64)
-    n = np.asarray(n, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        centre = (k + z * z / 2) / (n + z * z)
-        half = z / (n + z * z) * np.sqrt(np.where(n > 0, k * (n - k) / n, 0) + z * z / 4)
-    # exact ends at k = 0 and k = n (the formula gives them up to rounding)
-    low = np.where((n > 0) & (k > 0), np.clip(centre - half, 0, 1), 0.0)
-    high = np.where((n > 0) & (k < n), np.clip(centre + half, 0, 1), 1.0)
-    return low, high
+    run = open_run(run_dir)
+    df = run.networks(columns=columns)
+    try:
+        spec_data = tomllib.loads((run.path / "spec.toml").read_text())
+    except (OSError, tomllib.TOMLDecodeError):
+        spec_data = {}
+    df.attrs.update(sample_attrs(spec_data))
+    return df
 
 
 def _pooled(df: pd.DataFrame, by: list[str]) -> list[str]:
     return varying_axes(df, exclude=by)
 
 
-def convergence_table(df: pd.DataFrame, by: list[str] | tuple = ()) -> pd.DataFrame:
+def convergence_table(df: pd.DataFrame, by: list[str] | tuple = (), *,
+                      bins=None) -> pd.DataFrame:
     """Summarize convergence per group of ``by`` axes; every other axis is pooled.
 
-    Columns: ``n``, ``converged``, ``rate`` with its 95% Wilson interval
-    (``rate_low``, ``rate_high``); median and quartiles of ``converged_epoch`` among
-    converged networks (``epochs_median``, ``epochs_q25``, ``epochs_q75``);
-    ``expected_epochs``, the expected epochs to a solution when failed networks are
-    restarted and each failure costs the epoch limit (Fahlman 1988):
-    (sum of converged epochs + failures x limit) / converged, inf when none
-    converged; one ``n_<outcome>`` column per outcome; the median and mean of
-    ``final_loss``.  ``table.attrs["pooled"]`` lists the varying axes that were pooled.
+    Continuous axes of ``by`` (the sampled axes of a run's ``[sample]`` design,
+    :func:`analysis.axes.continuous_axes`) are grouped into bins, each other axis
+    by value; a grid run's table has no bins.
+
+    Parameters
+    ----------
+    df : DataFrame, shape (n_nets, ...)
+        Network table (:func:`load`).
+    by : list of str
+        Grouping axes.
+    bins : None, int or dict
+        None: automatic bins for the continuous axes of ``by``, as many per axis
+        as keep an average bin at 100 networks or more (rule and log bins:
+        :mod:`analysis.axes`).  An int: that many bins for each of them.  A dict
+        ``{axis: count or edges}``: those bins for those axes of ``by`` (a numeric
+        grid axis too), automatic ones for the other continuous axes.  Networks
+        outside given edges are left out (``attrs["left_out"]`` counts them).
+
+    Returns
+    -------
+    DataFrame
+        One row per group present, sorted by ``by``: the ``by`` axes, where a
+        binned axis's column holds the bin's centre (geometric for log bins),
+        followed by ``<axis>_low`` and ``<axis>_high``, its edges; ``n``,
+        ``converged``, ``rate`` with its 95% Wilson interval (``rate_low``,
+        ``rate_high``); median and quartiles of ``converged_epoch`` among converged
+        networks (``epochs_median``, ``epochs_q25``, ``epochs_q75``);
+        ``expected_epochs``, the expected epochs to a solution when failed networks
+        are restarted and each failure costs the epoch limit (Fahlman 1988): (sum
+        of converged epochs + failures x limit) / converged, inf when none
+        converged; one ``n_<outcome>`` column per outcome; the median and mean of
+        ``final_loss``.  ``attrs``: ``pooled``, the varying axes that were pooled;
+        ``by``; ``bins``, ``{axis: analysis.axes.Bins}`` of the binned axes;
+        ``left_out``.
+
+    Raises
+    ------
+    ValueError
+        If ``bins`` names an axis not in ``by`` or not numeric, or gives a count
+        below 1 or edges that do not increase.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(1)
+    >>> df = pd.DataFrame({"lr": 10 ** rng.uniform(-1, 2, 400), "epochs": 100,
+    ...                    "converged_epoch": rng.choice([-1, 50], 400), "outcome": "slow",
+    ...                    "final_loss": 0.1})
+    >>> df.attrs.update(sampled={"lr": "loguniform"}, sample_bounds={"lr": (0.1, 100.0)})
+    >>> t = convergence_table(df, by=["lr"], bins=2)
+    >>> t[["lr", "lr_low", "lr_high", "n"]].round(2).to_dict("list")  # log bins
+    {'lr': [0.56, 17.78], 'lr_low': [0.1, 3.16], 'lr_high': [3.16, 100.0], 'n': [210, 190]}
     """
     by = list(by)
+    chosen = choose_bins(df, by, bins)
     d = df.assign(_ok=df["converged_epoch"] >= 0, _one=0)
+    left_out = 0
+    if chosen:
+        d = d.assign(**{a: bin_index(df[a], b) for a, b in chosen.items()})
+        inside = (d[list(chosen)] >= 0).all(axis=1)
+        left_out = int((~inside).sum())
+        d = d[inside]
     keys = by or ["_one"]
     grouped = d.groupby(keys, observed=True, sort=True)
     out = pd.DataFrame({"n": grouped.size(), "converged": grouped["_ok"].sum()})
@@ -128,10 +165,13 @@ def convergence_table(df: pd.DataFrame, by: list[str] | tuple = ()) -> pd.DataFr
             else 0
     out["final_loss_median"] = grouped["final_loss"].median()
     out["final_loss_mean"] = grouped["final_loss"].mean()
-    out = out.reset_index()
+    out = with_bin_columns(out.reset_index(), chosen)
     if not by:
         out = out.drop(columns="_one")
     out.attrs["pooled"] = _pooled(df, by)
+    out.attrs["by"] = by
+    out.attrs["bins"] = chosen
+    out.attrs["left_out"] = left_out
     return out
 
 
@@ -346,30 +386,44 @@ def outcome_failure_table(df: pd.DataFrame, tol: float = FAILURE_TOL) -> pd.Data
     return counts
 
 
-def best_cells(table: pd.DataFrame, *, min_n: int = MIN_BEST_N) -> pd.DataFrame:
+def best_cells(table: pd.DataFrame, df: pd.DataFrame | None = None, *,
+               min_n: int = MIN_BEST_N, alpha: float = TIE_ALPHA) -> pd.DataFrame:
     """Return the best cell of a convergence table and the cells statistically tied with it.
 
-    The rule: among cells of at least ``min_n`` networks, the best has the highest
+    The best: among cells of at least ``min_n`` networks, the one with the highest
     lower end of its 95% Wilson interval (``rate_low``; fewer expected epochs break
-    ties); a cell is *tied* with it when its interval reaches the best cell's lower
-    end (``rate_high >= rate_low`` of the best), i.e. the two intervals overlap.  A
-    small cell with a perfect rate has a wide interval and so ranks below a large
-    cell with a slightly lower rate.
+    ties).  A small cell with a perfect rate has a wide interval and so ranks below
+    a large cell with a slightly lower rate.
+
+    Tied, given the network table ``df``: the exact McNemar test of the cell
+    against the best, on their paired networks (replicate r of one with replicate r
+    of the other, as :func:`analysis.compare` pairs them), does not reject equal
+    rates at level ``alpha``.  The pairs share their initial draws, so this test
+    tells apart cells whose independent intervals overlap.  Without ``df`` (a table
+    alone), a cell is tied when its interval reaches the best cell's lower end
+    (``rate_high >= rate_low`` of the best), i.e. the two intervals overlap.
 
     Parameters
     ----------
     table : DataFrame
         :func:`convergence_table`'s output (``n``, ``rate_low``, ``rate_high``,
-        ``expected_epochs``).
+        ``expected_epochs``; its ``attrs["by"]`` and ``attrs["bins"]`` say how
+        networks fall into its cells).
+    df : DataFrame, optional
+        The network table the table was made from, with ``replicate`` and
+        ``converged_epoch``: ties by the paired test.
     min_n : int
         Fewest networks a cell needs to be ranked.
+    alpha : float
+        Level of the paired test.
 
     Returns
     -------
     DataFrame
         The best cell first, then the tied cells by the same ranking, with a bool
-        column ``tied`` (False for the best); empty when no cell has ``min_n``
-        networks.
+        column ``tied`` (False for the best); with ``df``, also ``n_pairs`` and
+        ``p_value`` of the paired test against the best (NaN on the best's row).
+        Empty when no cell has ``min_n`` networks.
 
     Examples
     --------
@@ -382,10 +436,34 @@ def best_cells(table: pd.DataFrame, *, min_n: int = MIN_BEST_N) -> pd.DataFrame:
                                                     ascending=[False, True], kind="stable")
     if ranked.empty:
         return ranked.assign(tied=pd.Series(dtype=bool))
-    top_low = ranked["rate_low"].iloc[0]
-    out = ranked[ranked["rate_high"] >= top_low].copy()
+    by = list(table.attrs.get("by", [a for a in grid_axes(table)]))
+    if df is None or "replicate" not in df or any(a not in df for a in by):
+        top_low = ranked["rate_low"].iloc[0]
+        out = ranked[ranked["rate_high"] >= top_low].copy()
+        out["tied"] = [False] + [True] * (len(out) - 1)
+        return out
+    cells = _cell_positions(df, ranked, by, table.attrs.get("bins", {}))
+    tests = paired_p_values(df, cells, by, 0, range(1, len(ranked)))
+    out = ranked.assign(n_pairs=[np.nan] + tests["n_pairs"].tolist(),
+                        p_value=[np.nan] + tests["p_value"].tolist())
+    out = out[np.r_[True, tests["p_value"].to_numpy() >= alpha]].copy()
     out["tied"] = [False] + [True] * (len(out) - 1)
     return out
+
+
+def _cell_positions(df: pd.DataFrame, rows: pd.DataFrame, by: list[str], bins: dict
+                    ) -> np.ndarray:
+    """Return the position in ``rows`` of each network's cell, or -1, shape (n_nets,)."""
+    if not by:
+        return np.zeros(len(df), dtype=np.int64)
+
+    def keys(frame):
+        return pd.DataFrame({a: bin_index(frame[a], bins[a]) if a in bins else
+                             frame[a].astype(object).to_numpy() for a in by})
+
+    right = keys(rows).assign(_pos=np.arange(len(rows)))
+    pos = keys(df).merge(right, on=by, how="left")["_pos"]
+    return pos.fillna(-1).to_numpy(dtype=np.int64)
 
 
 def number_format(values) -> str | None:

@@ -3,7 +3,7 @@
     python examples/gallery.py [--out runs] [--dest docs/gallery] [--jobs N]
 
 Runs (or resumes) kolen-pollack-slice, kolen-pollack-range, init-schemes,
-hidden-width and parity into ``--out``, writes each study's HTML report, saves
+hidden-width, parity and lr-momentum-sobol into ``--out``, writes each study's HTML report, saves
 one small PNG per study into ``--dest`` and prints the figures the README quotes.
 A first run on 2 cores takes a few minutes, most of it compiling the parity
 kernels (one per task and hidden width); the cache makes later runs fast.
@@ -12,8 +12,11 @@ kernels (one per task and hidden width); the cache makes later runs fast.
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 from matplotlib.figure import Figure
 
 import analysis
@@ -22,8 +25,12 @@ from analysis import plots, slices
 from analysis.report import write_report
 
 STUDIES = ("kolen-pollack-slice", "kolen-pollack-range", "init-schemes", "hidden-width",
-           "parity")
+           "parity", "lr-momentum-sobol")
 DPI = 100
+#: Bins of the effective learning rate lr / (1 - momentum): quarter decades, 0.1 to 1000.
+EFFECTIVE_EDGES = 10.0 ** np.arange(-1.0, 3.01, 0.25)
+#: Momentum groups of the sampled study's second panel.
+MOMENTUM_GROUPS = (0.0, 0.3, 0.6, 0.95)
 
 
 def _save(fig: Figure, path: Path) -> None:
@@ -72,6 +79,68 @@ def rate_figure(df, dest: Path, name: str, axis: str, by: str, title: str) -> No
     print(table.pivot(index=axis, columns=by, values="rate").round(3).to_string())
 
 
+def design_points(df: pd.DataFrame) -> pd.DataFrame:
+    """One row per design point of a sampled run: its axes and its convergence rate."""
+    ok = df.assign(ok=df["converged_epoch"] >= 0)
+    return ok.groupby("point").agg(lr=("lr", "first"), momentum=("momentum", "first"),
+                                   init_scale=("init_scale", "first"), rate=("ok", "mean"))
+
+
+def effective_lr_table(df: pd.DataFrame) -> pd.DataFrame:
+    """Convergence by effective learning rate lr / (1 - momentum) (binned) and momentum group."""
+    effective = (df["lr"] / (1 - df["momentum"])).to_numpy()
+    k = np.digitize(effective, EFFECTIVE_EDGES) - 1
+    labels = [f"{a:g}-{b:g}" for a, b in itertools.pairwise(MOMENTUM_GROUPS)]
+    binned = df.assign(lr_eff=np.sqrt(EFFECTIVE_EDGES[k] * EFFECTIVE_EDGES[k + 1]),
+                       momentum=pd.cut(df["momentum"], MOMENTUM_GROUPS, labels=labels,
+                                       include_lowest=True))
+    table = analysis.convergence_table(binned, by=["momentum", "lr_eff"])
+    return table[table["n"] >= 200]  # ~4 design points or more per bin
+
+
+def sobol_figure(df, dest: Path) -> None:
+    """The Sobol design over lr x momentum coloured by rate; rate against lr / (1 - momentum)."""
+    points = design_points(df)
+    fig = Figure(figsize=(11, 4.4), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    dots = left.scatter(points["lr"], points["momentum"], c=points["rate"], s=12,
+                        cmap="viridis", vmin=0, vmax=1)
+    lr = np.geomspace(0.1, 30, 400)
+    for c in (10, 100):  # dashed: constant effective learning rate
+        m = 1 - lr / c
+        keep = (m >= 0) & (m <= 0.95)
+        left.plot(lr[keep], m[keep], "--", color="0.2", lw=1)
+        left.annotate(f"{c}", (lr[keep][0], 0.95), xytext=(-3, 2), textcoords="offset points",
+                      fontsize=8, ha="right", va="bottom")
+    left.set_xscale("log")
+    left.set_ylim(-0.03, 1.0)
+    left.set(xlabel="learning rate", ylabel="momentum",
+             title=f"{len(points):,} Sobol points x 50 networks; dashed: lr/(1-momentum) "
+                   "= 10, 100")
+    left.title.set_fontsize(10)
+    fig.colorbar(dots, ax=left, label="convergence rate within 5,000 epochs")
+    plots.plot_rate(effective_lr_table(df), "lr_eff", right, by="momentum")
+    right.set_xlabel("effective learning rate lr / (1 - momentum), binned")
+    right.set_title("below about 10 only lr / (1 - momentum) matters", fontsize=10)
+    _save(fig, dest / "lr-momentum-sobol.png")
+    ok = df["converged_epoch"] >= 0
+    effective = df["lr"] / (1 - df["momentum"])
+    print(f"  {ok.mean():.1%} converged overall")
+    edges = [0.1, 0.3, 1, 3, 10, 30, 100, 1000]
+    groups = pd.cut(effective, edges)
+    by_m = pd.cut(df["momentum"], MOMENTUM_GROUPS, include_lowest=True)
+    print("  rate and median epochs by lr / (1 - momentum) (rows) and momentum (columns)")
+    print(ok.groupby([groups, by_m], observed=True).mean().unstack().round(3).to_string())
+    epochs = df["converged_epoch"].where(ok)
+    print(epochs.groupby([groups, by_m], observed=True).median().unstack().to_string())
+    good = effective < 10
+    print(f"  effective lr below 10: {ok[good].mean():.1%} of {good.sum():,} networks; by "
+          "init_scale:")
+    scale = pd.cut(df["init_scale"], [0.25, 0.5, 1, 2, 3, 4], include_lowest=True)
+    print(ok[good].groupby(scale[good], observed=True).mean().round(3).to_string())
+    print(df["outcome"][effective >= 30].value_counts(normalize=True).round(3).to_string())
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the studies, write their reports and the gallery PNGs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -100,6 +169,8 @@ def main(argv: list[str] | None = None) -> None:
     parity = frames["parity"]
     rate_figure(parity.assign(task=parity["task"].astype(str)), dest, "parity", "hidden",
                 "task", "convergence rate by hidden width (sigmoid, bce, lr 2, 5,000 epochs)")
+    print("lr-momentum-sobol")
+    sobol_figure(frames["lr-momentum-sobol"], dest)
 
 
 if __name__ == "__main__":

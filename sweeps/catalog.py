@@ -29,9 +29,9 @@ class RunSummary:
 
     ``state`` is ``"complete"``, ``"N% done"`` (networks of the done chunks, rounded
     down) or ``"damaged"`` (the manifest cannot be read, or a done chunk's part is
-    missing or truncated).  ``n_networks``, ``epochs`` and ``created`` (seconds since
-    the epoch) are None when the manifest is damaged; ``size`` is the bytes of all
-    the directory's files.
+    missing or truncated).  ``n_networks``, ``epochs``, ``created`` (seconds since
+    the epoch) and ``n_done`` (networks of the done chunks) are None when the
+    manifest is damaged; ``size`` is the bytes of all the directory's files.
     """
 
     name: str
@@ -41,6 +41,7 @@ class RunSummary:
     epochs: int | None
     created: float | None
     size: int
+    n_done: int | None = None
 
 
 def _part_intact(path: Path) -> bool:
@@ -86,6 +87,7 @@ def summarize_run(path) -> RunSummary:
             created):
         created = None
     done = [int(k) for k in m["done"]]
+    nets = sum(m["chunks"][i][1] - m["chunks"][i][0] for i in done)
     intact = all(_part_intact(path / sub / store.part_name(i)) for i in done
                  for sub in store.PARTS)
     if not intact:
@@ -93,9 +95,9 @@ def summarize_run(path) -> RunSummary:
     elif len(done) == len(m["chunks"]):
         state = "complete"
     else:
-        nets = sum(m["chunks"][i][1] - m["chunks"][i][0] for i in done)
         state = f"{100 * nets // m['n_networks']}% done"  # down: 99.5% is not 100% done
-    return RunSummary(path.name, path, state, m["n_networks"], m["epochs"], created, size)
+    return RunSummary(path.name, path, state, m["n_networks"], m["epochs"], created, size,
+                      nets)
 
 
 def list_runs(parent="runs") -> list[RunSummary]:

@@ -68,7 +68,7 @@ def initial_params(spec: Spec, cols: dict[str, np.ndarray]) -> kernels.Params:
     p = kernels.Params(W1, b1, W2, b2)
     for name, value in spec.init_values.items():  # fixed, then per-network (slice) values
         p.get(name)[:] = value
-    for name in spec.param_axes:
+    for name in [*spec.param_axes, *(spec.sample.param_axes if spec.sample else ())]:
         p.get(name)[:] = cols[name]
     return p
 
@@ -78,8 +78,10 @@ def network_table(spec: Spec, result: dict) -> pd.DataFrame:
     cols = plan.network_columns(spec, result["start"], result["stop"])
     n = result["stop"] - result["start"]
     data = {"network": cols["network"], "cell": cols["cell"]}
-    # names are stored dictionary-encoded (pandas: categorical); task after the other axes
-    for axis in [*(a for a in spec.grid if a != "task"), "task"]:
+    # names are stored dictionary-encoded (pandas: categorical); sampled axes and the design
+    # point after the grid's axes; task after them all
+    sampled = [*spec.sample.names, "point"] if spec.sample else []
+    for axis in [*(a for a in spec.grid if a != "task"), *sampled, "task"]:
         values = cols[axis]
         data[axis] = (_categorical(values, list(spec.grid[axis]))
                       if values.dtype.kind in "OU" else values)
@@ -99,15 +101,15 @@ def network_table(spec: Spec, result: dict) -> pd.DataFrame:
 
 
 def _categorical(values: np.ndarray, categories: list) -> pd.Categorical:
-    """Return ``pd.Categorical(values, categories)``, looking up each distinct value once.
+    """Return ``pd.Categorical(values, categories)`` from one comparison per category.
 
-    pandas would convert every value to its string type and hash it: three fifths
-    of the time it took to build a chunk's network table.
+    pandas would convert every value to its string type and hash it (three fifths
+    of the time it took to build a chunk's network table); a grid has few names.
     """
-    distinct, inverse = np.unique(values, return_inverse=True)
-    position = {v: i for i, v in enumerate(categories)}
-    codes = np.array([position[v] for v in distinct.tolist()], dtype=np.int64)
-    return pd.Categorical.from_codes(codes[inverse], categories=categories)
+    codes = np.full(len(values), -1, dtype=np.int64)  # -1: not a category (NaN)
+    for code, name in enumerate(categories):
+        codes[values == name] = code
+    return pd.Categorical.from_codes(codes, categories=categories)
 
 
 def curve_table(result: dict) -> pa.Table:

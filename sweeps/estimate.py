@@ -122,7 +122,7 @@ def estimate(spec: Spec, *, jobs: int, chunk_size: int, device: str = "cpu",
     done = set(done)
     chunks = [c for c in plan.make_chunks(spec, chunk_size) if c.index not in done]
     per_group = plan.networks_per_group(spec)  # the group size the chunks follow
-    momenta = list(spec.grid["momentum"])
+    momenta = list(spec.values("momentum"))
     sizes = sorted({c.stop - c.start for c in chunks})
     needs, seen = {}, {}
     for group in _groups(spec):

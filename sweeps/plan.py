@@ -1,13 +1,15 @@
 """Expansion of a spec into cells, networks and chunks; deterministic, independent of chunking.
 
 Cells are the product of the grid axes in :data:`sweeps.spec.AXES` order, then
-the parameter axes in the spec's order (the first axis varies slowest); cell
-``c`` holds networks ``c * R .. c * R + R - 1`` for R replicates.  Replicate
-``r`` of every cell uses the seed ``(spec.seed << 32) + r``, so it starts from
-the same base draw in every cell (comparisons across cells are paired).  The
-axes that change the compiled kernel (task, hidden, activation, loss) come
-first, so each kernel's networks form one contiguous range of ids, which is cut
-into chunks.
+the parameter axes in the spec's order, then the points of a ``[sample]`` design
+(the first axis varies slowest, the design point fastest); cell ``c`` holds
+networks ``c * R .. c * R + R - 1`` for R replicates.  Replicate ``r`` of every
+cell uses the seed ``(spec.seed << 32) + r``, so it starts from the same base
+draw in every cell and at every design point (comparisons are paired).  A design
+point's values are looked up in the whole design, drawn once from the spec alone
+(:func:`sweeps.design.design_values`).  The axes that change the compiled kernel
+(task, hidden, activation, loss) come first, so each kernel's networks form one
+contiguous range of ids, which is cut into chunks.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def default_chunk_size(spec: Spec, jobs: int) -> int:
 
 def networks_per_group(spec: Spec) -> int:
     """Return the networks of one kernel group (one task, hidden, activation, loss)."""
-    per_group = spec.replicates
+    per_group = spec.replicates * (spec.sample.n if spec.sample else 1)
     for axis in list(spec.grid)[KERNEL_AXES:]:
         per_group *= len(spec.grid[axis])
     return per_group
@@ -81,14 +83,25 @@ def network_columns(spec: Spec, start: int, stop: int) -> dict[str, np.ndarray]:
 
 
 def columns_of(spec: Spec, ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Return :func:`network_columns` for the networks ``ids`` (int64, any order)."""
+    """Return :func:`network_columns` for the networks ``ids`` (int64, any order).
+
+    A sampled spec adds each sampled axis (float64, design order) and ``point``
+    (int64, the design point).
+    """
     ids = np.asarray(ids, dtype=np.int64)
     cells = ids // spec.replicates
     replicate = ids % spec.replicates
     cols = {"network": ids, "cell": cells}
-    index = np.unravel_index(cells, tuple(len(v) for v in spec.grid.values()))
-    for axis, idx in zip(spec.grid, index, strict=True):
+    shape = [len(v) for v in spec.grid.values()] + ([spec.sample.n] if spec.sample else [])
+    index = np.unravel_index(cells, shape)
+    for axis, idx in zip(spec.grid, index, strict=False):
         cols[axis] = np.asarray(spec.grid[axis])[idx]
+    if spec.sample is not None:
+        point = index[-1].astype(np.int64)
+        values = spec.sample.values(spec.seed)
+        for axis in spec.sample.names:
+            cols[axis] = values[axis][point]
+        cols["point"] = point
     cols["replicate"] = replicate
     cols["seed"] = (np.int64(spec.seed) << 32) + replicate
     return cols

@@ -30,7 +30,7 @@ import numpy as np
 
 import kernels
 
-from . import plan, store
+from . import design, plan, store
 from .chunk import compute_chunk, curve_table, network_table
 from .spec import Spec, load_spec
 from .warmup import warm_with_progress
@@ -43,9 +43,12 @@ log = logging.getLogger(__name__)
 BACKENDS = {"threads": "threading", "loky": "loky", "processes": "loky"}
 
 
-def _versions() -> dict[str, str]:
-    return {"xorsweep": kernels.__version__, "numba": metadata.version("numba"),
-            "numpy": np.__version__, "python": platform.python_version()}
+def _versions(spec: Spec) -> dict[str, str]:
+    versions = {"xorsweep": kernels.__version__, "numba": metadata.version("numba"),
+                "numpy": np.__version__, "python": platform.python_version()}
+    if spec.sample is not None:  # SciPy draws the Sobol and Latin-hypercube designs
+        versions["scipy"] = metadata.version("scipy")
+    return versions
 
 
 def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: str = "cpu"
@@ -86,7 +89,7 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
     chunks = plan.make_chunks(spec, chunk_size)
     manifest = {"format": 1, "name": spec.name, "spec_digest": spec.digest(), "device": device,
                 "epochs": spec.epochs, "n_networks": spec.n_networks,
-                "versions": _versions(),
+                "versions": _versions(spec),
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                 "chunk_size": chunk_size, "chunks": [[c.start, c.stop] for c in chunks],
                 "done": {}, "created": time.time(), "elapsed_s": 0.0}
@@ -191,9 +194,16 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         cannot be reached or has no worker (nothing is written).
     RuntimeError
         If ``device="cuda"`` and no GPU is usable (nothing is written).
+
+    Warns
+    -----
+    DesignWarning
+        If the spec's ``[sample]`` design is Sobol with ``n`` not a power of two
+        (:func:`sweeps.design.warn_if_unbalanced`); the run goes ahead.
     """
     spec = load_spec(spec)  # every check below comes before anything touches the disk
     jobs, joblib_backend, _ = _check_options(spec, jobs, backend, chunk_size, scheduler, device)
+    design.warn_if_unbalanced(spec.sample)
     if backend == "dask":  # connect first: an unreachable cluster writes nothing
         from . import cluster
 
@@ -247,6 +257,7 @@ def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "thread
 
     spec = load_spec(spec)
     jobs, _, size = _check_options(spec, jobs, backend, chunk_size, scheduler, device)
+    design.warn_if_unbalanced(spec.sample)
     if backend == "dask":
         from . import cluster
 

@@ -13,6 +13,11 @@ fixes parameters to one value each; a parameter named in neither is drawn from
 the network's seed by ``init`` and ``init_scale``.  Two parameter axes and fixed
 values for the rest make an *init slice* (Kolen & Pollack 1990).
 
+A ``[sample]`` table puts ``n`` points of a random, Sobol or Latin-hypercube design
+over continuous axes (``lr``, ``momentum``, ``init_scale``, parameters) instead of
+grid values, crossed with the grid's other axes: :mod:`sweeps.design` validates it
+and draws the points; an axis is in one table or the other.
+
 Limits, all checked before anything is written: at most :data:`MAX_NETWORKS`
 (2**32) networks per spec, so that replicate seeds ``(seed << 32) + r`` stay
 distinct and the chunk table stays small; at most :data:`MAX_AXIS_VALUES`
@@ -41,7 +46,10 @@ import numpy as np
 from kernels import ACTIVATIONS, LOSSES, SCHEMES, parse_param_name, tasks
 from kernels.training import MAX_EPOCHS
 
+from .design import Sample, parse_sample
 from .errors import SpecError
+from .errors import finite_float as _float
+from .errors import show as _show
 from .overrides import apply_overrides
 
 __all__ = ["Spec", "SpecError", "load_spec", "bundled_specs", "AXES", "DEFAULTS", "CRITERIA",
@@ -90,7 +98,7 @@ MAX_DESCRIPTION = 10_000
 _DRAW_BOUND = {"uniform": 1.0, "normal": 8.6, "xavier": math.sqrt(3), "he": 8.6 * math.sqrt(2)}
 
 _TOP_KEYS = ("name", "description", *(k for k in DEFAULTS if k != "grid"), "criterion",
-             "grid", "init_values")
+             "grid", "init_values", "sample")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CHOICES = {"task": tasks.NAMES, "init": SCHEMES, "activation": ACTIVATIONS, "loss": LOSSES}
 
@@ -99,9 +107,11 @@ _CHOICES = {"task": tasks.NAMES, "init": SCHEMES, "activation": ACTIVATIONS, "lo
 class Spec:
     """A validated sweep spec.
 
-    ``grid`` maps every axis in :data:`AXES`, then every parameter axis, to its
-    values; ``init_values`` maps parameter names to fixed initial values.
-    ``target_error`` is the threshold of the chosen ``criterion``.
+    ``grid`` maps every axis in :data:`AXES` that is not sampled, then every
+    parameter axis, to its values; ``init_values`` maps parameter names to fixed
+    initial values; ``sample`` is the ``[sample]`` design (None for a grid alone),
+    whose axes are absent from ``grid``.  ``target_error`` is the threshold of the
+    chosen ``criterion``.
     """
 
     name: str
@@ -115,11 +125,13 @@ class Spec:
     description: str = ""
     criterion: str = "target-error"
     init_values: dict[str, float] = field(default_factory=dict)
+    sample: Sample | None = None
 
     @property
     def n_cells(self) -> int:
-        """Number of grid cells (the product of the axis lengths)."""
-        return math.prod(len(v) for v in self.grid.values())
+        """Number of cells: the product of the grid's axis lengths, times the design's points."""
+        return math.prod(len(v) for v in self.grid.values()) * (
+            self.sample.n if self.sample else 1)
 
     @property
     def n_networks(self) -> int:
@@ -141,6 +153,14 @@ class Spec:
         """The grid axes that set an initial parameter (``"W1[0,1]"``, ...), in cell order."""
         return tuple(a for a in self.grid if a not in AXES)
 
+    def values(self, axis: str) -> tuple:
+        """Return the distinct values an axis takes: its grid values, or the design's, sorted."""
+        if axis in self.grid:
+            return self.grid[axis]
+        if self.sample is not None and axis in self.sample.axes:
+            return tuple(np.unique(self.sample.values(self.seed)[axis]).tolist())
+        raise KeyError(axis)
+
     def to_dict(self) -> dict[str, Any]:
         """Return the spec as plain data, every axis as an explicit list.
 
@@ -160,17 +180,19 @@ class Spec:
                      if not (a == "task" and self.task is not None)}
         if self.init_values:
             d["init_values"] = dict(self.init_values)
+        if self.sample is not None:
+            d["sample"] = self.sample.to_dict()
         return d
 
     def to_toml(self) -> str:
         """Return the spec as TOML (explicit lists), which :func:`load_spec` reads back."""
         d = self.to_dict()
         lines = [f"{k} = {json.dumps(v)}" for k, v in d.items()
-                 if k not in ("grid", "init_values")]
-        for table in ("grid", "init_values"):
+                 if k not in ("grid", "init_values", "sample")]
+        for table in ("grid", "init_values", "sample"):
             if table in d:
                 lines += ["", f"[{table}]"]
-                lines += [f"{_toml_key(a)} = {json.dumps(v)}" for a, v in d[table].items()]
+                lines += [f"{_toml_key(a)} = {_toml_value(v)}" for a, v in d[table].items()]
         return "\n".join(lines) + "\n"
 
     def digest(self) -> str:
@@ -181,28 +203,16 @@ class Spec:
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
-def _show(value) -> str:
-    """Return ``repr(value)``, cut to 40 characters: messages stay one short line."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
-
-
-def _float(key: str, value, sep: str = ": ") -> float:
-    """Return ``value`` as a finite float, or raise naming ``key`` (then ``sep``, the value)."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise SpecError(f"{key}{sep}{_show(value)} must be a finite number")
-    try:
-        v = float(value)
-    except OverflowError:  # an integer beyond the largest float
-        raise SpecError(f"{key}{sep}{_show(value)} is too large for a float; use a number of at "
-                        f"most {np.finfo(np.float64).max:.4g} in size") from None
-    if not math.isfinite(v):
-        raise SpecError(f"{key}{sep}{_show(value)} must be a finite number")
-    return v
-
-
 def _toml_key(key: str) -> str:
     return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else json.dumps(key)
+
+
+def _toml_value(value) -> str:
+    """Return a value as TOML: JSON for lists and scalars, ``{ k = v }`` for a table."""
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_value(v)}"
+                                for k, v in value.items()) + " }"
+    return json.dumps(value)
 
 
 def bundled_specs() -> dict[str, Path]:
@@ -338,20 +348,34 @@ def _validate(data: dict) -> Spec:
                 raise SpecError(f"grid: parameter {param} is named twice (spaces are ignored); "
                                 "keep one of them")
             params[param] = grid_in[a]
+    sample = (parse_sample(data["sample"], {*(a for a in grid_in if a in AXES), *params})
+              if "sample" in data else None)
+    sampled = {} if sample is None else sample.axes
     grid = {a: _axis(a, grid_in.get(a, [task] if a == "task" else DEFAULTS["grid"].get(a)))
-            for a in AXES}
+            for a in AXES if a not in sampled}
     grid |= {a: _axis(a, raw) for a, raw in params.items()}
-    init_values = _init_values(data.get("init_values", {}), params)
-    _check_param_range([*params, *init_values], grid)
-    _check_param_values(grid, params, init_values, top["dtype"])
-    _check_in_dtype(grid, top["dtype"])
-    n_networks = math.prod(len(v) for v in grid.values()) * top["replicates"]
+    sampled_params = () if sample is None else sample.param_axes
+    init_values = _init_values(data.get("init_values", {}),
+                               dict.fromkeys(params, "grid") | dict.fromkeys(sampled_params,
+                                                                              "sample"))
+    _check_param_range([*params, *sampled_params, *init_values], grid)
+    # what the checks of values need: each axis's values, or a sampled axis's bounds
+    bounds = {a: (f"sample.{a}", sampled[a][1:]) for a in sampled}
+    _check_sampled(bounds)
+    _check_param_values(
+        {**{a: (a, grid[a]) for a in params}, **{a: bounds[a] for a in sampled_params},
+         **{a: (a, (v,)) for a, v in init_values.items()}}, top["dtype"])
+    _check_in_dtype({a: bounds.get(a) or (f"grid.{a}", grid[a]) for a in ("init_scale",
+                                                                          "momentum")},
+                    grid["init"], top["dtype"])
+    n_networks = math.prod(len(v) for v in grid.values()) * top["replicates"] * (
+        sample.n if sample else 1)
     if n_networks > MAX_NETWORKS:
         raise SpecError(f"replicates: the spec has {n_networks:,} networks (cells x "
                         f"replicates), more than the limit of 2**32 = {MAX_NETWORKS:,}; use "
                         "fewer replicates or fewer axis values, or split the sweep")
     return Spec(name=name, description=description, grid=grid, criterion=criterion,
-                init_values=init_values, **top)
+                init_values=init_values, sample=sample, **top)
 
 
 def _param_name(where: str, name: str) -> str:
@@ -368,7 +392,8 @@ def _param_name(where: str, name: str) -> str:
     return array + (f"[{','.join(map(str, index))}]" if index else "")
 
 
-def _init_values(table, grid_params) -> dict[str, float]:
+def _init_values(table, axes: dict[str, str]) -> dict[str, float]:
+    """Validate ``[init_values]``; ``axes`` maps the parameter axes to "grid" or "sample"."""
     if not isinstance(table, dict):
         raise SpecError('init_values must be a table of parameter values, e.g. '
                         '[init_values] "W1[0,0]" = 0.5')
@@ -377,8 +402,9 @@ def _init_values(table, grid_params) -> dict[str, float]:
         name = _param_name("init_values", raw)
         if name in out:
             raise SpecError(f"init_values: {name!r} is named twice; name it once")
-        if name in grid_params:
-            raise SpecError(f"init_values: {name!r} is also a grid axis; remove one of them")
+        if name in axes:
+            raise SpecError(f"init_values: {name!r} is also a {axes[name]} axis; remove one of "
+                            "them")
         out[name] = _float(f"init_values.{name}", v, " = ")
     return out
 
@@ -397,30 +423,56 @@ def _check_param_range(names, grid) -> None:
                             "the smallest hidden width")
 
 
-def _check_param_values(grid, params, init_values, dtype) -> None:
-    """Refuse initial values the run's dtype cannot hold (they are cast to it)."""
+def _check_param_values(values, dtype) -> None:
+    """Refuse initial values the run's dtype cannot hold (they are cast to it).
+
+    ``values`` maps each parameter to ``(key, values)``: its grid values, sampled
+    bounds or fixed value, and the key a message names.
+    """
     limit = float(np.finfo(dtype).max)
-    for name, values in [*((a, grid[a]) for a in params),
-                         *((a, (v,)) for a, v in init_values.items())]:
-        big = next((v for v in values if abs(v) > limit), None)
+    for key, vals in values.values():
+        big = next((v for v in vals if abs(v) > limit), None)
         if big is not None:
-            raise SpecError(f"{name} = {big!r} does not fit in {dtype} (largest {limit:.3g}); "
+            raise SpecError(f"{key} = {big!r} does not fit in {dtype} (largest {limit:.3g}); "
                             "use a smaller value")
 
 
-def _check_in_dtype(grid, dtype) -> None:
-    """Refuse init scales whose draws overflow the dtype, and float32 momenta that round to 1."""
+def _check_sampled(bounds) -> None:
+    """Refuse sampled ranges of lr, init_scale and momentum that a grid axis would refuse.
+
+    ``bounds`` maps each sampled axis to ``(key, (low, high))``; the design's values lie
+    in [low, high].
+    """
+    for axis in ("lr", "init_scale"):
+        if axis in bounds and bounds[axis][1][0] <= 0:
+            key, (low, _) = bounds[axis]
+            raise SpecError(f"{key}: low {low!r} must be > 0")
+    if "momentum" in bounds:
+        key, (low, high) = bounds["momentum"]
+        if low < 0 or high >= 1:
+            raise SpecError(f"{key}: momentum must be in [0, 1); use bounds from 0 to below 1, "
+                            "e.g. { uniform = [0, 0.95] }")
+
+
+def _check_in_dtype(values, init, dtype) -> None:
+    """Refuse init scales whose draws overflow the dtype, and float32 momenta that round to 1.
+
+    ``values`` maps ``init_scale`` and ``momentum`` to ``(key, values)``: the grid's
+    values, or a sampled axis's bounds (its values lie between them).
+    """
     limit = float(np.finfo(dtype).max)
-    bound = max(_DRAW_BOUND[s] for s in grid["init"])
-    scale = max(grid["init_scale"])
+    bound = max(_DRAW_BOUND[s] for s in init)
+    key, scales = values["init_scale"]
+    scale = max(scales)
     if scale * bound > limit:
-        raise SpecError(f"grid.init_scale: {scale!r} can overflow {dtype} with init "
-                        f"{', '.join(grid['init'])} (draws up to {bound:.3g} x scale; largest "
+        raise SpecError(f"{key}: {scale!r} can overflow {dtype} with init "
+                        f"{', '.join(init)} (draws up to {bound:.3g} x scale; largest "
                         f"{dtype} {limit:.4g}); use init_scale <= {limit / bound:.4g}")
     if dtype == "float32":
-        one = next((m for m in grid["momentum"] if np.float32(m) >= 1), None)
+        key, momenta = values["momentum"]
+        one = next((m for m in momenta if np.float32(m) >= 1), None)
         if one is not None:
-            raise SpecError(f"grid.momentum: {one!r} rounds to 1.0 in float32; use at most "
+            raise SpecError(f"{key}: {one!r} rounds to 1.0 in float32; use at most "
                             f"{float(np.nextafter(np.float32(1), np.float32(0)))!r}, or "
                             "dtype = \"float64\"")
 

@@ -314,15 +314,31 @@ class Run:
         self._check_rows(sub, index, table.num_rows)
         return table
 
-    def networks(self, columns: list[str] | None = None) -> pd.DataFrame:
+    def networks(self, columns: list[str] | None = None, *,
+                 chunks: list[int] | None = None) -> pd.DataFrame:
         """Return the network table of the done chunks, one row per network, by network id.
+
+        Parameters
+        ----------
+        columns : list of str, optional
+            Read only these columns (default: all).
+        chunks : list of int, optional
+            Read only these done chunks (default: every done chunk), e.g. the chunks
+            that finished since a reader last looked.
 
         Raises
         ------
         StoreError
-            If a done chunk's part is missing or does not match the manifest.
+            If a chunk read is missing or does not match the manifest.
+        RunError
+            If a chunk of ``chunks`` is not done.
         """
-        parts = [self._read_part("networks", i, columns) for i in self.done]
+        if chunks is None:
+            chunks = self.done
+        for i in chunks:
+            if str(i) not in self.manifest["done"]:
+                raise RunError(f"chunk {i} of {self.path} is not done")
+        parts = [self._read_part("networks", i, columns) for i in chunks]
         if not parts:
             return pd.DataFrame(columns=columns or [])
         df = pa.concat_tables(parts).to_pandas()

@@ -45,7 +45,7 @@ def warm_kernels(spec_data: dict, jobs: int = 1, sizes=None, on_warm=None) -> No
     spec = load_spec(spec_data)
     todo = [(task, H, act, loss) for task in spec.tasks for H in spec.grid["hidden"]
             for act in spec.grid["activation"] for loss in spec.grid["loss"]]
-    momenta = list(spec.grid["momentum"])  # without momentum and with it: two kernels
+    momenta = list(spec.values("momentum"))  # without momentum and with it: two kernels
     while todo:
         t0 = time.perf_counter()
         first = todo.pop(0)
@@ -127,7 +127,7 @@ def warm_with_progress(spec: Spec, jobs: int, sizes: list[int], progress: bool) 
                 for loss in spec.grid["loss"]:
                     need = kernels.training.needed_kernels(
                         X, n_hidden=H, activation=act, loss=loss, dtype=spec.dtype,
-                        sizes=sizes, momentum=list(spec.grid["momentum"]))
+                        sizes=sizes, momentum=list(spec.values("momentum")))
                     names |= {k.name for k in need}
                     todo[(task, H, act, loss)] = [k.name for k in need if not k.cached]
     uncached = {name for names_ in todo.values() for name in names_}

@@ -274,3 +274,20 @@ def test_analysis_describes_every_criterion_with_its_threshold():
         assert f"{0.25 if threshold is None else threshold:g}" in texts[criterion], criterion
     assert len(set(texts.values())) == len(CRITERIA)  # none falls back to another's words
     assert criterion_text({}, df) == texts["target-error"]  # the default criterion
+
+
+def test_analysis_reads_the_sample_table_the_specs_write():
+    import tomllib
+
+    from analysis.axes import DISTRIBUTIONS, sample_attrs
+    from sweeps.design import DISTRIBUTIONS as SPEC_DISTRIBUTIONS
+    from sweeps.spec import load_spec
+
+    assert DISTRIBUTIONS == SPEC_DISTRIBUTIONS
+    spec = load_spec({"name": "pin", "sample": {
+        "method": "lhs", "n": 4, "lr": {"loguniform": [0.1, 30]},
+        "momentum": {"uniform": [0, 0.9]}, "W1[0, 1]": {"uniform": [-2, 2]}}})
+    attrs = sample_attrs(tomllib.loads(spec.to_toml()))  # as analysis.load reads spec.toml
+    assert attrs["sampled"] == {a: d for a, (d, _, _) in spec.sample.axes.items()}
+    assert attrs["sample_bounds"] == {a: (lo, hi) for a, (_, lo, hi) in spec.sample.axes.items()}
+    assert "W1[0,1]" in attrs["sampled"]

@@ -130,7 +130,8 @@ def test_report_without_numba(run_dir):
 def test_every_bundled_spec_varies_two_axes():
     for name, path in sweeps.bundled_specs().items():  # so its default report has a heatmap
         spec = sweeps.load_spec(path)
-        assert sum(len(spec.grid[a]) > 1 for a in spec.grid) >= 2, name
+        sampled = len(spec.sample.axes) if spec.sample else 0
+        assert sum(len(spec.grid[a]) > 1 for a in spec.grid) + sampled >= 2, name
 
 
 def test_report_out_writes_elsewhere_and_keeps_other_files(run_dir, tmp_path, capsys):
@@ -287,3 +288,27 @@ def test_page_tells_outcomes_and_failure_modes_together_and_wraps_long_values(ru
     css = page[page.index("<style>"):page.index("</style>")]
     assert re.search(r"pre \{[^}]*white-space: pre-wrap", css)
     assert "position: sticky" in css
+
+
+def test_report_of_a_sampled_run_draws_the_points_beside_binned_heatmaps(tmp_path):
+    spec = {"name": "sampled", "epochs": 120, "replicates": 10, "record_every": 40,
+            "sample": {"method": "sobol", "n": 64, "lr": {"loguniform": [0.1, 30]},
+                       "momentum": {"uniform": [0, 0.9]}}}
+    sweeps.run(spec, out=tmp_path)
+    run_dir = tmp_path / "sampled"
+    df = analysis.load(run_dir)
+    assert df.attrs["sampled"] == {"lr": "loguniform", "momentum": "uniform"}
+    assert choose_axes(df) == ("lr", "momentum")  # the sampled axes, in the spec's order
+    page = write_report(run_dir).read_text()
+    names = {p.stem for p in (run_dir / "report").glob("*.png")}
+    assert {"heatmap", "heatmap_expected_epochs", "loss_curves", "epochs"} <= names
+    assert not any(n.startswith("slice_") for n in names)
+    assert "the 64 design points over lr x momentum" in page
+    assert "in 2 x 2 bins" in page  # 640 networks, 64 points: 2 x 2 bins of 160
+    csv = pd.read_csv(run_dir / "report" / "summary.csv")
+    assert list(csv.columns[:6]) == ["momentum", "momentum_low", "momentum_high", "lr", "lr_low",
+                                     "lr_high"]
+    assert csv["n"].sum() == 640
+    assert len(csv) == 4
+    assert "Best cell: <b>momentum 0" in page
+    assert "paired" in page

@@ -248,12 +248,14 @@ def test_toml_round_trip_and_digest(tmp_path):
 def test_bundled_specs_are_valid():
     names = set(sweeps.bundled_specs())
     assert {"quickstart", "lr-vs-init", "hidden-width", "activations", "kolen-pollack-slice",
-            "kolen-pollack-range", "init-schemes", "parity"} <= names
+            "kolen-pollack-range", "init-schemes", "parity", "lr-momentum-sobol"} <= names
     for name in names:
         spec = sweeps.load_spec(name)
         assert spec.name == name
         assert len(spec.description) > 40, name  # a note on what the study shows
-        assert set(AXES) <= set(spec.grid)
+        sampled = set(spec.sample.axes) if spec.sample else set()
+        assert set(AXES) <= set(spec.grid) | sampled
+        assert not set(spec.grid) & sampled
 
 
 def test_bundled_studies_are_what_their_notes_say():

@@ -1,4 +1,4 @@
-"""The ``xorsweep`` command line: ``run``, ``status``, ``report``, ``specs``, ``list``.
+"""The ``xorsweep`` command line: run, status, report, compare, specs, list, serve.
 
 Exit status: 0 success, 2 usage or spec error (nothing written), 1 any other
 failure (a damaged run directory or a full disk among them), 130 interrupted
@@ -65,12 +65,41 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", default=None, metavar="DIR",
                    help="write the report into DIR (default: RUN_DIR/report)")
 
+    p = sub.add_parser("compare", help="compare two runs with the same seeds network by "
+                                       "network: paired rates, interval and tests")
+    p.add_argument("run_a", metavar="RUN_A", help="the first run directory (a)")
+    p.add_argument("run_b", metavar="RUN_B", help="the second run directory (b); diff = b - a")
+    p.add_argument("--by", nargs="+", action="extend", default=[], metavar="AXIS",
+                   help="compare within each value of these axes (default: one row, pooled)")
+    p.add_argument("--csv", default=None, metavar="PATH",
+                   help="write the table here (default: compare-A-vs-B.csv beside RUN_A)")
+
     sub.add_parser("specs", help="list the bundled specs")
 
     p = sub.add_parser("list", help="list the runs under a directory: state, size, progress")
     p.add_argument("dir", metavar="DIR", nargs="?", default="runs",
                    help="the --out of the runs (default: runs)")
+
+    p = sub.add_parser("serve", help="browse the runs under a directory in a web browser: "
+                                     "watch sweeps fill in, compare runs (read-only)")
+    p.add_argument("dir", metavar="DIR", nargs="?", default="runs",
+                   help="the --out of the runs (default: runs)")
+    p.add_argument("--host", default="127.0.0.1",
+                   help="address to listen on (default: 127.0.0.1, this machine only)")
+    p.add_argument("--port", type=_port, default=8000,
+                   help="port to listen on (default: 8000; 0: a free one)")
     return parser
+
+
+def _port(text: str) -> int:
+    """Parse a TCP port number, 0 .. 65535 (argparse's ``type``)."""
+    try:
+        port = int(text)
+    except ValueError:
+        port = -1
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number (0 .. 65535)")
+    return port
 
 
 def cmd_run(args) -> int:
@@ -158,6 +187,10 @@ def _dry_run(spec, args) -> int:
     cached = est.n_cached
     print(f"{spec.name}: dry run, nothing written")
     print(f"cells            {est.n_cells:,}")
+    if spec.sample is not None:  # cells: each grid combination at every design point
+        k = est.n_cells // spec.sample.n
+        print(f"design           {spec.sample.method}, {spec.sample.n:,} points over "
+              f"{', '.join(spec.sample.axes)} (x {k:,} grid cell{'s' * (k != 1)})")
     print(f"networks         {est.n_networks:,}")
     print(f"network-epochs   {est.network_epochs:,} ({est.n_networks:,} networks x "
           f"{spec.epochs:,} epochs)")
@@ -234,6 +267,80 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_compare(args) -> int:
+    """Compare two runs pair by pair; print the table and write it as CSV.
+
+    Networks pair by seed and by every grid axis whose values the runs share
+    (:func:`analysis.compare_runs`).  The CSV goes to ``--csv PATH``, by default
+    ``compare-<A>-vs-<B>.csv`` in RUN_A's parent directory (``runs/`` for
+    ``runs/A``).  A missing run, an unknown ``--by`` axis or runs with nothing to
+    pair (different seeds) are one line and exit 2, a damaged run exit 1; nothing is
+    written then.
+    """
+    import os
+
+    from analysis.compare import CompareError, compare_runs
+    from analysis.tables import load
+    from sweeps.store import atomic_write
+
+    a, b = Path(args.run_a), Path(args.run_b)
+    df_a, df_b = load(a), load(b)
+    table = compare_runs(df_a, df_b, by=args.by)
+    a_dir, b_dir = a.resolve(), b.resolve()
+    out = Path(args.csv) if args.csv else a_dir.parent / f"compare-{a_dir.name}-vs-{b_dir.name}.csv"
+    if out.is_dir():
+        raise CompareError(f"--csv {out} is a directory; give a file name, e.g. "
+                           f"{out / 'compare.csv'}")
+    n_pairs = int(table["n_pairs"].sum())
+    left_a, left_b = table.attrs["unpaired"]
+    print(f"a: {a} ({len(df_a):,} networks)    b: {b} ({len(df_b):,} networks)")
+    differs = table.attrs["differs"]
+    on = [x for x in table.attrs["paired_on"]  # seed, and the axes that vary
+          if x == "seed" or (x in df_a and df_a[x].nunique() > 1)]
+    print(f"paired on {', '.join(on)}: {n_pairs:,} pairs "
+          f"(unpaired: {left_a:,} of a, {left_b:,} of b)"
+          + (f"; the runs differ in {', '.join(differs)}" if differs else ""))
+    _print_rows(_compare_rows(table, list(args.by)))
+    print("b - a: Newcombe's paired score interval (95%); p: exact McNemar test; epochs: "
+          "median of b - a over pairs converged in both, Wilcoxon signed-rank p")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, table.to_csv(index=False).encode())
+    shown = os.path.relpath(out) if not os.path.relpath(out).startswith("..") else out
+    print(f"written: {shown}")
+    return 0
+
+
+def _compare_rows(table, by: list[str]) -> list[tuple[str, ...]]:
+    """Return the rows of a comparison as text: a header, then one row per group."""
+    from analysis.plots import format_value
+
+    def pct(v):
+        return "-" if v != v else f"{v:.1%}"
+
+    def num(v, spec):
+        return "-" if v != v else format(v, spec)
+
+    rows = [(*by, "pairs", "a rate", "b rate", "b - a [95% interval]", "p", "a only", "b only",
+             "epochs b - a", "p (epochs)")]
+    for _, r in table.iterrows():
+        keys = tuple(f"{format_value(r[f'{x}_low'])}-{format_value(r[f'{x}_high'])}"
+                     if f"{x}_low" in table else format_value(r[x]) for x in by)
+        diff = ("-" if r["diff"] != r["diff"] else
+                f"{100 * r['diff']:+.1f} [{100 * r['diff_low']:+.1f}, "
+                f"{100 * r['diff_high']:+.1f}] pts")
+        rows.append((*keys, f"{int(r['n_pairs']):,}", pct(r["a_rate"]), pct(r["b_rate"]), diff,
+                     num(r["p_value"], ".3g"), f"{int(r['a_only']):,}", f"{int(r['b_only']):,}",
+                     num(r["epochs_diff_median"], "+,.1f"), num(r["epochs_p_value"], ".3g")))
+    return rows
+
+
+def _print_rows(rows: list[tuple[str, ...]]) -> None:
+    """Print rows as columns: text left, the rest right-aligned."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+
+
 def cmd_specs(args) -> int:
     """List the bundled specs: size, estimated time, and the description wrapped to the terminal.
 
@@ -299,6 +406,42 @@ def cmd_list(args) -> int:
     return 0
 
 
+def cmd_serve(args) -> int:
+    """Serve the runs under a directory as a local web app until Ctrl-C (exit 0).
+
+    The directory must exist (else a :class:`RunError`, exit 2); a port in use or
+    an address that is not this machine's is one line and exit 1.  Serving on an
+    address other than loopback warns in one line: anyone who reaches it can read
+    every run.
+    """
+    from sweeps import catalog
+    from xorsweep import server
+
+    catalog.list_runs(args.dir)  # the directory exists and is one (RunError otherwise)
+    loopback = server.is_loopback(args.host)
+    app = server.create_app(args.dir, hosts=server.LOOPBACK_HOSTS if loopback else None)
+    try:
+        sock = server.bind(args.host, args.port)
+    except server.ServeError as exc:
+        print(f"xorsweep: error: {exc}", file=sys.stderr)
+        return 1
+    host, port = sock.getsockname()[:2]
+    if not loopback:
+        print(f"xorsweep: warning: serving on {args.host}, not loopback: anyone who can "
+              f"reach this machine can read every run under {args.dir}", file=sys.stderr)
+    shown = f"[{host}]" if ":" in host else host
+    print(f"serving the runs under {args.dir} at http://{shown}:{port}/ (read-only; Ctrl-C "
+          "to stop)", flush=True)
+    try:
+        server.run(app, sock)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        sock.close()
+    print("stopped", flush=True)
+    return 0
+
+
 def _count(n: int) -> str:
     """Return a large count in thousands, millions or billions: 26.4 M."""
     for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
@@ -328,6 +471,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help()
         return 0
+    from analysis.compare import CompareError
     from analysis.report import ReportError
     from kernels.training import CudaUnavailableError
     from sweeps.cluster import ClusterError
@@ -336,7 +480,8 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         commands = {"run": cmd_run, "status": cmd_status, "report": cmd_report,
-                    "specs": cmd_specs, "list": cmd_list}
+                    "specs": cmd_specs, "list": cmd_list, "compare": cmd_compare,
+                    "serve": cmd_serve}
         return commands[args.command](args)
     except ClusterError as exc:  # a failure of the environment, not of the command line
         if args.debug:
@@ -353,7 +498,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"xorsweep: error: {exc}", file=sys.stderr)
         return 1
-    except (SpecError, RunError, ReportError) as exc:
+    except (SpecError, RunError, ReportError, CompareError) as exc:
         if args.debug:
             raise
         print(f"xorsweep: error: {exc}", file=sys.stderr)
