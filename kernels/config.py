@@ -38,18 +38,37 @@ UNROLL_LIMIT: int = 128
 #: 1.3-1.4 M in float64 (Zen 3, 200,000 epochs).
 UNROLL_MAX_SIGMOIDS: int = 44
 
+def _host_has_avx512() -> bool:
+    """Return whether this CPU has AVX-512F (read from Linux's /proc/cpuinfo; else False)."""
+    try:
+        with open("/proc/cpuinfo") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("flags"):
+                    return "avx512f" in line.split()
+    except OSError:
+        pass
+    return False
+
+
+#: Whether LLVM compiles the kernels' lane loops with 512-bit vectors here (16
+#: float32 or 8 float64 lanes per instruction; 256-bit AVX2 vectors hold 8 or 4).
+HOST_AVX512: bool = _host_has_avx512()
+
 #: Lanes per block of the generated kernels (a compile-time constant there), by
-#: dtype: 64, so that each lane loop runs 16 (float64) or 8 (float32) vector
-#: iterations and its start and end cost less per network.  float64, 64 against 32
-#: lanes (Zen 3, XOR, alternating in one process): H = 2, N = 65,536, 1.08-1.22x on
-#: one thread, 1.05-1.08x on two; H = 4 1.06x, H = 8 1.15-1.18x; with momentum 0.5
-#: 1.0-1.04x (H = 2 and 8); 96 or 128 lanes 0.97-1.03x.  64 lanes pay because a block
-#: touches only part of its state: a kernel without momentum leaves the velocities
-#: alone, and the hidden sums are kept only where the activation's derivative reads
-#: them (``_codegen._layout``); a kernel that touched the whole state would not fit
-#: 64 lanes of it in L1 at H = 8, where such a kernel runs faster with 32 lanes.
-#: float32 64 against 32 lanes 1.14x, 128: 1.01-1.03x.
-UNROLLED_LANES: dict[str, int] = {"float32": 64, "float64": 64}
+#: dtype: enough that each lane loop runs 8 or more vector iterations, so that its
+#: start and end cost less per network: 64, and 128 for float32 where vectors have
+#: 512 bits.  float64, 64 against 32 lanes (Zen 3, XOR, alternating in one
+#: process): H = 2, N = 65,536, 1.08-1.22x on one thread, 1.05-1.08x on two; H = 4
+#: 1.06x, H = 8 1.15-1.18x; with momentum 0.5 1.0-1.04x (H = 2 and 8); 96 or 128
+#: lanes 0.97-1.03x.  64 lanes pay because a block touches only part of its state: a
+#: kernel without momentum leaves the velocities alone, and the hidden sums are kept
+#: only where the activation's derivative reads them (``_codegen._layout``); a kernel
+#: that touched the whole state would not fit 64 lanes of it in L1 at H = 8, where
+#: such a kernel runs faster with 32 lanes.  float32 64 against 32 lanes 1.14x, 128:
+#: 1.01-1.03x (Zen 3, AVX2).  With AVX-512 (Zen 4, XOR, N = 65,536, alternating),
+#: float32 128 against 64 lanes: 1.02-1.05x on one thread (CPU time; N = 1,024 to
+#: 65,536), 1.11x on two; float64 0.93-1.20x, no gain established, so it keeps 64.
+UNROLLED_LANES: dict[str, int] = {"float32": 128 if HOST_AVX512 else 64, "float64": 64}
 
 #: From this many networks on (by dtype), generated kernels use blocks of
 #: ``UNROLLED_LANES``; below, down to a single network, blocks of
@@ -59,7 +78,9 @@ UNROLLED_LANES: dict[str, int] = {"float32": 64, "float64": 64}
 #: against 73, 72: 86 / 78, 80: 92 / 78, 88: 85 / 97, 96: 89 / 113; float64 (4
 #: lanes) 64: 42 / 35, 72: 41 / 36, 80: 40 / 41, 88: 39 / 46, 96: 42 / 50.  Results
 #: are identical either way.
-UNROLLED_WIDE_MIN_NETS: dict[str, int] = {"float32": 84, "float64": 80}
+#: With 128-lane float32 blocks (AVX-512, Zen 4, XOR, 2 threads, alternating,
+#: medians of 6): wide against narrow blocks 0.98x at 96 networks, 1.24x at 128.
+UNROLLED_WIDE_MIN_NETS: dict[str, int] = {"float32": 96 if HOST_AVX512 else 84, "float64": 80}
 
 #: Lanes per narrow block, by dtype: one AVX2 vector.  Zen 3, XOR, alternating in
 #: one process, 2 processes: float64 4 lanes against 8: 1 network 1.8-2.0x (4.0-5.1

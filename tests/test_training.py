@@ -337,13 +337,33 @@ def test_block_width_follows_the_population_size(monkeypatch):
     real = _codegen.entry
     monkeypatch.setattr(_codegen, "entry", lambda *a: widths.append(a[5]) or real(*a))
     X, Y = kernels.tasks.xor()
-    for n, dtype in [(1, np.float64), (15, np.float64), (79, np.float64), (80, np.float64),
-                     (1, np.float32), (83, np.float32), (84, np.float32)]:
+    wide = config.UNROLLED_WIDE_MIN_NETS
+    for n, dtype in [(1, np.float64), (15, np.float64), (wide["float64"] - 1, np.float64),
+                     (wide["float64"], np.float64), (1, np.float32),
+                     (wide["float32"] - 1, np.float32), (wide["float32"], np.float32)]:
         kernels.train(kernels.init_params(np.arange(n), dtype=dtype), X, Y, epochs=1)
-    assert widths == [4, 4, 4, 64, 8, 8, 64]  # a single network too: a narrow block
+    lanes = config.UNROLLED_LANES
+    assert widths == [4, 4, 4, lanes["float64"], 8, 8, lanes["float32"]]  # one network: narrow
     assert config.UNROLLED_NARROW_LANES == {"float32": 8, "float64": 4}
-    assert config.UNROLLED_LANES == {"float32": 64, "float64": 64}
-    assert config.UNROLLED_WIDE_MIN_NETS == {"float32": 84, "float64": 80}
+    # 512-bit vectors hold 16 float32: 128 lanes keep 8 vector iterations per lane loop
+    assert lanes == {"float32": 128 if config.HOST_AVX512 else 64, "float64": 64}
+    assert wide == {"float32": 96 if config.HOST_AVX512 else 84, "float64": 80}
+
+
+def test_host_avx512_is_read_from_the_cpu_flags(monkeypatch, tmp_path):
+    cpuinfo = tmp_path / "cpuinfo"
+    real_open = open
+
+    def fake_open(path, *args, **kwargs):
+        return real_open(cpuinfo if path == "/proc/cpuinfo" else path, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", fake_open)
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512f avx512dq\n")
+    assert config._host_has_avx512()
+    cpuinfo.write_text("processor\t: 0\nflags\t\t: fpu sse2 avx avx2 fma avx512_bf16x\n")
+    assert not config._host_has_avx512()
+    cpuinfo.unlink()
+    assert not config._host_has_avx512()
 
 
 def test_block_widths_take_one_int_for_every_dtype_or_a_dict(monkeypatch):
