@@ -1,0 +1,144 @@
+"""Cycles of the generated XOR kernel's lane loops on other CPUs, from llvm-mca.
+
+A host runs its own ISA only; this script compiles the kernel for another CPU and
+asks LLVM's machine-code analyzer how fast its loops would run there.  For each
+target CPU, in a fresh process (``NUMBA_CPU_NAME`` set to the target and
+``NUMBA_CPU_FEATURES`` empty, so LLVM takes that CPU's own features and tuning, and
+a private cache directory), numba compiles the generated kernel for XOR (2-2-1,
+sigmoid, BCE, no momentum, inputs built in) with the block width ``kernels.config``
+would choose on that CPU (128 float32 lanes where it has AVX-512, else 64), and
+writes its assembly.  Every loop of ``_sweep`` whose body is one basic block (the
+lane loops: each iteration computes one SIMD vector of networks) goes to
+``llvm-mca -mcpu=TARGET``: cycles per iteration over 200 simulated iterations, and
+the block's reciprocal throughput (the bound from its execution resources alone).
+The loops that run every epoch are all but the last (the loss, on recording epochs
+only); a network-epoch costs the sum of their cycles per iteration divided by the
+lanes of a vector.  The block loop's own bookkeeping (counting live lanes, the
+epoch counter) is left out: about 1.5% of a run.
+
+llvm-mca models the core's pipes, latencies and reorder buffer, not caches, the
+front end beyond its width, or frequency: read its figures as ratios between
+targets and dtypes, and compare with the host's measured speed on the host's own
+target.  Needs llvm-mca (Debian: ``apt-get install llvm-19``).
+
+    python benchmarks/mca.py                                 # znver3, znver4; both dtypes
+    python benchmarks/mca.py --cpu skylake-avx512 --dtype float32
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+#: CPUs with AVX-512F, for the block width ``kernels.config`` picks on them.
+AVX512 = {"znver4", "znver5", "skylake-avx512", "cascadelake", "icelake-server",
+          "sapphirerapids", "emeraldrapids", "graniterapids", "tigerlake", "rocketlake"}
+ITERATIONS = 200
+
+_DUMP = """
+import sys
+import numpy as np
+import kernels
+from kernels import _codegen
+dtype, lanes, out = np.dtype(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+X, _ = kernels.tasks.xor()
+module = _codegen.unrolled(4, 2, 2, 0, 0, lanes=lanes, dtype=dtype,
+                           inputs=_codegen.input_pattern(X), momentum=False)
+open(out, "w").write(module.make_entry(False)._library.get_asm_str())
+"""
+
+
+def lanes_for(cpu: str, dtype: str) -> int:
+    """Return the block width ``kernels.config`` chooses on ``cpu`` for ``dtype``."""
+    return 128 if dtype == "float32" and cpu in AVX512 else 64
+
+
+def assembly(cpu: str, dtype: str, lanes: int) -> str:
+    """Compile the kernel for ``cpu`` in a fresh process; return its assembly."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NUMBA_CPU_NAME": cpu, "NUMBA_CPU_FEATURES": "",
+               "XORSWEEP_CACHE_DIR": str(Path(tmp) / "cache")}
+        out = Path(tmp) / "kernel.s"
+        subprocess.run([sys.executable, "-c", _DUMP, dtype, str(lanes), str(out)], env=env,
+                       check=True)
+        return out.read_text()
+
+
+def sweep_loops(asm: str) -> list[list[str]]:
+    """Return the single-block loops of the ``_sweep`` function, in order, as instructions."""
+    loops, block, name, in_sweep = [], None, None, False
+    for line in asm.splitlines():
+        label = re.match(r"^([\w.$]+):", line)
+        if label:
+            if not label.group(1).startswith("."):  # a function's symbol
+                in_sweep = "_sweepB" in label.group(1)
+            name, block = label.group(1), []
+            continue
+        text = line.split("#")[0].strip()
+        if not in_sweep or block is None or not text or text.startswith("."):
+            continue
+        block.append(text)
+        if re.fullmatch(r"j\w+\s+" + re.escape(name), text):  # jumps back to its own start
+            loops.append(block)
+            block = None
+    return loops
+
+
+def mca(body: list[str], cpu: str, tool: str) -> tuple[float, float]:
+    """Return llvm-mca's cycles per iteration and the block's reciprocal throughput."""
+    report = subprocess.run([tool, f"-mcpu={cpu}", f"-iterations={ITERATIONS}"],
+                            input="\n".join(body), capture_output=True, text=True,
+                            check=True).stdout
+    total = int(re.search(r"Total Cycles:\s+(\d+)", report).group(1))
+    rthroughput = float(re.search(r"Block RThroughput:\s+([\d.]+)", report).group(1))
+    return total / ITERATIONS, rthroughput
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--cpu", nargs="+", default=["znver3", "znver4"])
+    ap.add_argument("--dtype", nargs="+", default=["float32", "float64"])
+    ap.add_argument("--mca", default=None, help="the llvm-mca to run (default: the newest)")
+    args = ap.parse_args(argv)
+    tool = args.mca or next((t for t in ("llvm-mca-19", "llvm-mca-18", "llvm-mca")
+                             if shutil.which(t)), None)
+    if tool is None:
+        sys.exit("mca.py: llvm-mca not found; install LLVM (Debian: apt-get install llvm-19)")
+    print(f"# llvm-mca: {tool}; XOR 2-2-1, sigmoid, BCE, no momentum")
+    print("| target | dtype | lanes | vector | loop | instructions | cycles / iteration "
+          "| resource bound |")
+    print("|---|---|---|---|---|---|---|---|")
+    totals = []
+    for cpu in args.cpu:
+        for dtype in args.dtype:
+            lanes = lanes_for(cpu, dtype)
+            loops = sweep_loops(assembly(cpu, dtype, lanes))
+            per_epoch, bound = 0.0, 0.0
+            for k, body in enumerate(loops):
+                text = "\n".join(body)
+                bits = 512 if "zmm" in text else 256 if "ymm" in text else 128
+                width = bits // (32 if dtype == "float32" else 64)
+                cycles, rthroughput = mca(body, cpu, tool)
+                kind = "loss (recording epochs)" if k == len(loops) - 1 else f"epoch {k + 1}"
+                print(f"| {cpu} | {dtype} | {lanes} | {bits}-bit | {kind} | {len(body)} "
+                      f"| {cycles:.1f} | {rthroughput:.1f} |")
+                if k < len(loops) - 1:
+                    per_epoch += cycles / width
+                    bound += rthroughput / width
+            totals.append((cpu, dtype, per_epoch, bound))
+    print("\n| target | dtype | cycles / network-epoch | resource bound "
+          "| M network-epochs/s per core per GHz |")
+    print("|---|---|---|---|---|")
+    for cpu, dtype, per_epoch, bound in totals:
+        print(f"| {cpu} | {dtype} | {per_epoch:.1f} | {bound:.1f} | {1e3 / per_epoch:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
