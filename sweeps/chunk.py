@@ -11,6 +11,7 @@ threads of their own.
 
 from __future__ import annotations
 
+import functools
 import time
 
 import numpy as np
@@ -109,7 +110,13 @@ def _categorical(values: np.ndarray, categories: list) -> pd.Categorical:
     codes = np.full(len(values), -1, dtype=np.int64)  # -1: not a category (NaN)
     for code, name in enumerate(categories):
         codes[values == name] = code
-    return pd.Categorical.from_codes(codes, categories=categories)
+    return pd.Categorical.from_codes(codes, dtype=_categories(tuple(categories)))
+
+
+@functools.lru_cache(maxsize=256)
+def _categories(names: tuple) -> pd.CategoricalDtype:
+    """Return the categorical dtype of ``names`` (made once: pandas checks them each time)."""
+    return pd.CategoricalDtype(list(names))
 
 
 def curve_table(result: dict) -> pa.Table:

