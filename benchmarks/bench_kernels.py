@@ -20,9 +20,10 @@ Throughput is network-epochs per second, the median of ``--repeats`` runs after
 a warm-up run; the ratio to the fastest peer (the highest median of that dtype
 and N) is the median of the per-run ratios (each run times xorsweep and the peers
 back to back), so that load from other processes cancels out.  "% of ceiling" is
-xorsweep's median against the host's ceiling for one network-epoch, measured by
-``benchmarks/ceiling.py`` in the same run (on every thread; rows with fewer than
-64 networks per thread, which cannot fill its 64-lane blocks, show none).
+the median over runs of xorsweep's speed against the host's ceiling for one
+network-epoch, measured by ``benchmarks/ceiling.py`` on every thread right after
+each xorsweep run, for the same reason (rows with fewer networks per thread than a
+block has lanes show none: they cannot fill a block).
 
 The cost of recording the loss (``--record-every``) is 1 - recording / not
 recording, from runs timed back to back in alternating order (not recording first
@@ -599,13 +600,22 @@ def main(argv=None) -> int:
                     sub = min(n, 16) if name == "numpy-loop" else n
                     t = time_once(run, p.take(slice(0, sub)), lr[:sub], X, Y, ep[name])
                     times.setdefault(name, []).append(sub * ep[name] / t)
+                    if name == "xorsweep" and ceilings.get(dtype):  # the ceiling, right after
+                        again = _ceiling_module().ceiling(dtype, hidden=args.hidden,
+                                                          seconds=0.2, repeats=1)
+                        times.setdefault("ceiling", []).append(again["ceiling"]["all"])
+            ceiling_runs = times.pop("ceiling", None)
             med = {k: statistics.median(v) for k, v in times.items()}
             fastest = max((k for k in med if k in peers), key=med.get, default=None)
             ratio = paired_median(times, "xorsweep", fastest, lambda a, b: a / b)
             ceil = ceilings.get(dtype)
-            # the ceiling assumes full 64-lane blocks on every thread
-            share = (med["xorsweep"] / ceil["ceiling"]["all"]
-                     if ceil and n >= 64 * ceil["threads"] else None)
+            # the ceiling assumes full blocks on every thread; each run's share is against
+            # the ceiling measured right after it, so that load from other processes cancels
+            lanes = kernels.config.for_dtype("UNROLLED_LANES", dtype)
+            full = lanes * (ceil or {}).get("threads", 1)
+            share = (paired_median({"x": times["xorsweep"], "c": ceiling_runs}, "x", "c",
+                                   lambda a, b: a / b)
+                     if ceil and ceiling_runs and n >= full else None)
             rec_cost = recording_cost(times["xorsweep"], times[rec_name]) if rec_name else None
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
