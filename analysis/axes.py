@@ -43,7 +43,7 @@ import pandas as pd
 
 __all__ = ["GRID_AXES", "is_param_axis", "grid_axes", "varying_axes", "DISTRIBUTIONS",
            "MIN_CONTINUOUS_VALUES", "LOG_SPAN", "MIN_BIN_N", "MIN_BIN_POINTS", "MAX_BINS",
-           "sample_attrs", "continuous_axes", "Bins", "choose_bins", "bin_index",
+           "sample_attrs", "slice_attrs", "continuous_axes", "Bins", "choose_bins", "bin_index",
            "with_bin_columns"]
 
 #: The standard grid axes of a run's network table (as in ``sweeps.spec.AXES``).
@@ -112,6 +112,34 @@ def sample_attrs(spec_data: dict) -> dict[str, dict]:
                     sampled[axis] = dist
                     bounds[axis] = (float(pair[0]), float(pair[1]))
     return {"sampled": sampled, "sample_bounds": bounds}
+
+
+def slice_attrs(spec_data: dict) -> dict[str, object]:
+    """Return the attributes a refined or zoomed slice's table gets from its frozen spec.
+
+    Parameters
+    ----------
+    spec_data : dict
+        The spec as read from ``spec.toml`` (``{}`` when unreadable).
+
+    Returns
+    -------
+    dict
+        ``name`` (the run's), ``refine`` (the ``[refine]`` table: ``levels``,
+        ``factor``, ``where``, ``axes``) and ``zoom`` (the ``[zoom]`` table:
+        ``parent``, ``x``, ``y``, ``depth``, ...), each ``{}`` when absent.
+
+    Examples
+    --------
+    >>> slice_attrs({"name": "s", "refine": {"levels": 2, "axes": ["W1[0,1]", "W2[1]"]}})
+    {'name': 's', 'refine': {'levels': 2, 'axes': ['W1[0,1]', 'W2[1]']}, 'zoom': {}}
+    """
+    data = spec_data if isinstance(spec_data, dict) else {}
+    out: dict[str, object] = {"name": str(data.get("name", ""))}
+    for key in ("refine", "zoom"):
+        table = data.get(key)
+        out[key] = dict(table) if isinstance(table, dict) else {}
+    return out
 
 
 def _evenly_spaced(v: np.ndarray) -> bool:

@@ -16,8 +16,8 @@ import pandas as pd
 
 from sweeps.store import RunError, atomic_write, open_run
 
-from . import _page, plots, slices
-from .axes import continuous_axes, sample_attrs
+from . import _page, boundary, plots, slices
+from .axes import continuous_axes, sample_attrs, slice_attrs
 from .curves import loss_bands
 from .tables import (
     GRID_AXES,
@@ -35,7 +35,8 @@ _DPI = 110
 _MAX_SLICES = 6  # slice images drawn (one per replicate and value of other varying axes)
 # the figures a report writes: an earlier report's figure that this one does not draw is removed
 _FIGURE_FILE = re.compile(r"^(heatmap(_\w+)?|rate|loss_curves|fraction_converged|failure_modes"
-                          r"|epochs|slice_\d+)\.png$")
+                          r"|epochs|slice_\d+|refined_\d+|box_counts_\d+)\.png$")
+_REFINED_SIDE = 1000  # pixels a side of a refined slice's image, at most
 
 
 class ReportError(ValueError):
@@ -110,7 +111,7 @@ def _new_figure(width=7.0, height=5.0):
 def _needed_columns(run) -> list[str]:
     cols = run.columns()
     base = ["network", "task", "replicate", "point", "epochs", "target_error",
-            "converged_epoch", "outcome", "final_loss"]
+            "converged_epoch", "outcome", "final_loss", *boundary.REFINED_COLUMNS]
     return [c for c in cols
             if c in base or c in GRID_AXES or is_param_axis(c) or c.startswith("out_")]
 
@@ -155,6 +156,7 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     df = run.networks(columns=_needed_columns(run))
     spec = _page.read_spec(run)  # (text, data), read once
     df.attrs.update(sample_attrs(spec[1]))  # the sampled axes are binned
+    df.attrs.update(slice_attrs(spec[1]))  # a refined slice's axes, a zoom's box
     x, y = choose_axes(df, x, y)
     varying = varying_axes(df)
     by = varying
@@ -190,9 +192,13 @@ def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]
     cont = continuous_axes(df)
     is_slice = x is not None and y is not None and is_param_axis(x) and is_param_axis(y) \
         and x not in cont and y not in cont
-    if is_slice:
+    refined = is_slice and boundary.is_refined(df)
+    if refined:
+        figs += _refined_figures(df, x, y)
+    elif is_slice:
         figs += _slice_figures(df, x, y, grid)
-    if x is not None and y is not None and (not is_slice or df.duplicated([x, y]).any()):
+    if x is not None and y is not None and not refined \
+            and (not is_slice or df.duplicated([x, y]).any()):
         metrics = [metric] + (["expected_epochs"] if metric == "rate" else [])
         for m in metrics:
             data = plots.heatmap_data(df, x, y, m)
@@ -284,4 +290,34 @@ def _slice_figures(df, x, y, grid: dict) -> list[_Figure]:
                             f"(other parameters fixed or drawn from the seed), one cell per "
                             f"network; black: never converged.{more}", _png(fig),
                             full_size=True))
+    return figs
+
+
+def _refined_figures(df, x, y) -> list[_Figure]:
+    """Draw each refined slice: its multi-resolution image and its boundary's box counts."""
+    axes = list(df.attrs.get("refine", {}).get("axes", []))
+    if sorted(axes) == sorted([x, y]):
+        x, y = axes  # the lattice's order: ix indexes the first
+    facets = slices.slice_facets(df, x, y)
+    figs = []
+    for k, (title, rows) in enumerate(facets[:_MAX_SLICES]):
+        data = slices.refined_image(rows, x, y, max_side=_REFINED_SIDE, title=title)
+        fig = slices.refined_figure(data, dpi=_DPI, side=_REFINED_SIDE)
+        more = (f" Showing {_MAX_SLICES} of {len(facets)} slices." if k == 0
+                and len(facets) > _MAX_SLICES else "")
+        sampled = (f" Drawn one pixel per {data.pixel} steps of the finest grid."
+                   if data.pixel > 1 else "")
+        figs.append(_Figure(f"refined_{k}", f"epochs to converge from each initial {x} x {y}, "
+                            "each network drawn over the cell of its refinement level (finest "
+                            f"where the run refined); black: never converged.{sampled}{more}",
+                            _png(fig), full_size=True))
+        fit = boundary.boundary_dimension(rows, x, y)
+        fig, ax = _new_figure(7, 5)
+        boundary.plot_box_counts(fit, ax)
+        figs.append(_Figure(f"box_counts_{k}", f"{boundary.describe(fit)}: boundary cells "
+                            "(corners converged and not) against cell size, one point per "
+                            "refinement level, least-squares line in log-log, 95% t-interval "
+                            "on the slope. A boundary that lies wholly between corners of one "
+                            "label at a coarser level is not refined and not counted.",
+                            _png(fig)))
     return figs

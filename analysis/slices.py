@@ -5,7 +5,10 @@ over two of its initial weights, the others fixed, and painted each point by
 the epochs it took to converge (black: never).  A run whose grid has two
 parameter axes (``"W1[0,1]"``, ``"W2[1]"``, ...) is such a slice;
 :func:`slice_image` computes the image's data from the network table and
-:func:`plot_slice` draws it, one pixel per network.
+:func:`plot_slice` draws it, one pixel per network.  A refined run's slice
+(``[refine]``: more points where the outcome changes) is drawn at several
+resolutions at once: :func:`refined_image` gives each network the cell of its own
+level, finest where the run refined, and :func:`plot_refined_slice` draws it.
 """
 
 from __future__ import annotations
@@ -16,10 +19,15 @@ import numpy as np
 import pandas as pd
 
 from . import plots
+from .boundary import lattice
 from .tables import grid_axes, varying_axes
 
 __all__ = ["SliceImage", "slice_image", "slice_facets", "plot_slice", "slice_figure",
-           "NEVER_COLOUR", "ABSENT_COLOUR"]
+           "NEVER_COLOUR", "ABSENT_COLOUR", "RefinedImage", "refined_image",
+           "plot_refined_slice", "refined_figure", "MAX_IMAGE_SIDE"]
+
+#: The most pixels a side of :func:`refined_image`'s raster (a finer lattice is sampled).
+MAX_IMAGE_SIDE = 2048
 
 #: Colour of networks that never converged (as in Kolen & Pollack's figures).
 NEVER_COLOUR = "black"
@@ -222,4 +230,203 @@ def slice_figure(data: SliceImage, dpi: float = 100, max_pixels: int = 2000):
     cax = fig.add_axes(((left + width + 0.25) / fig_w, bottom / fig_h, bar / fig_w,
                         height / fig_h))
     plot_slice(data, ax, cax=cax)
+    return fig
+
+
+@dataclass(frozen=True)
+class RefinedImage:
+    """A refined slice as a raster: each network's cell at its own level's size.
+
+    Pixel ``(i, j)`` stands for the lattice point ``(j * k, i * k)``, ``k`` =
+    ``pixel``, the run's finest grid sampled every ``k`` steps (1 unless the
+    lattice has more than :data:`MAX_IMAGE_SIDE` points a side).  It takes the
+    epochs to converge of the nearest network of the finest level that has one
+    within half a cell of that level: ``epochs`` (NaN where never converged or
+    absent), ``present`` and ``level`` (-1 where absent).  ``x_edges`` and
+    ``y_edges`` are the pixels' edges in axis values; ``points`` counts the
+    networks of each level.
+    """
+
+    x: str
+    y: str
+    x_edges: np.ndarray
+    y_edges: np.ndarray
+    epochs: np.ndarray
+    present: np.ndarray
+    level: np.ndarray
+    limit: int
+    pixel: int
+    points: tuple[int, ...]
+    x_log: bool = False
+    y_log: bool = False
+    title: str = ""
+
+    @property
+    def never(self) -> np.ndarray:
+        """Mask of pixels whose network never converged."""
+        return self.present & np.isnan(self.epochs)
+
+
+def _pixel_edges(n_lattice: int, pixel: int, ends: tuple[float, float], log: bool
+                 ) -> np.ndarray:
+    """Return the axis values at the edges of the pixels of one axis."""
+    centres = np.arange(0, n_lattice, pixel, dtype=np.float64)
+    u = np.concatenate([centres - pixel / 2, [centres[-1] + pixel / 2]])
+    t = u / max(n_lattice - 1, 1)
+    if log:
+        lo, hi = np.log10(ends[0]), np.log10(ends[1])
+        return 10.0 ** (lo + t * (hi - lo))
+    return ends[0] + t * (ends[1] - ends[0])
+
+
+def refined_image(df: pd.DataFrame, x: str | None = None, y: str | None = None, *,
+                  max_side: int = MAX_IMAGE_SIDE, title: str = "") -> RefinedImage:
+    """Paint a refined slice: every network over the cell of its level, finer levels on top.
+
+    Parameters
+    ----------
+    df : DataFrame
+        One slice of a refined run (``level``, ``ix``, ``iy``, the two axes,
+        ``converged_epoch``, ``epochs``), one network per point; a plain slice is
+        painted as one level.
+    x, y : str, optional
+        The slice's axes (:func:`analysis.boundary.slice_axes`).
+    max_side : int
+        The most pixels a side.
+    title : str
+        Kept with the data, drawn as the plot's title.
+
+    Returns
+    -------
+    RefinedImage
+
+    Raises
+    ------
+    ValueError
+        As :func:`analysis.boundary.lattice`.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"W1[0,1]": [0.0, 2.0, 0.0, 2.0, 1.0], "W2[1]": [0.0, 0.0, 2.0, 2.0,
+    ...                    1.0], "level": [0, 0, 0, 0, 1], "ix": [0, 2, 0, 2, 1],
+    ...                    "iy": [0, 0, 2, 2, 1], "converged_epoch": [5, 5, 5, -1, 9],
+    ...                    "epochs": 20})
+    >>> refined_image(df).level
+    array([[0, 0, 0],
+           [0, 1, 0],
+           [0, 0, 0]])
+    """
+    lat = lattice(df, x, y)
+    pixel = max(1, -(-max(lat.nx, lat.ny) // max_side))
+    cols = np.arange(0, lat.nx, pixel)
+    rows = np.arange(0, lat.ny, pixel)
+    epochs = np.full((len(rows), len(cols)), np.nan)
+    present = np.zeros(epochs.shape, dtype=bool)
+    level = np.full(epochs.shape, -1, dtype=np.int64)
+    points = []
+    for lev, step in enumerate(lat.steps):
+        at = lat.level == lev
+        points.append(int(at.sum()))
+        if not at.any():
+            continue
+        # the level's own lattice, each pixel looking up its nearest level point
+        gx, gy = lat.ix[at] // step, lat.iy[at] // step
+        width, height = (lat.nx - 1) // step + 1, (lat.ny - 1) // step + 1
+        values = np.full((height, width), np.nan)
+        here = np.zeros((height, width), dtype=bool)
+        values[gy, gx] = lat.epochs[at]
+        here[gy, gx] = True
+        qx = np.minimum((cols + step // 2) // step, width - 1)
+        qy = np.minimum((rows + step // 2) // step, height - 1)
+        hit = here[np.ix_(qy, qx)]
+        epochs[hit] = values[np.ix_(qy, qx)][hit]
+        present |= hit
+        level[hit] = lev
+    return RefinedImage(x=lat.x, y=lat.y,
+                        x_edges=_pixel_edges(lat.nx, pixel, lat.x_range, lat.x_log),
+                        y_edges=_pixel_edges(lat.ny, pixel, lat.y_range, lat.y_log),
+                        epochs=epochs, present=present, level=level, limit=lat.limit,
+                        pixel=pixel, points=tuple(points), x_log=lat.x_log, y_log=lat.y_log,
+                        title=title)
+
+
+def plot_refined_slice(data: RefinedImage, ax=None, *, cax=None):
+    """Draw a refined slice in the colours of :func:`plot_slice`.
+
+    Parameters
+    ----------
+    data : RefinedImage
+    ax : matplotlib Axes, optional
+        Where to draw (default: a new figure).
+    cax : matplotlib Axes, optional
+        Where to draw the colour bar (default: taken from ``ax``).
+
+    Returns
+    -------
+    Axes
+        ``ax``: epochs to converge, black where never, light grey where no network
+        of any level is within half a cell; the title counts the networks per level.
+    """
+    from matplotlib import colormaps
+    from matplotlib.colors import ListedColormap
+    from matplotlib.patches import Patch
+
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(7, 6))
+    ax.set_facecolor(ABSENT_COLOUR)
+    never = np.ma.masked_where(~data.never, np.zeros(data.epochs.shape))
+    epochs = np.ma.masked_invalid(data.epochs)
+    kw = {"vmin": 0, "vmax": max(data.limit, 1)}
+    if data.x_log or data.y_log:  # pixels of unequal width: a mesh
+        ax.pcolormesh(data.x_edges, data.y_edges, never, cmap=ListedColormap([NEVER_COLOUR]),
+                      shading="flat", rasterized=True)
+        mesh = ax.pcolormesh(data.x_edges, data.y_edges, epochs, cmap=colormaps["plasma"],
+                             shading="flat", rasterized=True, **kw)
+        ax.set_xscale("log" if data.x_log else "linear")
+        ax.set_yscale("log" if data.y_log else "linear")
+    else:
+        extent = (data.x_edges[0], data.x_edges[-1], data.y_edges[0], data.y_edges[-1])
+        ax.imshow(never, cmap=ListedColormap([NEVER_COLOUR]), origin="lower", extent=extent,
+                  interpolation="nearest", aspect="auto")
+        mesh = ax.imshow(epochs, cmap=colormaps["plasma"], origin="lower", extent=extent,
+                         interpolation="nearest", aspect="auto", **kw)
+    if cax is not None:
+        ax.figure.colorbar(mesh, cax=cax, label="epochs to converge")
+    else:
+        ax.figure.colorbar(mesh, ax=ax, label="epochs to converge")
+    handles = [Patch(facecolor=NEVER_COLOUR, label=f"never (within {data.limit:,} epochs)")]
+    if not data.present.all():
+        handles.append(Patch(facecolor=ABSENT_COLOUR, label="not trained"))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.1), fontsize=8,
+              frameon=False, ncols=2)
+    ax.set_xlabel(plots.axis_label(data.x))
+    ax.set_ylabel(plots.axis_label(data.y))
+    per_level = " + ".join(f"{n:,}" for n in data.points)
+    ax.set_title((data.title + "; " if data.title else "")
+                 + f"{sum(data.points):,} networks over {len(data.points)} levels "
+                 f"({per_level})", fontsize=10)
+    return ax
+
+
+def refined_figure(data: RefinedImage, dpi: float = 100, side: int = 800):
+    """Return a matplotlib Figure of :func:`plot_refined_slice`, the image about ``side`` pixels.
+
+    A raster smaller than ``side`` pixels gets a whole number of screen pixels per
+    raster pixel (at ``dpi``); a larger one is drawn at ``side`` pixels.
+    """
+    from matplotlib.figure import Figure
+
+    ny, nx = data.epochs.shape
+    per = max(1, side // max(nx, ny))
+    scale = min(1.0, side / max(nx * per, ny * per))
+    width, height = nx * per * scale / dpi, ny * per * scale / dpi
+    left, right, bottom, top, bar = 0.9, 1.3, 1.0, 0.45, 0.2  # inches
+    fig_w, fig_h = left + width + right, bottom + height + top
+    fig = Figure(figsize=(fig_w, fig_h), dpi=dpi)
+    ax = fig.add_axes((left / fig_w, bottom / fig_h, width / fig_w, height / fig_h))
+    cax = fig.add_axes(((left + width + 0.25) / fig_w, bottom / fig_h, bar / fig_w,
+                        height / fig_h))
+    plot_refined_slice(data, ax, cax=cax)
     return fig

@@ -17,6 +17,7 @@ from .axes import (
     grid_axes,
     is_param_axis,
     sample_attrs,
+    slice_attrs,
     varying_axes,
     with_bin_columns,
 )
@@ -64,7 +65,9 @@ def load(run_dir, columns: list[str] | None = None) -> pd.DataFrame:
 
     ``attrs["sampled"]`` maps each axis of the spec's ``[sample]`` table to its
     distribution (empty for a grid run) and ``attrs["sample_bounds"]`` to its
-    bounds: :func:`convergence_table` bins those axes.
+    bounds: :func:`convergence_table` bins those axes.  ``attrs["name"]``,
+    ``attrs["refine"]`` and ``attrs["zoom"]`` hold the run's name and its
+    ``[refine]`` and ``[zoom]`` tables (:func:`analysis.axes.slice_attrs`).
     """
     run = open_run(run_dir)
     df = run.networks(columns=columns)
@@ -73,6 +76,7 @@ def load(run_dir, columns: list[str] | None = None) -> pd.DataFrame:
     except (OSError, tomllib.TOMLDecodeError):
         spec_data = {}
     df.attrs.update(sample_attrs(spec_data))
+    df.attrs.update(slice_attrs(spec_data))
     return df
 
 

@@ -3,8 +3,10 @@
     python examples/gallery.py [--out runs] [--dest docs/gallery] [--jobs N]
 
 Runs (or resumes) kolen-pollack-slice, kolen-pollack-range, init-schemes,
-hidden-width, parity and lr-momentum-sobol into ``--out``, writes each study's HTML report, saves
-one small PNG per study into ``--dest`` and prints the figures the README quotes.
+hidden-width, parity, lr-momentum-sobol and kolen-pollack-zoom (with its zooms 10x,
+100x and 1000x into one boundary region) into ``--out``, writes each study's HTML
+report, saves one small PNG per study into ``--dest`` and prints the figures the
+README and docs/science.md quote.
 A first run on 2 cores takes a few minutes, most of it compiling the parity
 kernels (one per task and hidden width); the cache makes later runs fast.
 """
@@ -18,19 +20,29 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
 import analysis
 import sweeps
-from analysis import plots, slices
+from analysis import boundary, plots, slices
 from analysis.report import write_report
 
 STUDIES = ("kolen-pollack-slice", "kolen-pollack-range", "init-schemes", "hidden-width",
-           "parity", "lr-momentum-sobol")
+           "parity", "lr-momentum-sobol", "kolen-pollack-zoom")
 DPI = 100
 #: Bins of the effective learning rate lr / (1 - momentum): quarter decades, 0.1 to 1000.
 EFFECTIVE_EDGES = 10.0 ** np.arange(-1.0, 3.01, 0.25)
 #: Momentum groups of the sampled study's second panel.
 MOMENTUM_GROUPS = (0.0, 0.3, 0.6, 0.95)
+#: Where kolen-pollack-zoom zooms in (W1[0,1], W2[1]): a ragged stretch of the boundary
+#: between the central islands of non-convergence; each zoom is centred on the boundary
+#: cell of its parent's finest level nearest this point.
+ZOOM_TARGET = (-0.5, 1.0)
+#: The zooms' magnifications over the root slice.
+ZOOMS = (10, 100, 1000)
+#: Values a side of each zoom: a plain grid, every cell of its box counted (a refined
+#: grid misses boundary cells between corners of one label, docs/analysis.md).
+ZOOM_RESOLUTION = 401
 
 
 def _save(fig: Figure, path: Path) -> None:
@@ -141,6 +153,85 @@ def sobol_figure(df, dest: Path) -> None:
     print(df["outcome"][effective >= 30].value_counts(normalize=True).round(3).to_string())
 
 
+def boundary_point(df, near) -> tuple[float, float]:
+    """The centre of the finest-level boundary cell (corners converged and not) nearest ``near``."""
+    lat = boundary.lattice(df)
+    step = lat.steps[-1]
+    finest = lat.level == len(lat.steps) - 1
+    dx = (lat.x_range[1] - lat.x_range[0]) / (lat.nx - 1)
+    dy = (lat.y_range[1] - lat.y_range[0]) / (lat.ny - 1)
+    on = {(i, j): ok for i, j, ok in zip(lat.ix, lat.iy, lat.label, strict=True)}
+    best, best_d = None, np.inf
+    for i, j in zip(lat.ix[finest], lat.iy[finest], strict=True):
+        corners = [on.get(c) for c in ((i, j), (i + step, j), (i, j + step),
+                                       (i + step, j + step))]
+        if None in corners or len(set(corners)) == 1:
+            continue
+        x, y = lat.x_range[0] + (i + step / 2) * dx, lat.y_range[0] + (j + step / 2) * dy
+        d = (x - near[0]) ** 2 + (y - near[1]) ** 2
+        if d < best_d:
+            best, best_d = (x, y), d
+    return best
+
+
+def zoom_runs(root, out: str, jobs) -> list:
+    """Zoom 10x, 100x and 1000x into the root slice, each box centred on a boundary cell.
+
+    Each zoom is ``xorsweep zoom``'s spec (``sweeps.zoom_spec``) at ZOOM_RESOLUTION values a
+    side, without the ``[refine]`` table it carries over from the root: a plain grid.
+    """
+    runs, parent, target = [root], root, ZOOM_TARGET
+    width = 20.0  # the root slice's side in weight
+    for zoom in ZOOMS:
+        centre = boundary_point(parent.networks(), target)
+        half = width / zoom / 2
+        spec = sweeps.zoom_spec(parent.path, x=(centre[0] - half, centre[0] + half),
+                                y=(centre[1] - half, centre[1] + half),
+                                resolution=ZOOM_RESOLUTION)
+        data = spec.to_dict()
+        data.pop("refine", None)
+        run = sweeps.run(data, out=out, jobs=jobs, progress=True)
+        print(f"  zoom {zoom}x about ({centre[0]:.5g}, {centre[1]:.5g}): {run.path} (report "
+              f"{write_report(run.path)})")
+        runs.append(run)
+        parent, target = run, centre
+    return runs
+
+
+def zoom_figure(runs, dest: Path) -> None:
+    """The refined root slice, the 1000x zoom, and box counts at every scale."""
+    frames = [analysis.load(r.path) for r in runs]
+    table = analysis.zoom_dimensions(frames, names=["root"] + [f"{z}x" for z in ZOOMS])
+    fig = Figure(figsize=(15, 4.6), layout="constrained")
+    left, middle, right = fig.subplots(1, 3, width_ratios=[1, 1, 1.15])
+    slices.plot_refined_slice(slices.refined_image(frames[0], max_side=800), left)
+    left.set_title(f"refined slice: {len(frames[0]):,} networks, 5 levels; boxes: zooms",
+                   fontsize=10)
+    for (_, row), colour in zip(table.iloc[1:].iterrows(), plots.QUALITATIVE, strict=False):
+        left.add_patch(Rectangle((row["x_low"], row["y_low"]), row["x_high"] - row["x_low"],
+                                 row["y_high"] - row["y_low"], fill=False, ec=colour, lw=1.2))
+    slices.plot_refined_slice(slices.refined_image(frames[-1], max_side=800), middle)
+    wide = table["x_high"].iloc[-1] - table["x_low"].iloc[-1]
+    middle.set_title(f"zoom {ZOOMS[-1]}x: a box {wide:.3g} wide, {len(frames[-1]):,} networks",
+                     fontsize=10)
+    boundary.plot_box_counts(table.attrs["fits"], right, labels=list(table["name"]),
+                             root_units=True)
+    right.set_title("boundary cells against cell size, each zoom in its box", fontsize=10)
+    _save(fig, dest / "kolen-pollack-zoom.png")
+    for name, f, zoom in zip(table["name"], frames, table["zoom"], strict=True):
+        lat = boundary.lattice(f)
+        uniform = ((lat.nx - 1) * zoom + 1) * ((lat.ny - 1) * zoom + 1)
+        print(f"  {name}: {len(f):,} networks; a uniform grid over the root slice at its "
+              f"finest resolution: {uniform:,.0f} ({uniform / len(f):,.0f}x)")
+    cols = ["name", "zoom", "x_low", "x_high", "y_low", "y_high", "networks", "scales",
+            "eps_min", "eps_max", "boundary", "estimate", "low", "high"]
+    print(table[cols].to_string(float_format=lambda v: f"{v:.4g}"))
+    for name, fit in zip(table["name"], table.attrs["fits"], strict=True):
+        c = fit.counts
+        print(f"  {name}: boundary cells per level {c['boundary'].tolist()}, known "
+              f"{c['known'].tolist()}")
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the studies, write their reports and the gallery PNGs."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -171,6 +262,9 @@ def main(argv: list[str] | None = None) -> None:
                 "task", "convergence rate by hidden width (sigmoid, bce, lr 2, 5,000 epochs)")
     print("lr-momentum-sobol")
     sobol_figure(frames["lr-momentum-sobol"], dest)
+    print("kolen-pollack-zoom")
+    root = sweeps.open_run(Path(args.out) / "kolen-pollack-zoom")
+    zoom_figure(zoom_runs(root, args.out, args.jobs), dest)
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ from __future__ import annotations
 import importlib
 
 __all__ = ["AXES", "Run", "RunError", "Spec", "SpecError", "bundled_specs", "dry_run",
-           "load_spec", "open_run", "run"]
+           "load_spec", "open_run", "run", "zoom_spec"]
 
 _WHERE = {"run": "runner", "dry_run": "runner", "AXES": "spec", "Spec": "spec", "SpecError": "spec",
           "bundled_specs": "spec", "load_spec": "spec", "Run": "store", "RunError": "store",
-          "open_run": "store"}
+          "open_run": "store", "zoom_spec": "zoom"}
 
 
 def __getattr__(name: str):

@@ -28,10 +28,12 @@ class RunSummary:
     """One run directory, as ``xorsweep list`` shows it.
 
     ``state`` is ``"complete"``, ``"N% done"`` (networks of the done chunks, rounded
-    down) or ``"damaged"`` (the manifest cannot be read, or a done chunk's part is
-    missing or truncated).  ``n_networks``, ``epochs``, ``created`` (seconds since
-    the epoch) and ``n_done`` (networks of the done chunks) are None when the
-    manifest is damaged; ``size`` is the bytes of all the directory's files.
+    down; a refined run adds ``", level l of L"``, the last level decided, and its
+    percentage is of the networks decided so far) or ``"damaged"`` (the manifest
+    cannot be read, or a done chunk's part is missing or truncated).  ``n_networks``,
+    ``epochs``, ``created`` (seconds since the epoch) and ``n_done`` (networks of the
+    done chunks) are None when the manifest is damaged; ``size`` is the bytes of all
+    the directory's files.
     """
 
     name: str
@@ -90,12 +92,15 @@ def summarize_run(path) -> RunSummary:
     nets = sum(m["chunks"][i][1] - m["chunks"][i][0] for i in done)
     intact = all(_part_intact(path / sub / store.part_name(i)) for i in done
                  for sub in store.PARTS)
+    levels = store.levels_decided(m)
     if not intact:
         state = "damaged"
-    elif len(done) == len(m["chunks"]):
+    elif len(done) == len(m["chunks"]) and (levels is None or levels[0] == levels[1]):
         state = "complete"
     else:
         state = f"{100 * nets // m['n_networks']}% done"  # down: 99.5% is not 100% done
+        if levels is not None:  # of the networks decided so far
+            state += f", level {levels[0] - 1} of {levels[1] - 1}"
     return RunSummary(path.name, path, state, m["n_networks"], m["epochs"], created, size,
                       nets)
 

@@ -20,21 +20,23 @@ import pyarrow as pa
 
 import kernels
 
-from . import plan
+from . import levels, plan
 from .spec import Spec, load_spec
 
 __all__ = ["compute_chunk", "initial_params", "network_table", "curve_table"]
 
 
-def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu"
-                  ) -> dict[str, np.ndarray]:
+def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu",
+                  placement: dict | None = None) -> dict[str, np.ndarray]:
     """Train networks ``start .. stop-1`` of a spec; return compact arrays (worker side).
 
     Everything runs on the calling thread: no thread pool is started, and numba's
     threading layer is never touched (its thread count is not read or set).
+    ``placement``: a refined run's layout of the chunk (:func:`sweeps.levels.placement`),
+    returned with the results.
     """
     spec = load_spec(spec_data)
-    cols = plan.network_columns(spec, start, stop)
+    cols = _columns(spec, start, stop, placement)
     X, Y = kernels.tasks.by_name(str(cols["task"][0]))
     p = initial_params(spec, cols)
     t0 = time.perf_counter()
@@ -43,9 +45,22 @@ def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu"
                       activation=str(cols["activation"][0]), loss=str(cols["loss"][0]),
                       record_every=spec.record_every, target_error=spec.target_error,
                       parallel=False, device=device)
-    return {"start": start, "stop": stop, "seconds": time.perf_counter() - t0,
-            "loss": r.loss, "converged_epoch": r.converged_epoch, "outcome": r.outcome,
-            "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
+    out = {"start": start, "stop": stop, "seconds": time.perf_counter() - t0,
+           "loss": r.loss, "converged_epoch": r.converged_epoch, "outcome": r.outcome,
+           "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
+    if placement is not None:
+        out["placement"] = placement
+    return out
+
+
+def _columns(spec: Spec, start: int, stop: int, placement: dict | None) -> dict[str, np.ndarray]:
+    """Return the columns of networks ``start .. stop-1`` (a refined spec: level 0 by default)."""
+    if spec.refine is None:
+        return plan.network_columns(spec, start, stop)
+    if placement is None:
+        placement = levels.placement(spec, {"networks": [0, None]}, spec.refine.level0_keys(), 0,
+                                     start, stop)
+    return levels.columns(spec, np.arange(start, stop, dtype=np.int64), placement)
 
 
 def initial_params(spec: Spec, cols: dict[str, np.ndarray]) -> kernels.Params:
@@ -76,12 +91,13 @@ def initial_params(spec: Spec, cols: dict[str, np.ndarray]) -> kernels.Params:
 
 def network_table(spec: Spec, result: dict) -> pd.DataFrame:
     """Return the network rows of one computed chunk, in the store's column order."""
-    cols = plan.network_columns(spec, result["start"], result["stop"])
+    cols = _columns(spec, result["start"], result["stop"], result.get("placement"))
     n = result["stop"] - result["start"]
     data = {"network": cols["network"], "cell": cols["cell"]}
     # names are stored dictionary-encoded (pandas: categorical); sampled axes and the design
-    # point after the grid's axes; task after them all
-    sampled = [*spec.sample.names, "point"] if spec.sample else []
+    # point (or a refined run's level, ix, iy) after the grid's axes; task after them all
+    sampled = ([*spec.sample.names, "point"] if spec.sample else
+               ["level", "ix", "iy"] if spec.refine else [])
     for axis in [*(a for a in spec.grid if a != "task"), *sampled, "task"]:
         values = cols[axis]
         data[axis] = (_categorical(values, list(spec.grid[axis]))

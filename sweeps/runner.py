@@ -13,6 +13,7 @@ process) writes to the store.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import platform
@@ -29,7 +30,7 @@ import numpy as np
 
 import kernels
 
-from . import design, plan, store
+from . import design, levels, plan, store
 from .chunk import compute_chunk, curve_table, network_table
 from .spec import Spec, load_spec
 from .warmup import warm_with_progress
@@ -68,8 +69,10 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
         if manifest.get("device", "cpu") != device:  # results differ in rounding
             raise store.RunError(f"{run_dir} was run with --device {manifest.get('device', 'cpu')}"
                                  f"; resume it with that device, or --force to start over")
-        if manifest["chunks"] != [[c.start, c.stop] for c in
-                                  plan.make_chunks(spec, manifest["chunk_size"])]:
+        if spec.refine is not None:
+            _check_level0(run_dir, spec, manifest)
+        elif manifest["chunks"] != [[c.start, c.stop] for c in
+                                    plan.make_chunks(spec, manifest["chunk_size"])]:
             raise store.StoreError(f"{manifest_path} is damaged (its chunk ranges are not the "
                                    "spec's); run the same command with --force to start over")
         _verify(run_dir, manifest)
@@ -92,11 +95,32 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                 "chunk_size": chunk_size, "chunks": [[c.start, c.stop] for c in chunks],
                 "done": {}, "created": time.time(), "elapsed_s": 0.0}
+    if spec.refine is not None:  # level 0 now; later levels as the results decide them
+        manifest["refine"], chunks = levels.manifest_entry(spec, chunk_size)
+        manifest["chunks"] = chunks
+        manifest["n_networks"] = manifest["refine"]["decided"][0]["networks"][1]
     for sub in store.PARTS:
         (run_dir / sub).mkdir(exist_ok=True)
     store.atomic_write(run_dir / "spec.toml", spec.to_toml().encode())
     store.atomic_write(manifest_path, store.manifest_bytes(manifest))
     return manifest
+
+
+def _check_level0(run_dir: Path, spec: Spec, manifest: dict) -> None:
+    """Refuse a refined run's manifest whose level 0 or refinement is not the spec's."""
+    entry = manifest.get("refine")
+    fix = "run the same command with --force to start over"
+    if not isinstance(entry, dict):
+        raise store.StoreError(f"{run_dir / store.MANIFEST} is damaged (it has no refine "
+                               f"levels, and the spec refines); {fix}")
+    expected, chunks = levels.manifest_entry(spec, manifest["chunk_size"])
+    c0, c1 = expected["decided"][0]["chunks"]
+    if ({k: v for k, v in entry.items() if k != "decided"}
+            != {k: v for k, v in expected.items() if k != "decided"}
+            or entry["decided"][0] != expected["decided"][0]
+            or manifest["chunks"][c0:c1] != chunks):
+        raise store.StoreError(f"{run_dir / store.MANIFEST} is damaged (its level 0 is not the "
+                               f"spec's); {fix}")
 
 
 def changed_spec_message(run_dir: Path, spec: Spec) -> str:
@@ -334,15 +358,68 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
         todo = [(i, a, b) for i, (a, b) in enumerate(manifest["chunks"])
                 if str(i) not in manifest["done"]]
         n_chunks, stored = len(manifest["chunks"]), len(manifest["chunks"]) - len(todo)
-        if todo and stored and say is not None:
-            say(f"resuming: {stored:,} of {n_chunks:,} chunks stored, {len(todo):,} to train")
-        if todo:
+        undecided = spec.refine is not None and (len(manifest["refine"]["decided"])
+                                                 <= spec.refine.levels)
+        if (todo or undecided) and stored and say is not None:
+            say(f"resuming: {stored:,} of {n_chunks:,} chunks stored, {len(todo):,} to train"
+                + (f"; levels 0-{len(manifest['refine']['decided']) - 1} of 0-"
+                   f"{spec.refine.levels} decided" if spec.refine is not None else ""))
+
+        def train(todo, **how):
             _execute(run_dir, spec, manifest, todo, jobs, joblib_backend, progress, client,
-                     device, times=times, wall0=t0)
+                     device, times=times, wall0=t0, **how)
+
+        if spec.refine is not None:
+            trained = _run_levels(run_dir, spec, manifest, train)
+        elif todo:
+            train(todo)
+            trained = len(todo)
+        else:
+            trained = 0
     run = store.open_run(run_dir)
-    run.session = Session(chunks=n_chunks, stored=stored, trained=len(todo), workers=jobs,
-                          wall_s=time.perf_counter() - t0, **times)
+    run.session = Session(chunks=len(manifest["chunks"]), stored=stored, trained=trained,
+                          workers=jobs, wall_s=time.perf_counter() - t0, **times)
     return run
+
+
+def _run_levels(run_dir: Path, spec: Spec, manifest: dict, train: Callable) -> int:
+    """Train a refined run level by level, deciding each next level; return the chunks trained.
+
+    Level ``l``'s missing chunks are trained, then level ``l + 1``'s points are decided
+    from the stored results of levels 0 .. ``l``: a level already in the manifest
+    must match them (else :class:`StoreError`), a new one is recorded, with its
+    chunks, before any of them is trained.
+    """
+    trained = 0
+    keys, rows = [], []
+    key = spec.refine.level0_keys()
+    for level in range(spec.refine.levels + 1):
+        rec = manifest["refine"]["decided"][level]
+        c0, c1 = rec["chunks"]
+        todo = [(i, *manifest["chunks"][i]) for i in range(c0, c1)
+                if str(i) not in manifest["done"]]
+        if todo:
+            train(todo, placement=functools.partial(levels.placement, spec, rec, key, level),
+                  desc=f"{spec.name} level {level}")
+            trained += len(todo)
+        if level == spec.refine.levels:
+            break
+        keys.append(key)
+        rows.append(levels.level_labels(spec, run_dir, manifest, level))
+        key = levels.next_points(spec, level, keys, rows)
+        decided = manifest["refine"]["decided"]
+        if level + 1 < len(decided):  # decided before: the results must decide it again
+            new, chunks = levels.record(spec, key, rec["networks"][1], c1,
+                                        manifest["chunk_size"])
+            levels.check_level(run_dir, manifest, level + 1, new, chunks)
+        else:
+            levels.append_level(spec, manifest, key)
+            if len(manifest["chunks"]) > plan.MAX_CHUNKS:
+                raise store.RunError(f"level {level + 1} makes {len(manifest['chunks']):,} "
+                                     f"chunks, more than {plan.MAX_CHUNKS:,}; start over with "
+                                     "a larger --chunk-size")
+            store.atomic_write(run_dir / store.MANIFEST, store.manifest_bytes(manifest))
+    return trained
 
 
 def _chunk_sizes(todo) -> list[int]:
@@ -351,7 +428,12 @@ def _chunk_sizes(todo) -> list[int]:
 
 
 def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None,
-             device="cpu", times=None, wall0=None) -> None:
+             device="cpu", times=None, wall0=None, placement=None, desc=None) -> None:
+    """Train the chunks ``todo`` and store each as it arrives; add to ``times``.
+
+    ``placement(start, stop)``, for a refined run, gives each chunk's levels-side
+    layout (:func:`sweeps.levels.placement`), sent to the worker with the chunk.
+    """
     from tqdm import tqdm
 
     times = {} if times is None else times
@@ -363,22 +445,24 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
         from . import cluster
 
         cluster.warm_workers(client, spec.to_dict(), _chunk_sizes(todo))
-    times["compile_s"] = time.perf_counter() - t_compile
-    manifest["compile_s"] = manifest.get("compile_s", 0.0) + times["compile_s"]
+    compile_s = time.perf_counter() - t_compile
+    times["compile_s"] = times.get("compile_s", 0.0) + compile_s
+    manifest["compile_s"] = manifest.get("compile_s", 0.0) + compile_s
     manifest["workers"] = jobs
     wall_before = manifest.get("wall_s", 0.0)
     wall0 = t_compile if wall0 is None else wall0
     done_nets = sum(b - a for i, (a, b) in enumerate(manifest["chunks"])
                     if str(i) in manifest["done"])
     # network-epochs, not networks: a run's networks can differ a hundredfold in cost
-    bar = tqdm(total=spec.n_networks * spec.epochs, initial=done_nets * spec.epochs,
-               unit="net-ep", unit_scale=True, disable=not progress, desc=spec.name,
+    bar = tqdm(total=manifest["n_networks"] * spec.epochs, initial=done_nets * spec.epochs,
+               unit="net-ep", unit_scale=True, disable=not progress, desc=desc or spec.name,
                file=sys.stderr, smoothing=0.1)
     index = {a: i for i, a, _ in todo}
     data = spec.to_dict()
     t0 = time.perf_counter()
     elapsed0 = manifest["elapsed_s"]
-    calls = ((data, a, b, device) for _, a, b in todo)
+    calls = ((data, a, b, device) + (() if placement is None else (placement(a, b),))
+             for _, a, b in todo)
     try:
         with contextlib.ExitStack() as stack:
             if client is not None:  # not joblib's Dask backend: with n_jobs == 1 joblib
@@ -405,4 +489,4 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
                 bar.update((result["stop"] - result["start"]) * spec.epochs)
     finally:
         bar.close()
-        times["training_s"] = time.perf_counter() - t0
+        times["training_s"] = times.get("training_s", 0.0) + time.perf_counter() - t0

@@ -51,6 +51,7 @@ from .errors import SpecError
 from .errors import finite_float as _float
 from .errors import show as _show
 from .overrides import apply_overrides
+from .refine import Refine, Zoom, parse_refine, parse_zoom, spaced_values
 
 __all__ = ["Spec", "SpecError", "load_spec", "bundled_specs", "AXES", "DEFAULTS", "CRITERIA",
            "MAX_NETWORKS", "MAX_AXIS_VALUES", "MAX_EPOCHS", "MAX_RECORDED", "MAX_NAME"]
@@ -98,7 +99,7 @@ MAX_DESCRIPTION = 10_000
 _DRAW_BOUND = {"uniform": 1.0, "normal": 8.6, "xavier": math.sqrt(3), "he": 8.6 * math.sqrt(2)}
 
 _TOP_KEYS = ("name", "description", *(k for k in DEFAULTS if k != "grid"), "criterion",
-             "grid", "init_values", "sample")
+             "grid", "init_values", "sample", "refine", "zoom")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
 _CHOICES = {"task": tasks.NAMES, "init": SCHEMES, "activation": ACTIVATIONS, "loss": LOSSES}
 
@@ -110,8 +111,10 @@ class Spec:
     ``grid`` maps every axis in :data:`AXES` that is not sampled, then every
     parameter axis, to its values; ``init_values`` maps parameter names to fixed
     initial values; ``sample`` is the ``[sample]`` design (None for a grid alone),
-    whose axes are absent from ``grid``.  ``target_error`` is the threshold of the
-    chosen ``criterion``.
+    whose axes are absent from ``grid``; ``refine`` the ``[refine]`` table of a
+    refined slice (None otherwise: see :mod:`sweeps.refine`), whose axes keep their
+    level-0 values in ``grid``; ``zoom`` where a zoomed slice comes from (None
+    otherwise).  ``target_error`` is the threshold of the chosen ``criterion``.
     """
 
     name: str
@@ -126,10 +129,15 @@ class Spec:
     criterion: str = "target-error"
     init_values: dict[str, float] = field(default_factory=dict)
     sample: Sample | None = None
+    refine: Refine | None = None
+    zoom: Zoom | None = None
 
     @property
     def n_cells(self) -> int:
-        """Number of cells: the product of the grid's axis lengths, times the design's points."""
+        """Number of cells: the product of the grid's axis lengths, times the design's points.
+
+        For a refined slice, level 0's cells: later levels depend on the results.
+        """
         return math.prod(len(v) for v in self.grid.values()) * (
             self.sample.n if self.sample else 1)
 
@@ -178,28 +186,36 @@ class Spec:
             del d["target_error"]
         d["grid"] = {a: list(v) for a, v in self.grid.items()
                      if not (a == "task" and self.task is not None)}
+        if self.refine is not None:  # refined axes stay ranges: the finer grids need them
+            for a, (kind, start, stop, n) in self.refine.ranges.items():
+                d["grid"][a] = {kind: [start, stop, n]}
         if self.init_values:
             d["init_values"] = dict(self.init_values)
         if self.sample is not None:
             d["sample"] = self.sample.to_dict()
+        if self.refine is not None:
+            d["refine"] = self.refine.to_dict()
+        if self.zoom is not None:
+            d["zoom"] = self.zoom.to_dict()
         return d
 
     def to_toml(self) -> str:
         """Return the spec as TOML (explicit lists), which :func:`load_spec` reads back."""
         d = self.to_dict()
-        lines = [f"{k} = {json.dumps(v)}" for k, v in d.items()
-                 if k not in ("grid", "init_values", "sample")]
-        for table in ("grid", "init_values", "sample"):
+        tables = ("grid", "init_values", "sample", "refine", "zoom")
+        lines = [f"{k} = {json.dumps(v)}" for k, v in d.items() if k not in tables]
+        for table in tables:
             if table in d:
                 lines += ["", f"[{table}]"]
                 lines += [f"{_toml_key(a)} = {_toml_value(v)}" for a, v in d[table].items()]
         return "\n".join(lines) + "\n"
 
     def digest(self) -> str:
-        """Return a hash of everything that determines the results (the name excluded)."""
+        """Return a hash of everything that determines the results (not name, description, zoom)."""
         d = self.to_dict()
         d.pop("name")
         d.pop("description")
+        d.pop("zoom", None)
         return hashlib.sha256(json.dumps(d, sort_keys=True).encode()).hexdigest()
 
 
@@ -374,8 +390,22 @@ def _validate(data: dict) -> Spec:
         raise SpecError(f"replicates: the spec has {n_networks:,} networks (cells x "
                         f"replicates), more than the limit of 2**32 = {MAX_NETWORKS:,}; use "
                         "fewer replicates or fewer axis values, or split the sweep")
+    refine = None
+    if "refine" in data:
+        if sample is not None:
+            raise SpecError("refine and sample cannot be combined: refinement splits the "
+                            "cells of a grid; remove one of the two tables")
+        refine = parse_refine(data["refine"], grid,
+                              {**{a: grid_in[a] for a in grid_in if a in AXES}, **params})
+        most = n_networks // math.prod(len(grid[a]) for a in refine.axes) * math.prod(
+            refine.finest)
+        if most > MAX_NETWORKS:
+            raise SpecError(f"refine: refined everywhere the spec would have {most:,} "
+                            f"networks, more than the limit of 2**32 = {MAX_NETWORKS:,}; use "
+                            "fewer levels, replicates or axis values")
+    zoom = parse_zoom(data["zoom"]) if "zoom" in data else None
     return Spec(name=name, description=description, grid=grid, criterion=criterion,
-                init_values=init_values, sample=sample, **top)
+                init_values=init_values, sample=sample, refine=refine, zoom=zoom, **top)
 
 
 def _param_name(where: str, name: str) -> str:
@@ -536,18 +566,16 @@ def _range_table(key: str, table: dict) -> list:
         raise SpecError(f"{key}.{kind}: the count {_show(n)} must be an integer from 1 to "
                         f"{MAX_AXIS_VALUES:,}")
     start, stop = _float(f"{key}.{kind}", start), _float(f"{key}.{kind}", stop)
-    with np.errstate(all="ignore"):  # an overflowing step gives inf or NaN, refused below
-        values = [float(v) for v in np.linspace(start, stop, n)]
+    # np.linspace, then (logspace) Python's 10.0 ** e (C pow, rounded correctly in practice),
+    # not np.logspace: numpy's SIMD power differs in the last bit on some CPUs (seen with
+    # AVX-512), and grid values and spec digests must be the same on every machine.  A
+    # refined slice's finer grids are computed by the same function.
+    try:
+        values = spaced_values(kind, start, stop, n)
+    except OverflowError:
+        raise SpecError(f"{key}.logspace: 10**{max(start, stop)!r} overflows a float; use "
+                        "exponents up to 308") from None
     if not all(math.isfinite(v) for v in values):
         raise SpecError(f"{key}.{kind}: [{start!r}, {stop!r}] is too wide a range for a "
                         "float; use smaller bounds")
-    if kind == "logspace":
-        # Python's 10.0 ** e (C pow, rounded correctly in practice), not np.logspace: numpy's
-        # SIMD power differs in the last bit on some CPUs (seen with AVX-512), and grid values
-        # and spec digests must be the same on every machine
-        try:
-            values = [10.0 ** e for e in values]
-        except OverflowError:
-            raise SpecError(f"{key}.logspace: 10**{max(start, stop)!r} overflows a float; use "
-                            "exponents up to 308") from None
     return values

@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 __all__ = ["Run", "open_run", "RunError", "StoreError", "atomic_write", "RunLock",
-           "read_manifest", "remove_temp_files", "resume_command"]
+           "read_manifest", "remove_temp_files", "resume_command", "levels_decided"]
 
 MANIFEST = "manifest.json"
 
@@ -158,7 +158,39 @@ def _manifest_problem(m) -> str | None:
         for sub in PARTS:
             if not (isinstance(entry.get(sub), str) and _HEX64.fullmatch(entry[sub])):
                 return f"done chunk {key} has no SHA-256 of its {sub} part"
+    if "refine" in m:
+        return _refine_problem(m)
     return None
+
+
+def _refine_problem(m: dict) -> str | None:
+    """Return what is wrong with a refined run's ``refine`` entry, or None."""
+    r = m["refine"]
+    if not (isinstance(r, dict) and _is_int(r.get("levels")) and r["levels"] >= 1
+            and isinstance(r.get("decided"), list) and 1 <= len(r["decided"]) <= r["levels"] + 1):
+        return "'refine' is not levels and a list of decided levels"
+    network, chunk = 0, 0
+    for i, rec in enumerate(r["decided"]):
+        if not (isinstance(rec, dict) and _is_int(rec.get("points")) and rec["points"] >= 0
+                and isinstance(rec.get("digest"), str) and _HEX64.fullmatch(rec["digest"])
+                and rec.get("networks", [None])[0] == network
+                and rec.get("chunks", [None])[0] == chunk
+                and all(_is_int(v) for v in (*rec["networks"], *rec["chunks"]))
+                and len(rec["networks"]) == len(rec["chunks"]) == 2):
+            return f"refine level {i} is not a record that follows level {i - 1}"
+        network, chunk = rec["networks"][1], rec["chunks"][1]
+        if chunk > len(m["chunks"]) or (rec["chunks"][0] < chunk
+                                        and m["chunks"][chunk - 1][1] != network):
+            return f"refine level {i}'s chunks do not end at its last network"
+    if network != m["n_networks"] or chunk != len(m["chunks"]):
+        return "the refine levels do not cover the chunks"
+    return None
+
+
+def levels_decided(manifest: dict) -> tuple[int, int] | None:
+    """Return a refined run's ``(levels decided, levels in all)``, counting level 0; else None."""
+    r = manifest.get("refine")
+    return None if r is None else (len(r["decided"]), r["levels"] + 1)
 
 
 def read_manifest(run_dir, *, fix: str | None = None) -> dict:
@@ -293,8 +325,13 @@ class Run:
 
     @property
     def complete(self) -> bool:
-        """Whether every chunk is done (by the manifest; :meth:`verify` checks the parts)."""
-        return len(self.manifest["done"]) == len(self.manifest["chunks"])
+        """Whether every chunk is done (by the manifest; :meth:`verify` checks the parts).
+
+        A refined run is complete when every level is decided, too.
+        """
+        levels = levels_decided(self.manifest)
+        return (len(self.manifest["done"]) == len(self.manifest["chunks"])
+                and (levels is None or levels[0] == levels[1]))
 
     def _part_bytes(self, sub: str, index: int) -> bytes:
         """Return a done part's bytes, checked against the manifest's SHA-256."""

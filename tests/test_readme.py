@@ -100,14 +100,17 @@ def test_readme_spec_example_is_a_valid_spec_with_every_key():
 
     toml, *_ = _toml_blocks(README)
     data = tomllib.loads(toml)
-    # every key the validator accepts; [sample] replaces grid axes, so the text shows it
-    assert set(data) | {"sample"} == set(_TOP_KEYS)
+    # every key the validator accepts; [sample] replaces grid axes and [refine] refines a
+    # slice, so the text shows them, and `xorsweep zoom` writes [zoom]
+    assert set(data) | {"sample", "refine", "zoom"} == set(_TOP_KEYS)
     assert '`[sample] method = "sobol"`' in README.read_text()
+    assert "`[refine] levels = 3`" in README.read_text()
+    assert "`xorsweep zoom`" in README.read_text()
     assert set(data["grid"]) | {"task"} == set(AXES)  # one task: the top-level key
     spec = sweeps.load_spec(data)
     assert spec.n_cells == 11 * 16
     default = sweeps.load_spec({"name": data["name"]})
-    for key in set(_TOP_KEYS) - {"name", "task", "grid", "sample"}:  # each with its default
+    for key in set(_TOP_KEYS) - {"name", "task", "grid", "sample", "refine", "zoom"}:
         assert data[key] == getattr(default, key), key
     assert (data["task"],) == default.grid["task"]
     for axis, values in data["grid"].items():

@@ -1,4 +1,4 @@
-"""The ``xorsweep`` command line: run, status, report, compare, specs, list, serve.
+"""The ``xorsweep`` command line: run, zoom, status, report, compare, specs, list, serve.
 
 Exit status: 0 success, 2 usage or spec error (nothing written), 1 any other
 failure (a damaged run directory or a full disk among them), 130 interrupted
@@ -29,21 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("run", help="run or resume a sweep")
     p.add_argument("spec", metavar="SPEC", help="a TOML spec file or a bundled spec's name")
     p.add_argument("--out", default="runs", help="parent directory of the run (default: runs)")
-    p.add_argument("--jobs", type=int, default=None, help="workers (default: all cores)")
-    p.add_argument("--backend", default="threads",
-                   help="threads (default), loky, dask (a dask.distributed cluster: "
-                        "pip install 'xorsweep[dask]'), or any joblib backend")
-    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
-                   help="with --backend dask: the scheduler, e.g. tcp://10.0.0.5:8786 "
-                        "(default: $XORSWEEP_SCHEDULER; with neither, a local cluster)")
-    p.add_argument("--chunk-size", type=int, default=None, help="networks per chunk")
-    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
-                   help="train on the CPU (default) or an NVIDIA GPU "
-                        "(pip install 'xorsweep[cuda]')")
-    p.add_argument("--force", action="store_true",
-                   help="start over, whatever the run directory holds (another spec's "
-                        "run, a damaged manifest)")
-    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    _run_options(p)
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", dest="overrides",
                    help="override a spec key, VALUE in TOML (repeatable): --set epochs=1000 "
                         "--set 'grid.lr=[0.5, 2.0]'; the run directory is still "
@@ -51,6 +37,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dry-run", action="store_true",
                    help="check and plan the run, print its networks, kernels, disk and "
                         "estimated time, and write nothing")
+
+    p = sub.add_parser("zoom", help="run a slice again over a sub-box of its two axes "
+                                    "(same base point, parent recorded)")
+    p.add_argument("run_dir", metavar="RUN", help="the run directory of a slice (refined or not)")
+    p.add_argument("--x", type=float, nargs=2, required=True, metavar=("LOW", "HIGH"),
+                   help="the box on the slice's first axis, in its values")
+    p.add_argument("--y", type=float, nargs=2, required=True, metavar=("LOW", "HIGH"),
+                   help="the box on the slice's second axis")
+    p.add_argument("--resolution", type=int, default=None, metavar="N",
+                   help="values per axis (default: the parent's on its first axis)")
+    p.add_argument("--name", default=None,
+                   help="the new run's name (default: <root>-zoom<depth>)")
+    p.add_argument("--out", default=None,
+                   help="parent directory of the run (default: RUN's parent directory)")
+    _run_options(p)
+    p.add_argument("--dry-run", action="store_true",
+                   help="check and plan the zoom's run and write nothing")
 
     p = sub.add_parser("status", help="describe a run directory")
     p.add_argument("run_dir", metavar="RUN_DIR")
@@ -91,6 +94,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _run_options(p: argparse.ArgumentParser) -> None:
+    """Add the options of how a sweep runs (``run`` and ``zoom`` share them)."""
+    p.add_argument("--jobs", type=int, default=None, help="workers (default: all cores)")
+    p.add_argument("--backend", default="threads",
+                   help="threads (default), loky, dask (a dask.distributed cluster: "
+                        "pip install 'xorsweep[dask]'), or any joblib backend")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="with --backend dask: the scheduler, e.g. tcp://10.0.0.5:8786 "
+                        "(default: $XORSWEEP_SCHEDULER; with neither, a local cluster)")
+    p.add_argument("--chunk-size", type=int, default=None, help="networks per chunk")
+    p.add_argument("--device", default="cpu", choices=["cpu", "cuda"],
+                   help="train on the CPU (default) or an NVIDIA GPU "
+                        "(pip install 'xorsweep[cuda]')")
+    p.add_argument("--force", action="store_true",
+                   help="start over, whatever the run directory holds (another spec's "
+                        "run, a damaged manifest)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
 def _port(text: str) -> int:
     """Parse a TCP port number, 0 .. 65535 (argparse's ``type``)."""
     try:
@@ -109,6 +131,37 @@ def cmd_run(args) -> int:
     spec = sweeps.load_spec(args.spec, overrides=args.overrides)
     if args.dry_run:
         return _dry_run(spec, args)
+    words = ["xorsweep", "run", args.spec, "--out", args.out]
+    for override in args.overrides:
+        words += ["--set", override]
+    return _run_spec(spec, args, words)
+
+
+def cmd_zoom(args) -> int:
+    """Zoom into a run's slice: make the spec of a sub-box (:func:`sweeps.zoom_spec`), run it.
+
+    The run directory is ``OUT/<name>`` (OUT: RUN's parent by default).  A missing
+    RUN, one that is not a slice over two axes, or a box that is empty or outside
+    the parent's range is one line and exit 2, nothing written.
+    """
+    import sweeps
+
+    spec = sweeps.zoom_spec(args.run_dir, x=tuple(args.x), y=tuple(args.y),
+                            resolution=args.resolution, name=args.name)
+    args.out = args.out or str(Path(args.run_dir).parent)
+    if args.dry_run:
+        return _dry_run(spec, args)
+    words = ["xorsweep", "zoom", args.run_dir, "--x", *map(repr, args.x), "--y",
+             *map(repr, args.y), "--out", args.out, "--name", spec.name]
+    if args.resolution is not None:
+        words += ["--resolution", str(args.resolution)]
+    return _run_spec(spec, args, words)
+
+
+def _run_spec(spec, args, words: list[str]) -> int:
+    """Run or resume ``spec`` with the run options of ``args``; ``words``: the command so far."""
+    import sweeps
+
     progress = not args.quiet and sys.stdout.isatty() and sys.stderr.isatty()
     # joblib reports the chunks it cancels on Ctrl-C; they are simply computed on resume
     warnings.filterwarnings("ignore", message=".*tasks which were still being processed")
@@ -119,9 +172,6 @@ def cmd_run(args) -> int:
                          scheduler=args.scheduler, device=args.device,
                          say=lambda line: print(line, flush=True))
     except KeyboardInterrupt:
-        words = ["xorsweep", "run", args.spec, "--out", args.out]
-        for override in args.overrides:
-            words += ["--set", override]
         if args.backend != "threads":
             words += ["--backend", args.backend]
         if args.scheduler:
@@ -133,8 +183,13 @@ def cmd_run(args) -> int:
               f"Resume with: {again}", file=sys.stderr)
         return 130
     seconds = time.perf_counter() - t0
-    n, done = spec.n_networks, run.session
+    n, done = run.manifest["n_networks"], run.session
     size = f"{n:,} networks x {spec.epochs:,} epochs"
+    if spec.refine is not None:
+        per_level = " + ".join(f"{b - a:,}" for a, b in
+                               (r["networks"] for r in run.manifest["refine"]["decided"]))
+        size = (f"{n:,} networks (levels 0-{spec.refine.levels}: {per_level}) x "
+                f"{spec.epochs:,} epochs")
     if done is not None and done.trained == 0:
         print(f"{spec.name}: already complete ({size}); results in {run.path}")
         return 0
@@ -177,6 +232,7 @@ def _size(n: float) -> str:
 
 def _dry_run(spec, args) -> int:
     """Print what ``xorsweep run`` would do with these arguments; write nothing."""
+    import math
     import re
 
     import sweeps
@@ -191,6 +247,15 @@ def _dry_run(spec, args) -> int:
         k = est.n_cells // spec.sample.n
         print(f"design           {spec.sample.method}, {spec.sample.n:,} points over "
               f"{', '.join(spec.sample.axes)} (x {k:,} grid cell{'s' * (k != 1)})")
+    if spec.refine is not None:  # the estimate is level 0's; later levels follow the results
+        r = spec.refine
+        most = est.n_networks // math.prod(len(spec.grid[a]) for a in r.axes) * math.prod(
+            r.finest) - est.n_networks
+        print(f"refine           {r.levels} level{'s' * (r.levels > 1)} by {r.factor} over "
+              f"{r.axes[0]} x {r.axes[1]} (finest grid {r.finest[0]:,} x {r.finest[1]:,}); "
+              "the figures below are level 0's")
+        print(f"refined levels   depend on the results: at most {most:,} networks more "
+              "(every cell refined)")
     print(f"networks         {est.n_networks:,}")
     print(f"network-epochs   {est.network_epochs:,} ({est.n_networks:,} networks x "
           f"{spec.epochs:,} epochs)")
@@ -237,6 +302,11 @@ def cmd_status(args) -> int:
     print(f"run        {run.path}  ({m['name']})")
     print(f"chunks     {len(done)} of {len(chunks)} done, {len(chunks) - len(done)} to run")
     print(f"networks   {nets_done:,} of {nets_total:,}")
+    if "refine" in m:  # a refined run: levels decided so far, and their networks
+        decided = m["refine"]["decided"]
+        per_level = ", ".join(f"{r['networks'][1] - r['networks'][0]:,}" for r in decided)
+        print(f"levels     {len(decided)} of {m['refine']['levels'] + 1} decided (levels 0-"
+              f"{m['refine']['levels']}); networks per level: {per_level}")
     for key in ("wall_s", "compile_s"):  # (not in the manifests of older runs)
         if isinstance(m.get(key), int | float):
             print(f"{TIME_WORDS[key]:11s}{m[key]:.1f} s")
@@ -479,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     from sweeps.store import RunError, StoreError
 
     try:
-        commands = {"run": cmd_run, "status": cmd_status, "report": cmd_report,
+        commands = {"run": cmd_run, "zoom": cmd_zoom, "status": cmd_status, "report": cmd_report,
                     "specs": cmd_specs, "list": cmd_list, "compare": cmd_compare,
                     "serve": cmd_serve}
         return commands[args.command](args)
