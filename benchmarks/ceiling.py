@@ -199,23 +199,14 @@ def count_ops(dtype, hidden: int = 2) -> dict[str, Counter]:
 
 # --- what the host does -------------------------------------------------------------------
 
-def _exp_body(dt: str) -> tuple[list[str], int]:
+def _interleaved_body(call: str, dt: str) -> tuple[list[str], int]:
+    """``INTERLEAVED`` expansions of ``call`` (of ``v``) per pass, interleaved as the kernel's."""
     from kernels._inline import expand, interleave
 
-    body = [f"x{k} = st[{k * LANES} + j]" for k in range(INTERLEAVED)]
-    body += interleave([expand(f"exp_neg(x{k})", f"e{k}", f"e{k}", dt)
+    body = [f"v{k} = st[{k * LANES} + j]" for k in range(INTERLEAVED)]
+    body += interleave([expand(call.format(v=f"v{k}"), f"r{k}", f"r{k}", dt)
                         for k in range(INTERLEAVED)])
-    body += [f"st[{(INTERLEAVED + k) * LANES} + j] = e{k}" for k in range(INTERLEAVED)]
-    return body, INTERLEAVED
-
-
-def _sigmoid_body(dt: str) -> tuple[list[str], int]:
-    from kernels._inline import expand, interleave
-
-    body = [f"z{k} = st[{k * LANES} + j]" for k in range(INTERLEAVED)]
-    body += interleave([expand(f"activate(z{k}, 0, one)", f"a{k}", f"a{k}", dt)
-                        for k in range(INTERLEAVED)])
-    body += [f"st[{(INTERLEAVED + k) * LANES} + j] = a{k}" for k in range(INTERLEAVED)]
+    body += [f"st[{(INTERLEAVED + k) * LANES} + j] = r{k}" for k in range(INTERLEAVED)]
     return body, INTERLEAVED
 
 
@@ -244,9 +235,9 @@ def _compile(resource: str, dtype):
 
     dt = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
     if resource == "exp":
-        body, per = _exp_body(dt)
+        body, per = _interleaved_body("exp_neg({v})", dt)
     elif resource == "sigmoid":
-        body, per = _sigmoid_body(dt)
+        body, per = _interleaved_body("activate({v}, 0, one)", dt)
     else:
         body, per = _chain_body(_STEPS[resource][0])
     src = "\n".join(["def run(st, reps, one, c0, c1):", "    for _ in range(reps):",
