@@ -81,6 +81,16 @@ def varying_axes(df: pd.DataFrame, exclude=()) -> list[str]:
     return [a for a in grid_axes(df) if a not in exclude and df[a].nunique() > 1]
 
 
+def fill_xy(order: list[str], x: str | None, y: str | None) -> tuple[str | None, str | None]:
+    """Return ``x`` and ``y``, each one not given taken from ``order`` (the others first)."""
+    rest = [a for a in order if a not in (x, y)]
+    if x is None and rest:
+        x = rest.pop(0)
+    if y is None and rest:
+        y = rest.pop(0)
+    return x, y
+
+
 def sample_attrs(spec_data: dict) -> dict[str, dict]:
     """Return the attributes a network table gets from its run's frozen spec.
 

@@ -56,7 +56,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .axes import grid_axes, is_param_axis, varying_axes
+from .axes import fill_xy, grid_axes, is_param_axis, varying_axes
 from .plots import axis_label, format_value
 
 __all__ = ["MIN_CELLS", "Lattice", "BoundaryDimension", "is_refined", "slice_axes", "lattice",
@@ -91,11 +91,7 @@ def slice_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
             varying = varying_axes(df)
             params = [a for a in varying if is_param_axis(a)]
             axes = params + [a for a in varying if a not in params]
-        rest = [a for a in axes if a not in (x, y)]
-        if x is None and rest:
-            x = rest.pop(0)
-        if y is None and rest:
-            y = rest.pop(0)
+        x, y = fill_xy(axes, x, y)
     if x is None or y is None:
         raise ValueError("a slice needs two axes that vary; this table has "
                          f"{', '.join(varying_axes(df)) or 'none'}")

@@ -17,7 +17,7 @@ import pandas as pd
 from sweeps.store import RunError, atomic_write, open_run
 
 from . import _page, boundary, plots, slices
-from .axes import continuous_axes, sample_attrs, slice_attrs
+from .axes import continuous_axes, fill_xy, sample_attrs, slice_attrs
 from .curves import loss_bands
 from .tables import (
     GRID_AXES,
@@ -87,12 +87,7 @@ def choose_axes(df: pd.DataFrame, x: str | None = None, y: str | None = None
         varying = cont + [a for a in varying if a not in cont]
     elif len(params) >= 2:
         varying = params + [a for a in varying if a not in params]
-    rest = [a for a in varying if a not in (x, y)]
-    if x is None and rest:
-        x = rest.pop(0)
-    if y is None and rest:
-        y = rest.pop(0)
-    return x, y
+    return fill_xy(varying, x, y)
 
 
 def _png(fig) -> bytes:
