@@ -1,9 +1,12 @@
-"""One chunk of a sweep, worker side: train its networks and build its store tables.
+"""One chunk of a sweep, worker side: train its networks and encode its store parts.
 
 :func:`compute_chunk` runs wherever the chunk is sent (a joblib worker thread or
-process, a Dask worker) and returns compact arrays; the driver turns them into
-the network and curve tables (:func:`network_table`, :func:`curve_table`) and
-alone writes the store.  Which level owns the cores: the workers.  A chunk
+process, a Dask worker), builds the chunk's network and curve tables
+(:func:`network_table`, :func:`curve_table`) from the columns it trained on, and
+returns them encoded as Parquet; the driver alone hashes and writes them.  The
+workers, not the driver, do the encoding: it is spread over every core, the
+columns are computed once, and what travels back from a process or a Dask worker
+is compressed.  Which level owns the cores: the workers.  A chunk
 initializes and trains its networks on the calling thread (``parallel=False``),
 so ``jobs`` workers use ``jobs`` cores and neither numba nor the kernels add
 threads of their own.
@@ -15,25 +18,27 @@ import functools
 import time
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 
 import kernels
 
-from . import levels, plan
+from . import levels, plan, store
 from .spec import Spec, load_spec
 
 __all__ = ["compute_chunk", "initial_params", "network_table", "curve_table"]
 
+_MAX_RUNS = 64  # more runs of one (scheme, scale) than this: grouped by sorting instead
+
 
 def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu",
-                  placement: dict | None = None) -> dict[str, np.ndarray]:
-    """Train networks ``start .. stop-1`` of a spec; return compact arrays (worker side).
+                  placement: dict | None = None) -> dict:
+    """Train networks ``start .. stop-1`` of a spec; return its store parts (worker side).
 
-    Everything runs on the calling thread: no thread pool is started, and numba's
-    threading layer is never touched (its thread count is not read or set).
-    ``placement``: a refined run's layout of the chunk (:func:`sweeps.levels.placement`),
-    returned with the results.
+    Returns ``start``, ``stop``, ``seconds`` (training alone) and ``parts``: the
+    Parquet bytes of the ``"networks"`` and ``"curves"`` tables.  Everything runs on
+    the calling thread: no thread pool is started, and numba's threading layer is
+    never touched (its thread count is not read or set).  ``placement``: a refined
+    run's layout of the chunk (:func:`sweeps.levels.placement`), returned with it.
     """
     spec = load_spec(spec_data)
     cols = _columns(spec, start, stop, placement)
@@ -45,9 +50,13 @@ def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu",
                       activation=str(cols["activation"][0]), loss=str(cols["loss"][0]),
                       record_every=spec.record_every, target_error=spec.target_error,
                       parallel=False, device=device)
-    out = {"start": start, "stop": stop, "seconds": time.perf_counter() - t0,
-           "loss": r.loss, "converged_epoch": r.converged_epoch, "outcome": r.outcome,
-           "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
+    seconds = time.perf_counter() - t0
+    result = {"start": start, "stop": stop, "loss": r.loss,
+              "converged_epoch": r.converged_epoch, "outcome": r.outcome,
+              "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
+    out = {"start": start, "stop": stop, "seconds": seconds,
+           "parts": {"networks": store.table_bytes(network_table(spec, result, cols)),
+                     "curves": store.table_bytes(curve_table(result))}}
     if placement is not None:
         out["placement"] = placement
     return out
@@ -68,19 +77,27 @@ def initial_params(spec: Spec, cols: dict[str, np.ndarray]) -> kernels.Params:
     X, _ = kernels.tasks.by_name(str(cols["task"][0]))
     dtype = np.dtype(spec.dtype)
     n, D, H = len(cols["network"]), X.shape[1], int(cols["hidden"][0])
-    W1, b1, W2, b2 = (np.empty((n, D, H), dtype), np.empty((n, H), dtype),
-                      np.empty((n, H), dtype), np.empty(n, dtype))
-    # one initialization call per (scheme, scale) present in the chunk
-    init_idx = np.unique(cols["init"], return_inverse=True)
-    scale_idx = np.unique(cols["init_scale"], return_inverse=True)
-    combo = init_idx[1] * len(scale_idx[0]) + scale_idx[1]
-    for k in np.unique(combo):
-        idx = np.flatnonzero(combo == k)
-        scheme = str(init_idx[0][k // len(scale_idx[0])])
-        scale = float(scale_idx[0][k % len(scale_idx[0])])
-        q = kernels.init_params(cols["seed"][idx], n_inputs=D, n_hidden=H, scheme=scheme,
-                                scale=scale, dtype=dtype, parallel=False)
-        W1[idx], b1[idx], W2[idx], b2[idx] = q.arrays()
+    init, scale = cols["init"], cols["init_scale"]
+    # one initialization call per (scheme, scale): a chunk runs in cell order, so they
+    # come in runs, usually a few; found by comparing neighbours (np.unique sorts)
+    starts = np.flatnonzero(np.r_[True, (init[1:] != init[:-1]) | (scale[1:] != scale[:-1])])
+    if len(starts) <= _MAX_RUNS:
+        groups = [slice(a, b) for a, b in zip(starts, [*starts[1:], n], strict=True)]
+    else:
+        schemes = np.unique(init, return_inverse=True)[1].ravel()
+        scales = np.unique(scale, return_inverse=True)[1].ravel()
+        combos = np.unique(schemes * (scales.max() + 1) + scales, return_inverse=True)[1]
+        groups = [np.flatnonzero(combos.ravel() == k) for k in range(combos.max() + 1)]
+    parts = [(g, kernels.init_params(cols["seed"][g], n_inputs=D, n_hidden=H,
+                                     scheme=str(init[g][0]), scale=float(scale[g][0]),
+                                     dtype=dtype, parallel=False)) for g in groups]
+    if len(parts) == 1:
+        W1, b1, W2, b2 = parts[0][1].arrays()
+    else:
+        W1, b1, W2, b2 = (np.empty((n, D, H), dtype), np.empty((n, H), dtype),
+                          np.empty((n, H), dtype), np.empty(n, dtype))
+        for g, q in parts:
+            W1[g], b1[g], W2[g], b2[g] = q.arrays()
     p = kernels.Params(W1, b1, W2, b2)
     for name, value in spec.init_values.items():  # fixed, then per-network (slice) values
         p.get(name)[:] = value
@@ -89,13 +106,21 @@ def initial_params(spec: Spec, cols: dict[str, np.ndarray]) -> kernels.Params:
     return p
 
 
-def network_table(spec: Spec, result: dict) -> pd.DataFrame:
-    """Return the network rows of one computed chunk, in the store's column order."""
-    cols = _columns(spec, result["start"], result["stop"], result.get("placement"))
+def network_table(spec: Spec, result: dict, cols: dict[str, np.ndarray] | None = None
+                  ) -> pa.Table:
+    """Return the network rows of one computed chunk, in the store's column order.
+
+    ``cols``: the chunk's columns (:func:`_columns`), when the caller has them.  An
+    Arrow table built column by column, names dictionary-encoded: through a pandas
+    frame it took twice as long, and the Parquet file is the same but for pandas's
+    schema note (readers get the same frame back from either).
+    """
+    if cols is None:
+        cols = _columns(spec, result["start"], result["stop"], result.get("placement"))
     n = result["stop"] - result["start"]
     data = {"network": cols["network"], "cell": cols["cell"]}
-    # names are stored dictionary-encoded (pandas: categorical); sampled axes and the design
-    # point (or a refined run's level, ix, iy) after the grid's axes; task after them all
+    # sampled axes and the design point (or a refined run's level, ix, iy) after the
+    # grid's axes; task after them all
     sampled = ([*spec.sample.names, "point"] if spec.sample else
                ["level", "ix", "iy"] if spec.refine else [])
     for axis in [*(a for a in spec.grid if a != "task"), *sampled, "task"]:
@@ -114,25 +139,30 @@ def network_table(spec: Spec, result: dict) -> pd.DataFrame:
         # a task with fewer samples than the run's largest has NaN in the extra columns
         data[f"out_{s}"] = (outputs[:, s].astype(np.float64) if s < outputs.shape[1]
                             else np.full(n, np.nan))
-    return pd.DataFrame(data)  # in one piece: a column added at a time costs a copy each
+    return pa.table(data)
 
 
-def _categorical(values: np.ndarray, categories: list) -> pd.Categorical:
-    """Return ``pd.Categorical(values, categories)`` from one comparison per category.
+def _categorical(values: np.ndarray, categories: list) -> pa.DictionaryArray:
+    """Return ``values`` dictionary-encoded over ``categories`` (not one of them: null).
 
-    pandas would convert every value to its string type and hash it (three fifths
-    of the time it took to build a chunk's network table); a grid has few names.
+    One comparison per category: hashing every value took three fifths of the time
+    it took to build a chunk's network table, and a grid has few names.  Indices are
+    int8 below 127 names, as pandas's categorical codes (old and new parts of a run
+    share one schema).
     """
-    codes = np.full(len(values), -1, dtype=np.int64)  # -1: not a category (NaN)
+    n = len(categories)
+    codes = np.full(len(values), -1, dtype=np.int8 if n < 127 else np.int16 if n < 32767
+                    else np.int32)
     for code, name in enumerate(categories):
         codes[values == name] = code
-    return pd.Categorical.from_codes(codes, dtype=_categories(tuple(categories)))
+    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
+                                          _dictionary(tuple(categories)))
 
 
 @functools.lru_cache(maxsize=256)
-def _categories(names: tuple) -> pd.CategoricalDtype:
-    """Return the categorical dtype of ``names`` (made once: pandas checks them each time)."""
-    return pd.CategoricalDtype(list(names))
+def _dictionary(names: tuple) -> pa.Array:
+    """Return the dictionary of ``names`` (made once per run's names)."""
+    return pa.array(list(names), pa.large_string())
 
 
 def curve_table(result: dict) -> pa.Table:

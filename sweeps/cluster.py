@@ -1,7 +1,7 @@
 """Running chunks on a dask.distributed cluster, submitted through the Dask client.
 
 Workers compute chunks (``chunk.compute_chunk``, a module-level function) and
-send back compact arrays; the driver alone writes the store, exactly as with
+send back their encoded parts; the driver alone writes the store, exactly as with
 the local backends, so resume and invariance hold unchanged and workers need
 no shared filesystem.  Each chunk runs on one worker thread: a worker with T
 threads trains T chunks at once, one core each.  Chunks go to the cluster with

@@ -258,7 +258,7 @@ def _part_sizes(spec: Spec) -> tuple[float, float, float]:
         sizes.append(len(store.table_bytes(network_table(spec, result)))
                      + len(store.table_bytes(curve_table(result))))
         seconds.append(time.perf_counter() - t0)
-    store_s = seconds[-1] / n2  # what the driver spends per network storing it
+    store_s = seconds[-1] / n2  # what a worker spends per network encoding its parts
     b1, b2 = sizes
     if n2 == n1:  # one network: all of it per row
         return b1 / n1, 0.0, store_s

@@ -31,7 +31,7 @@ import numpy as np
 import kernels
 
 from . import design, levels, plan, store
-from .chunk import compute_chunk, curve_table, network_table
+from .chunk import compute_chunk
 from .spec import Spec, load_spec
 from .warmup import warm_with_progress
 
@@ -476,9 +476,7 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
             for result in results:
                 i = index[result["start"]]
                 entry = {"seconds": result["seconds"]}
-                for sub, frame in (("networks", network_table(spec, result)),
-                                   ("curves", curve_table(result))):
-                    blob = store.table_bytes(frame)
+                for sub, blob in result["parts"].items():
                     store.atomic_write(run_dir / sub / store.part_name(i), blob)
                     entry[sub] = store.sha256(blob)
                 manifest["done"][str(i)] = entry

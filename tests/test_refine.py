@@ -144,19 +144,20 @@ def test_refined_runs_are_invariant_to_jobs_and_chunking(reference, tmp_path):
 
 def test_an_interrupted_refined_run_resumes_to_the_same_tables(reference, tmp_path,
                                                                monkeypatch):
-    real = runner.network_table
+    real = runner.compute_chunk
     calls = []
 
-    def interrupt(spec, result):
+    def interrupt(*args):
+        result = real(*args)
         calls.append(result.get("placement", {}).get("level"))
         if calls.count(1) == 2:  # inside level 1
             raise KeyboardInterrupt
-        return real(spec, result)
+        return result
 
-    monkeypatch.setattr(runner, "network_table", interrupt)
+    monkeypatch.setattr(runner, "compute_chunk", interrupt)
     with pytest.raises(KeyboardInterrupt):
         sweeps.run(SLICE, out=tmp_path, jobs=1, chunk_size=10)
-    monkeypatch.setattr(runner, "network_table", real)
+    monkeypatch.setattr(runner, "compute_chunk", real)
     cut = sweeps.open_run(tmp_path / "slice")
     assert not cut.complete
     assert len(cut.manifest["refine"]["decided"]) == 2

@@ -301,18 +301,19 @@ def test_sampled_runs_are_invariant_to_jobs_and_chunking(tmp_path):
 def test_an_interrupted_sampled_run_resumes_to_the_same_table(tmp_path, monkeypatch):
     clean = sweeps.run(SAMPLED, out=tmp_path / "clean", jobs=1, chunk_size=20)
     calls = []
-    real = runner.network_table
+    real = runner.compute_chunk
 
-    def interrupt_third(spec, result):
+    def interrupt_third(*args):
+        result = real(*args)
         calls.append(result["start"])
         if len(calls) == 3:
             raise KeyboardInterrupt
-        return real(spec, result)
+        return result
 
-    monkeypatch.setattr(runner, "network_table", interrupt_third)
+    monkeypatch.setattr(runner, "compute_chunk", interrupt_third)
     with pytest.raises(KeyboardInterrupt):
         sweeps.run(SAMPLED, out=tmp_path / "cut", jobs=1, chunk_size=20)
-    monkeypatch.setattr(runner, "network_table", real)
+    monkeypatch.setattr(runner, "compute_chunk", real)
     cut = sweeps.open_run(tmp_path / "cut" / "sampled")
     assert len(cut.done) == 2
     assert not cut.complete

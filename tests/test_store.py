@@ -269,6 +269,7 @@ def test_parts_split_and_compress_floats_and_keep_the_runs_dtype(dtype, tmp_path
     assert any("DICTIONARY" in e for e in nets["outcome"].encodings)
     assert not any("DICTIONARY" in e for e in nets["seed"].encodings)
     assert {c.compression for c in [*nets.values(), *curves.values()]} == {"LZ4"}
+    assert not any(c.is_stats_set for c in [*nets.values(), *curves.values()])
     assert "BYTE_STREAM_SPLIT" in curves["loss_10"].encodings
     chunk = next(open_run(run_dir).curves())
     assert chunk["loss_10"].dtype == dtype

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 import kernels
@@ -240,7 +242,8 @@ def test_compute_chunk_runs_on_the_calling_thread_alone(monkeypatch):
     spec = sweeps.load_spec({"name": "t", "epochs": 5, "replicates": 300,
                              "grid": {"init": ["uniform", "normal"]}})
     result = compute_chunk(spec.to_dict(), 0, spec.n_networks)
-    assert result["loss"].shape == (600,)
+    networks = pq.read_table(pa.BufferReader(result["parts"]["networks"]))
+    assert networks.num_rows == 600
 
 
 def test_warm_kernels_compiles_the_rest_in_processes_once_one_was_not_cached(monkeypatch):
@@ -286,3 +289,22 @@ def test_warm_in_processes_compiles_in_fresh_processes():
 
     variants = [("xor", 1, "sigmoid", "bce"), ("xor", 2, "sigmoid", "bce")]
     assert warmup._warm_in_processes("float64", variants, 2) == 2
+
+
+@pytest.mark.parametrize("max_runs", [64, 1])  # runs of one (scheme, scale); grouped by sorting
+def test_a_chunk_initializes_each_network_from_its_own_seed_scheme_and_scale(monkeypatch,
+                                                                            max_runs):
+    from sweeps import chunk
+
+    monkeypatch.setattr(chunk, "_MAX_RUNS", max_runs)
+    spec = sweeps.load_spec({"name": "i", "replicates": 3, "dtype": "float32",
+                             "grid": {"init": ["uniform", "normal", "xavier"],
+                                      "init_scale": [0.5, 1.0, 2.0]}})
+    for start, stop in [(0, spec.n_networks), (2, 7), (8, 20)]:
+        cols = chunk._columns(spec, start, stop, None)
+        p = chunk.initial_params(spec, cols)
+        for i in range(stop - start):
+            one = kernels.init_params(cols["seed"][i:i + 1], scheme=str(cols["init"][i]),
+                                      scale=float(cols["init_scale"][i]), dtype=np.float32)
+            for got, want in zip(p.arrays(), one.arrays(), strict=True):
+                np.testing.assert_array_equal(got[i], want[0])
