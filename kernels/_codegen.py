@@ -260,7 +260,7 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
         loss_mean = st2[{rows["LOSS"]}]
         out = st2[{rows["OUT"]}:{rows["OUT"] + S}]
         conv_f[:] = -one  # the epoch a lane converged at, as a float (exact), or -1
-        _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve[:, :0])
+        _gather(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve[:0])
         # the block's curves, lane-contiguous: one cache line per record instead of 64
         for kk in range(K):
             for j in range(L):
@@ -285,9 +285,9 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
                 break
         for j in range(L):
             conv_l[j] = int(conv_f[j])
-        for j in range(nr):
-            for kk in range(K):
-                curve[n0 + j, kk] = curve_block[kk, j]
+        for kk in range(K):  # each recorded epoch's row of the curve: contiguous
+            for j in range(nr):
+                curve[kk, n0 + j] = curve_block[kk, j]
         _finish(n0, nr, MODE_TRAIN, par, par, out, alive, conv_l, loss_mean, Y, one, sat_tol,
                 plat_tol, W1, b1, W2, b2, W1, b1, W2, b2, outputs, conv, loss_out, outcome)
 
@@ -296,7 +296,7 @@ def run_blocks(b_start, b_stop, W1, b1, W2, b2, lr, mom, X, Y, epochs, curve_epo
     run_blocks(b_start, b_stop, carray(W1, (N, {D}, {H})), carray(b1, (N, {H})),
                carray(W2, (N, {H})), carray(b2, (N,)), carray(lr, (N,)), carray(mom, (N,)),
                carray(X, ({S}, {D})), carray(Y, ({S},)), epochs, carray(curve_epochs, (K,)),
-               target, one, sat_tol, plat_tol, carray(curve, (N, K)), carray(loss_out, (N,)),
+               target, one, sat_tol, plat_tol, carray(curve, (K, N)), carray(loss_out, (N,)),
                carray(outputs, (N, {S})), carray(conv, (N,)), carray(outcome, (N,)),
                carray(st, (R * L,)), carray(st, (R, L)), carray(conv_l, (L,)),
                carray(curve_block, (K, L)))

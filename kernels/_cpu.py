@@ -202,8 +202,8 @@ def load_lanes(n0, nr, W1, b1, W2, b2, lr, mom, par, lr_l, mom_l, alive, curve):
         lr_l[j] = lr[n]
         mom_l[j] = mom[n]
         alive[j] = 1
-        for k in range(curve.shape[1]):
-            curve[n, k] = np.nan
+        for k in range(curve.shape[0]):
+            curve[k, n] = np.nan
 
 
 @_inner
@@ -322,7 +322,7 @@ def run_blocks(b_start, b_stop, mode, W1, b1, W2, b2, lr, mom, X, Y, epochs, cur
                         alive[j] = False
             if record:
                 for j in range(nr):
-                    curve[n0 + j, k] = loss_mean[j] if alive[j] else np.nan
+                    curve[k, n0 + j] = loss_mean[j] if alive[j] else np.nan
                 k += 1
             if n_alive == 0:
                 break

@@ -106,7 +106,7 @@ def _kernel(S: int, D: int, H: int, dtype: np.dtype):
             for p in range(P):
                 vel[p] = zero
             for k in range(K):
-                curve[n, k] = math.nan
+                curve[k, n] = math.nan
             lr_n = lr[n]
             mom_n = mom[n]
             alive = True
@@ -168,7 +168,7 @@ def _kernel(S: int, D: int, H: int, dtype: np.dtype):
                 else:
                     alive = False
                 if record:
-                    curve[n, k] = loss_mean if alive else math.nan
+                    curve[k, n] = loss_mean if alive else math.nan
                     k += 1
                 if not alive:
                     break

@@ -212,6 +212,8 @@ class TrainResult:
         of its target, or -1.
     curve : ndarray, shape (n_nets, n_recorded)
         Loss at the epochs in ``curve_epochs``; NaN from the epoch a network diverged.
+        Column-major (the transpose of a C-ordered array): each recorded epoch's
+        losses are contiguous.
     curve_epochs : ndarray of int64, shape (n_recorded,)
         0, k, 2k, ... and ``epochs`` for ``record_every=k``; empty when not recording.
     outcome : ndarray of str, shape (n_nets,)

@@ -131,8 +131,13 @@ def _least_at_least(dtype: np.dtype, t: float):
 
 
 def _results(N: int, S: int, K: int, dt: np.dtype) -> tuple[np.ndarray, ...]:
-    """Allocate a run's results: curve, loss, outputs, converged epoch, outcome code."""
-    return (fresh((N, K), dt), fresh((N,), dt), fresh((N, S), dt), fresh((N,), np.int64),
+    """Allocate a run's results: curve, loss, outputs, converged epoch, outcome code.
+
+    The curve is (K, N), a row per recorded epoch: the kernels write a block's
+    networks side by side, and the store writes a column per epoch with no
+    transpose (:class:`TrainResult` shows it as (N, K)).
+    """
+    return (fresh((K, N), dt), fresh((N,), dt), fresh((N, S), dt), fresh((N,), np.int64),
             fresh((N,), np.int8))
 
 
@@ -707,4 +712,5 @@ def train(
             MODE_TRAIN, work, Xc, Yc, act=act, loss=loss, lr=lr_arr, mom=mom_arr,
             epochs=epochs, curve_epochs=curve_epochs, target=target, parallel=parallel)
     return TrainResult(params=work, loss=loss_out, outputs=outputs, converged_epoch=conv,
-                       curve=curve, curve_epochs=curve_epochs, outcome=_OUTCOME_LABELS[outcome])
+                       curve=curve.T, curve_epochs=curve_epochs,
+                       outcome=_OUTCOME_LABELS[outcome])

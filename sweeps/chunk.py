@@ -174,7 +174,7 @@ def curve_table(result: dict) -> pa.Table:
     writing the Parquet file).
     """
     columns = {"network": np.arange(result["start"], result["stop"], dtype=np.int64)}
-    by_epoch = np.ascontiguousarray(result["curve"].T)
+    by_epoch = np.ascontiguousarray(result["curve"].T)  # the kernels' layout: no copy
     columns.update((f"loss_{e}", row) for e, row in zip(result["curve_epochs"], by_epoch,
                                                          strict=True))
     return pa.table(columns)
