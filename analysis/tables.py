@@ -506,14 +506,17 @@ def table_formats(table: pd.DataFrame) -> dict[str, str | None]:
     """Return one format spec per column of a table shown on the report page.
 
     Rates and their interval (``rate``, ``rate_low``, ``rate_high``, ``share``) are
-    percentages with one decimal; counts (``n``, ``converged``, ``n_<outcome>``,
-    ``count``, ``total``) and epochs whole numbers; every other column
-    :func:`number_format` (None: shown as text).
+    percentages with one decimal; p values (``p_value``, ``epochs_p_value``) two
+    significant digits in scientific notation; counts (``n``, ``converged``,
+    ``n_<outcome>``, ``count``, ``total``) and epochs whole numbers; every other
+    column :func:`number_format` (None: shown as text).
     """
     out: dict[str, str | None] = {}
     for c in table.columns:
         name = str(c)
-        if name in ("rate", "rate_low", "rate_high", "share"):
+        if name.endswith("p_value"):  # small numbers, whatever their prefix
+            out[c] = ".2e"
+        elif name in ("rate", "rate_low", "rate_high", "share"):
             out[c] = ".1%"
         elif name in ("n", "converged", "count", "total") or name.startswith("n_") \
                 or name.startswith("epochs_") or name == "expected_epochs":

@@ -36,6 +36,7 @@ workers must agree), clipped to [low, high] against rounding.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 import warnings
 from dataclasses import dataclass
@@ -248,6 +249,18 @@ def design_values(sample: Sample, seed: int) -> dict[str, np.ndarray]:
     """
     axes = tuple((a, *sample.axes[a]) for a in sample.names)
     return _values(sample.method, sample.n, axes, seed)
+
+
+def points_digest(sample: Sample, seed: int) -> str:
+    """Return the SHA-256 of the design's points (every axis's values, in design order).
+
+    A run records it, so that a resume under another SciPy (or NumPy) that would draw
+    other points is refused rather than mixed into the run.
+    """
+    h = hashlib.sha256()
+    for name, values in design_values(sample, seed).items():
+        h.update(name.encode() + b"\0" + np.ascontiguousarray(values, "<f8").tobytes())
+    return h.hexdigest()
 
 
 @functools.lru_cache(maxsize=8)

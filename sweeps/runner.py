@@ -20,6 +20,7 @@ import platform
 import shutil
 import sys
 import time
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from importlib import metadata
@@ -32,7 +33,7 @@ import kernels
 
 from . import design, levels, plan, store
 from .chunk import compute_chunk
-from .spec import Spec, load_spec
+from .spec import AXES, Spec, load_spec
 from .warmup import warm_with_progress
 
 __all__ = ["run", "compute_chunk", "BACKENDS"]
@@ -66,6 +67,10 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
             run_dir, fix="run the same command with --force to start over")
         if manifest["spec_digest"] != spec.digest():
             raise store.RunError(changed_spec_message(run_dir, spec))
+        refusal = axis_order_message(run_dir, spec, manifest) or design_message(
+            run_dir, spec, manifest)
+        if refusal:
+            raise store.RunError(refusal)
         if manifest.get("device", "cpu") != device:  # results differ in rounding
             raise store.RunError(f"{run_dir} was run with --device {manifest.get('device', 'cpu')}"
                                  f"; resume it with that device, or --force to start over")
@@ -95,6 +100,10 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                 "chunk_size": chunk_size, "chunks": [[c.start, c.stop] for c in chunks],
                 "done": {}, "created": time.time(), "elapsed_s": 0.0}
+    if len(spec.param_axes) > 1:  # their order numbers the cells (see axis_order_message)
+        manifest["param_axes"] = list(spec.param_axes)
+    if spec.sample is not None:  # the points SciPy drew (see design_message)
+        manifest["design_digest"] = design.points_digest(spec.sample, spec.seed)
     if spec.refine is not None:  # level 0 now; later levels as the results decide them
         manifest["refine"], chunks = levels.manifest_entry(spec, chunk_size)
         manifest["chunks"] = chunks
@@ -139,6 +148,55 @@ def changed_spec_message(run_dir: Path, spec: Spec) -> str:
     return (f"{run_dir} holds a run of a different spec{f' ({changes})' if changes else ''}; "
             "give the new one another name (--set name=NEW) or another --out, or use --force "
             "to start over")
+
+
+def axis_order_message(run_dir: Path, spec: Spec, manifest: dict) -> str | None:
+    """Return the refusal of a spec whose parameter axes come in another order than the run's.
+
+    The cells are numbered over the grid's axes in their order, and the spec's digest
+    sorts keys, so it cannot see the order: resumed under another, a run would train
+    the cells of one numbering for some chunks and of the other for the rest.  The
+    run's order is the manifest's ``param_axes``, or, for runs begun before the
+    manifest recorded it, the frozen ``spec.toml``'s.  None: the same order (or none
+    to compare with).
+    """
+    recorded = manifest.get("param_axes")
+    if recorded is None:
+        try:
+            grid = tomllib.loads((run_dir / "spec.toml").read_text()).get("grid")
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return None
+        if not isinstance(grid, dict):
+            return None
+        recorded = [a for a in grid if a not in AXES]
+    if recorded == list(spec.param_axes):
+        return None
+    return (f"{run_dir} numbers its cells over the parameter axes in the order "
+            f"{', '.join(recorded)}, and the spec lists them {', '.join(spec.param_axes)}; "
+            "list them in the run's order, or use --force to start over")
+
+
+def design_message(run_dir: Path, spec: Spec, manifest: dict) -> str | None:
+    """Return the refusal of a sampled run whose design this SciPy would draw otherwise.
+
+    The manifest records the SHA-256 of the design's points; a run begun before it
+    did is checked by the SciPy version that drew it.  None: the same points.
+    """
+    if spec.sample is None:
+        return None
+    drew = manifest.get("versions", {}).get("scipy", "unknown")
+    here = metadata.version("scipy")
+    recorded = manifest.get("design_digest")
+    if recorded is not None:
+        if recorded == design.points_digest(spec.sample, spec.seed):
+            return None
+        verb = "draws other points"
+    elif drew == here:
+        return None
+    else:
+        verb = "may draw other points"
+    return (f"{run_dir}'s design points were drawn by SciPy {drew}, and SciPy {here} {verb} "
+            f"for this spec; resume it with scipy=={drew}, or use --force to start over")
 
 
 def _verify(run_dir: Path, manifest: dict) -> None:
@@ -296,9 +354,13 @@ def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "thread
         else:
             m = store.read_manifest(run_dir, fix="run the same command with --force to start "
                                                  "over")
+            refusal = (axis_order_message(run_dir, spec, m) or design_message(run_dir, spec, m)
+                       if m["spec_digest"] == spec.digest() else None)
             if m["spec_digest"] != spec.digest():
                 state = (f"{run_dir} holds a run of a different spec: the run would be "
                          "refused (use another --out, or --force to start over)")
+            elif refusal:
+                state = f"the run would be refused: {refusal}"
             else:
                 size, done = m["chunk_size"], {int(k) for k in m["done"]}
                 state = (f"{run_dir} ({len(done)} of {len(m['chunks'])} chunks stored; the "

@@ -158,6 +158,12 @@ def _manifest_problem(m) -> str | None:
         for sub in PARTS:
             if not (isinstance(entry.get(sub), str) and _HEX64.fullmatch(entry[sub])):
                 return f"done chunk {key} has no SHA-256 of its {sub} part"
+    if "param_axes" in m and not (isinstance(m["param_axes"], list)
+                                  and all(isinstance(a, str) for a in m["param_axes"])):
+        return f"'param_axes' is {json.dumps(m['param_axes'])[:40]}, not a list of axis names"
+    if "design_digest" in m and not (isinstance(m["design_digest"], str)
+                                     and _HEX64.fullmatch(m["design_digest"])):
+        return f"'design_digest' is {json.dumps(m['design_digest'])[:40]}, not a SHA-256"
     if "refine" in m:
         return _refine_problem(m)
     return None

@@ -177,11 +177,13 @@ def test_table_formats_one_per_column():
     assert number_format([True, False]) is None
     t = pd.DataFrame({"activation": ["relu"], "lr": [0.5], "n": [3], "rate": [0.5],
                       "rate_low": [0.1], "epochs_median": [12.5], "expected_epochs": [np.inf],
-                      "n_stuck": [1], "final_loss_median": [1e-4], "share": [0.25]})
+                      "n_stuck": [1], "final_loss_median": [1e-4], "share": [0.25],
+                      "epochs_p_value": [0.003], "p_value": [0.5]})
     assert table_formats(t) == {"activation": None, "lr": ".1f", "n": ",.0f", "rate": ".1%",
                                 "rate_low": ".1%", "epochs_median": ",.0f",
                                 "expected_epochs": ",.0f", "n_stuck": ",.0f",
-                                "final_loss_median": ".2e", "share": ".1%"}
+                                "final_loss_median": ".2e", "share": ".1%",
+                                "epochs_p_value": ".2e", "p_value": ".2e"}
 
 
 def test_page_table_is_sortable_with_raw_values_and_no_duplicate_column():

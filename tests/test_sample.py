@@ -391,3 +391,40 @@ def test_the_bundled_study_is_the_sobol_design_its_note_describes():
                                 "init_scale": ("uniform", 0.25, 4.0)}
     assert spec.n_networks == 51_200
     assert "1,024" in spec.description
+
+
+@pytest.mark.parametrize("case", ["other points", "older run, other SciPy",
+                                  "older run, same SciPy"])
+def test_a_sampled_run_is_not_resumed_where_scipy_would_draw_other_points(tmp_path, capsys,
+                                                                          case):
+    import json
+    from importlib import metadata
+
+    from sweeps import store
+
+    spec = sweeps.load_spec(SAMPLED | {"epochs": 5})
+    sweeps.run(spec, out=tmp_path, jobs=1, chunk_size=40)
+    run_dir = tmp_path / "sampled"
+    manifest = json.loads((run_dir / store.MANIFEST).read_text())
+    assert manifest["design_digest"] == design.points_digest(spec.sample, spec.seed)
+    del manifest["done"]["1"]
+    if case == "other points":  # as if another SciPy had drawn the stored points
+        manifest["design_digest"] = "0" * 64
+        manifest["versions"]["scipy"] = "1.15.0"
+    else:  # a run begun before the manifest recorded the points
+        del manifest["design_digest"]
+        if case == "older run, other SciPy":
+            manifest["versions"]["scipy"] = "1.15.0"
+    (run_dir / store.MANIFEST).write_text(json.dumps(manifest))
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    code = main(["run", str(run_dir / "spec.toml"), "--out", str(tmp_path), "--quiet"])
+    err = capsys.readouterr().err
+    if case == "older run, same SciPy":
+        assert code == 0
+        assert sweeps.open_run(run_dir).complete
+        return
+    assert code == 2
+    assert err.count("\n") == 1
+    assert f"drawn by SciPy 1.15.0, and SciPy {metadata.version('scipy')}" in err
+    assert "scipy==1.15.0" in err
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before

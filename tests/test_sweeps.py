@@ -308,3 +308,44 @@ def test_a_chunk_initializes_each_network_from_its_own_seed_scheme_and_scale(mon
                                       scale=float(cols["init_scale"][i]), dtype=np.float32)
             for got, want in zip(p.arrays(), one.arrays(), strict=True):
                 np.testing.assert_array_equal(got[i], want[0])
+
+
+def _slice_toml(path: Path, axes: list[str]) -> Path:
+    values = {"W1[0,1]": "[-1.0, 0.0, 1.0]", "W2[1]": "[-2.0, 2.0]"}
+    path.write_text('name = "order"\nepochs = 20\nreplicates = 2\n\n[grid]\n'
+                    + "".join(f'"{a}" = {values[a]}\n' for a in axes))
+    return path
+
+
+@pytest.mark.parametrize("recorded", ["manifest", "frozen spec"])
+def test_a_run_is_not_resumed_with_its_parameter_axes_reordered(tmp_path, capsys, recorded):
+    """The digest sorts keys; the order of two parameter axes numbers the cells."""
+    first = _slice_toml(tmp_path / "a.toml", ["W1[0,1]", "W2[1]"])
+    swapped = _slice_toml(tmp_path / "b.toml", ["W2[1]", "W1[0,1]"])
+    assert sweeps.load_spec(first).digest() == sweeps.load_spec(swapped).digest()
+    out = tmp_path / "runs"
+    sweeps.run(first, out=out, jobs=1, chunk_size=4)
+    run_dir = out / "order"
+    manifest = json.loads((run_dir / store.MANIFEST).read_text())
+    assert manifest["param_axes"] == ["W1[0,1]", "W2[1]"]
+    del manifest["done"]["2"]  # one chunk still to train
+    if recorded == "frozen spec":  # a run begun before the manifest recorded the order
+        del manifest["param_axes"]
+    (run_dir / store.MANIFEST).write_text(json.dumps(manifest))
+    before = {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()}
+    assert main(["run", str(swapped), "--out", str(out), "--quiet"]) == 2
+    err = one_line(capsys.readouterr().err)
+    assert "order W1[0,1], W2[1], and the spec lists them W2[1], W1[0,1]" in err
+    assert "--force" in err
+    assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+    assert main(["run", str(swapped), "--out", str(out), "--dry-run"]) == 0
+    assert "would be refused" in capsys.readouterr().out
+    resumed = sweeps.run(first, out=out, jobs=1)  # in the run's order it resumes
+    assert resumed.complete
+    assert resumed.session.trained == 1
+
+
+def one_line(err: str) -> str:
+    assert err.count("\n") == 1, err
+    assert "Traceback" not in err
+    return err

@@ -162,9 +162,6 @@ def table_json(t: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> dict:
     ``value`` is the raw number (for sorting) or None for text.
     """
     formats = table_formats(t)
-    for c in t.columns:  # p values are small numbers, whatever their column's prefix
-        if str(c).endswith("p_value"):
-            formats[c] = ".2e"
     rows = []
     for values in t.head(max_rows).itertuples(index=False, name=None):
         row = []
