@@ -282,7 +282,7 @@ def table_bytes(table: pa.Table) -> bytes:
 def manifest_bytes(manifest: dict) -> bytes:
     """Return a manifest as compact JSON, from json's C encoder.
 
-    The manifest is rewritten after every chunk; with ``indent`` json encodes in
+    The manifest is rewritten as chunks arrive; with ``indent`` json encodes in
     Python: half a second of the driver's time (under cProfile) in a sweep of 10^6
     networks in 62 chunks.
     """

@@ -93,7 +93,11 @@ def test_backend_dask_without_address_starts_a_local_cluster(reference, tmp_path
     _assert_same(run, reference)
 
 
-def test_worker_killed_mid_run_leaves_a_store_that_resume_completes(local_cluster, tmp_path):
+def test_worker_killed_mid_run_leaves_a_store_that_resume_completes(local_cluster, tmp_path,
+                                                                   monkeypatch):
+    from sweeps import runner
+
+    monkeypatch.setattr(runner, "MANIFEST_EVERY_S", 0.0)  # the killer watches it chunk by chunk
     spec = {**SPEC, "name": "dsk-kill", "epochs": 20000}
     ref = sweeps.run(spec, out=tmp_path / "ref", jobs=2)
     run_dir = tmp_path / "dsk-kill"

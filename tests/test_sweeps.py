@@ -349,3 +349,23 @@ def one_line(err: str) -> str:
     assert err.count("\n") == 1, err
     assert "Traceback" not in err
     return err
+
+
+def test_the_manifest_is_saved_at_most_every_interval_and_after_the_last_chunk(tmp_path,
+                                                                               monkeypatch):
+    from sweeps import runner
+
+    saves = []
+    real = runner._save_manifest
+    monkeypatch.setattr(runner, "_save_manifest",
+                        lambda run_dir, m: saves.append(len(m["done"])) or real(run_dir, m))
+    monkeypatch.setattr(runner, "MANIFEST_EVERY_S", 3600.0)
+    spec = {"name": "m", "epochs": 5, "replicates": 40, "grid": {"lr": [0.5, 1.0]}}
+    run = sweeps.run(spec, out=tmp_path, jobs=1, chunk_size=8)
+    assert saves == [1, 10]  # after the first chunk, then the rest at the end
+    assert run.complete
+    assert len(run.done) == 10
+    monkeypatch.setattr(runner, "MANIFEST_EVERY_S", 0.0)
+    saves.clear()
+    sweeps.run(spec, out=tmp_path, jobs=1, chunk_size=8, force=True)
+    assert saves == list(range(1, 11))
