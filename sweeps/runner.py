@@ -79,6 +79,7 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
             run_dir, spec, manifest)
         if refusal:
             raise store.RunError(refusal)
+        _record_order_and_design(spec, manifest)  # a run begun before they were recorded
         if manifest.get("device", "cpu") != device:  # results differ in rounding
             raise store.RunError(f"{run_dir} was run with --device {manifest.get('device', 'cpu')}"
                                  f"; resume it with that device, or --force to start over")
@@ -108,10 +109,7 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                 "chunk_size": chunk_size, "chunks": [[c.start, c.stop] for c in chunks],
                 "done": {}, "created": time.time(), "elapsed_s": 0.0}
-    if len(spec.param_axes) > 1:  # their order numbers the cells (see axis_order_message)
-        manifest["param_axes"] = list(spec.param_axes)
-    if spec.sample is not None:  # the points SciPy drew (see design_message)
-        manifest["design_digest"] = design.points_digest(spec.sample, spec.seed)
+    _record_order_and_design(spec, manifest)
     if spec.refine is not None:  # level 0 now; later levels as the results decide them
         manifest["refine"], chunks = levels.manifest_entry(spec, chunk_size)
         manifest["chunks"] = chunks
@@ -158,6 +156,19 @@ def changed_spec_message(run_dir: Path, spec: Spec) -> str:
             "to start over")
 
 
+def _record_order_and_design(spec: Spec, manifest: dict) -> None:
+    """Record what a resume checks besides the digest, where the manifest lacks it.
+
+    The order of two or more parameter axes (it numbers the cells: see
+    :func:`axis_order_message`) and the SHA-256 of a sampled design's points (see
+    :func:`design_message`).
+    """
+    if len(spec.param_axes) > 1:
+        manifest.setdefault("param_axes", list(spec.param_axes))
+    if spec.sample is not None:
+        manifest.setdefault("design_digest", design.points_digest(spec.sample, spec.seed))
+
+
 def axis_order_message(run_dir: Path, spec: Spec, manifest: dict) -> str | None:
     """Return the refusal of a spec whose parameter axes come in another order than the run's.
 
@@ -188,23 +199,26 @@ def design_message(run_dir: Path, spec: Spec, manifest: dict) -> str | None:
     """Return the refusal of a sampled run whose design this SciPy would draw otherwise.
 
     The manifest records the SHA-256 of the design's points; a run begun before it
-    did is checked by the SciPy version that drew it.  None: the same points.
+    did is checked by the SciPy version that drew it.  None: the same points (or
+    nothing recorded to compare with).
     """
     if spec.sample is None:
         return None
-    drew = manifest.get("versions", {}).get("scipy", "unknown")
-    here = metadata.version("scipy")
+    versions = manifest.get("versions")
+    versions = versions if isinstance(versions, dict) else {}
+    then = f"SciPy {versions.get('scipy', '?')} and NumPy {versions.get('numpy', '?')}"
+    now = f"SciPy {metadata.version('scipy')} and NumPy {np.__version__}"
     recorded = manifest.get("design_digest")
     if recorded is not None:
         if recorded == design.points_digest(spec.sample, spec.seed):
             return None
-        verb = "draws other points"
-    elif drew == here:
+        verb = "draw other points"
+    elif versions.get("scipy", metadata.version("scipy")) == metadata.version("scipy"):
         return None
     else:
         verb = "may draw other points"
-    return (f"{run_dir}'s design points were drawn by SciPy {drew}, and SciPy {here} {verb} "
-            f"for this spec; resume it with scipy=={drew}, or use --force to start over")
+    return (f"{run_dir}'s design points were drawn with {then}, and {now} {verb} for this "
+            "spec; resume it with the versions that drew them, or use --force to start over")
 
 
 def _verify(run_dir: Path, manifest: dict) -> None:

@@ -422,9 +422,12 @@ def test_a_sampled_run_is_not_resumed_where_scipy_would_draw_other_points(tmp_pa
     if case == "older run, same SciPy":
         assert code == 0
         assert sweeps.open_run(run_dir).complete
+        resumed = json.loads((run_dir / store.MANIFEST).read_text())  # recorded from now on
+        assert resumed["design_digest"] == design.points_digest(spec.sample, spec.seed)
         return
     assert code == 2
     assert err.count("\n") == 1
-    assert f"drawn by SciPy 1.15.0, and SciPy {metadata.version('scipy')}" in err
-    assert "scipy==1.15.0" in err
+    assert f"drawn with SciPy 1.15.0 and NumPy {np.__version__}, and SciPy " \
+           f"{metadata.version('scipy')} and NumPy {np.__version__}" in err
+    assert "--force" in err
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before

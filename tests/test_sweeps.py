@@ -343,6 +343,7 @@ def test_a_run_is_not_resumed_with_its_parameter_axes_reordered(tmp_path, capsys
     resumed = sweeps.run(first, out=out, jobs=1)  # in the run's order it resumes
     assert resumed.complete
     assert resumed.session.trained == 1
+    assert resumed.manifest["param_axes"] == ["W1[0,1]", "W2[1]"]  # recorded from now on
 
 
 def one_line(err: str) -> str:
