@@ -163,10 +163,10 @@ def _record_order_and_design(spec: Spec, manifest: dict) -> None:
     :func:`axis_order_message`) and the SHA-256 of a sampled design's points (see
     :func:`design_message`).
     """
-    if len(spec.param_axes) > 1:
-        manifest.setdefault("param_axes", list(spec.param_axes))
-    if spec.sample is not None:
-        manifest.setdefault("design_digest", design.points_digest(spec.sample, spec.seed))
+    if len(spec.param_axes) > 1 and "param_axes" not in manifest:
+        manifest["param_axes"] = list(spec.param_axes)
+    if spec.sample is not None and "design_digest" not in manifest:
+        manifest["design_digest"] = design.points_digest(spec.sample, spec.seed)
 
 
 def axis_order_message(run_dir: Path, spec: Spec, manifest: dict) -> str | None:

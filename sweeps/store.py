@@ -263,7 +263,7 @@ def table_bytes(table: pa.Table) -> bytes:
     Readers decode any encoding (pyarrow, pandas, DuckDB and Polars read version 2
     pages).
     """
-    encoding, compression = {}, {}
+    encoding, compression, categorical = {}, {}, []
     for f in table.schema:
         if pa.types.is_floating(f.type):
             encoding[f.name], compression[f.name] = "BYTE_STREAM_SPLIT", "lz4"
@@ -271,7 +271,8 @@ def table_bytes(table: pa.Table) -> bytes:
             encoding[f.name], compression[f.name] = "DELTA_BINARY_PACKED", "none"
         else:
             compression[f.name] = "lz4"
-    categorical = [f.name for f in table.schema if pa.types.is_dictionary(f.type)]
+            if pa.types.is_dictionary(f.type):
+                categorical.append(f.name)
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, use_dictionary=categorical or False, column_encoding=encoding,
                    compression=compression, write_statistics=False, data_page_version="2.0",
