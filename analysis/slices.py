@@ -159,6 +159,41 @@ def slice_facets(df: pd.DataFrame, x: str, y: str) -> list[tuple[str, pd.DataFra
     return out
 
 
+def _slice_axes(ax, data):
+    """Return the axes to draw a slice on (a new figure's if None) and its never-mask.
+
+    The background is the colour of points without a network; the mask is zero
+    where a network never converged and masked elsewhere.
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(7, 6))
+    ax.set_facecolor(ABSENT_COLOUR)
+    return ax, np.ma.masked_where(~data.never, np.zeros(data.epochs.shape))
+
+
+def _label_slice(ax, mesh, cax, data, *, absent: str, legend_y: float) -> None:
+    """Add a slice's colour bar, legend and axis labels.
+
+    The legend, below the axes at ``legend_y``, names the never-converged colour and,
+    where some point has no network, the background as ``absent``.
+    """
+    from matplotlib.patches import Patch
+
+    if cax is not None:
+        ax.figure.colorbar(mesh, cax=cax, label="epochs to converge")
+    else:
+        ax.figure.colorbar(mesh, ax=ax, label="epochs to converge")
+    handles = [Patch(facecolor=NEVER_COLOUR, label=f"never (within {data.limit:,} epochs)")]
+    if not data.present.all():
+        handles.append(Patch(facecolor=ABSENT_COLOUR, label=absent))
+    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, legend_y), fontsize=8,
+              frameon=False, ncols=2)
+    ax.set_xlabel(plots.axis_label(data.x))
+    ax.set_ylabel(plots.axis_label(data.y))
+
+
 def plot_slice(data: SliceImage, ax=None, *, cax=None):
     """Draw a slice: one cell per network, coloured by epochs to converge.
 
@@ -179,30 +214,14 @@ def plot_slice(data: SliceImage, ax=None, *, cax=None):
     """
     from matplotlib import colormaps
     from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
 
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(7, 6))
+    ax, never = _slice_axes(ax, data)
     xe = plots.cell_edges(list(data.x_values), log=False)
     ye = plots.cell_edges(list(data.y_values), log=False)
-    ax.set_facecolor(ABSENT_COLOUR)
-    never = np.ma.masked_where(~data.never, np.zeros(data.epochs.shape))
     ax.pcolormesh(xe, ye, never, cmap=ListedColormap([NEVER_COLOUR]), shading="flat")
     mesh = ax.pcolormesh(xe, ye, np.ma.masked_invalid(data.epochs), cmap=colormaps["plasma"],
                          vmin=0, vmax=max(data.limit, 1), shading="flat")
-    if cax is not None:
-        ax.figure.colorbar(mesh, cax=cax, label="epochs to converge")
-    else:
-        ax.figure.colorbar(mesh, ax=ax, label="epochs to converge")
-    handles = [Patch(facecolor=NEVER_COLOUR, label=f"never (within {data.limit:,} epochs)")]
-    if not data.present.all():
-        handles.append(Patch(facecolor=ABSENT_COLOUR, label="not trained yet"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.07), fontsize=8,
-              frameon=False, ncols=2)
-    ax.set_xlabel(plots.axis_label(data.x))
-    ax.set_ylabel(plots.axis_label(data.y))
+    _label_slice(ax, mesh, cax, data, absent="not trained yet", legend_y=-0.07)
     n = int(data.present.sum())
     rate = (n - int(data.never.sum())) / n if n else 0.0
     ax.set_title((data.title + "; " if data.title else "")
@@ -369,14 +388,8 @@ def plot_refined_slice(data: RefinedImage, ax=None, *, cax=None):
     """
     from matplotlib import colormaps
     from matplotlib.colors import ListedColormap
-    from matplotlib.patches import Patch
 
-    if ax is None:
-        import matplotlib.pyplot as plt
-
-        _, ax = plt.subplots(figsize=(7, 6))
-    ax.set_facecolor(ABSENT_COLOUR)
-    never = np.ma.masked_where(~data.never, np.zeros(data.epochs.shape))
+    ax, never = _slice_axes(ax, data)
     epochs = np.ma.masked_invalid(data.epochs)
     kw = {"vmin": 0, "vmax": max(data.limit, 1)}
     if data.x_log or data.y_log:  # pixels of unequal width: a mesh
@@ -392,17 +405,7 @@ def plot_refined_slice(data: RefinedImage, ax=None, *, cax=None):
                   interpolation="nearest", aspect="auto")
         mesh = ax.imshow(epochs, cmap=colormaps["plasma"], origin="lower", extent=extent,
                          interpolation="nearest", aspect="auto", **kw)
-    if cax is not None:
-        ax.figure.colorbar(mesh, cax=cax, label="epochs to converge")
-    else:
-        ax.figure.colorbar(mesh, ax=ax, label="epochs to converge")
-    handles = [Patch(facecolor=NEVER_COLOUR, label=f"never (within {data.limit:,} epochs)")]
-    if not data.present.all():
-        handles.append(Patch(facecolor=ABSENT_COLOUR, label="not trained"))
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(0, -0.1), fontsize=8,
-              frameon=False, ncols=2)
-    ax.set_xlabel(plots.axis_label(data.x))
-    ax.set_ylabel(plots.axis_label(data.y))
+    _label_slice(ax, mesh, cax, data, absent="not trained", legend_y=-0.1)
     per_level = " + ".join(f"{n:,}" for n in data.points)
     ax.set_title((data.title + "; " if data.title else "")
                  + f"{sum(data.points):,} networks over {len(data.points)} levels "
