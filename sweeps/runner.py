@@ -376,12 +376,11 @@ def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "thread
         else:
             m = store.read_manifest(run_dir, fix="run the same command with --force to start "
                                                  "over")
-            refusal = (axis_order_message(run_dir, spec, m) or design_message(run_dir, spec, m)
-                       if m["spec_digest"] == spec.digest() else None)
             if m["spec_digest"] != spec.digest():
                 state = (f"{run_dir} holds a run of a different spec: the run would be "
                          "refused (use another --out, or --force to start over)")
-            elif refusal:
+            elif refusal := (axis_order_message(run_dir, spec, m)
+                             or design_message(run_dir, spec, m)):
                 state = f"the run would be refused: {refusal}"
             else:
                 size, done = m["chunk_size"], {int(k) for k in m["done"]}
