@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.store import RunError, atomic_write, open_run
+from sweeps.store import RunError, atomic_write, open_run, remove_orphan_temp_files
 
 from . import _page, boundary, plots, slices
 from .axes import continuous_axes, fill_xy, sample_attrs, slice_attrs
@@ -163,6 +163,7 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
                        grid if isinstance(grid, dict) else {})
     out_dir = run.path / "report" if out is None else Path(out)
     out_dir.mkdir(parents=True, exist_ok=True)
+    remove_orphan_temp_files(out_dir)  # a report killed while writing left them
     for f in figures:
         atomic_write(out_dir / f"{f.name}.png", f.png)
     for stale in set(out_dir.glob("*.png")) - {out_dir / f"{f.name}.png" for f in figures}:

@@ -32,6 +32,7 @@ import math
 import os
 import re
 import shlex
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -40,7 +41,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 __all__ = ["Run", "open_run", "RunError", "StoreError", "atomic_write", "RunLock",
-           "read_manifest", "remove_temp_files", "resume_command", "levels_decided"]
+           "read_manifest", "remove_orphan_temp_files", "remove_temp_files", "resume_command",
+           "levels_decided"]
 
 MANIFEST = "manifest.json"
 
@@ -106,6 +108,42 @@ def remove_temp_files(run_dir: Path) -> list[Path]:
                     tmp.unlink(missing_ok=True)
                     removed.append(tmp)
     return removed
+
+
+#: A temporary file whose writer is gone is left alone this long after its last write
+#: (seconds): a writer on another machine sharing the folder has a PID this one cannot see.
+ORPHAN_AGE_S = 600.0
+
+
+def remove_orphan_temp_files(folder: Path) -> list[Path]:
+    """Remove the temporary files that killed writers left in ``folder``; return them.
+
+    For folders that writers share without a lock (``report/``): a file named as
+    :func:`atomic_write` names its temporary files is removed only when no process of
+    this machine has its PID and it was last written :data:`ORPHAN_AGE_S` ago or more.
+    """
+    removed = []
+    for tmp in Path(folder).glob(".*.tmp-*"):
+        pid = tmp.name.rpartition("-")[2]
+        if not pid.isdigit() or _process_alive(int(pid)):
+            continue
+        try:
+            if tmp.is_file() and time.time() - tmp.stat().st_mtime >= ORPHAN_AGE_S:
+                tmp.unlink()
+                removed.append(tmp)
+        except FileNotFoundError:
+            continue  # removed meanwhile
+    return removed
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except (PermissionError, OverflowError):
+        return True  # another user's process (or a PID this OS cannot hold): keep its file
+    return True
 
 
 def resume_command(run_dir, *, force: bool = False) -> str:

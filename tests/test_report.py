@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pandas as pd
@@ -147,6 +149,28 @@ def test_report_out_writes_elsewhere_and_keeps_other_files(run_dir, tmp_path, ca
             "photo.png"} <= {p.name for p in out.iterdir()}
     assert (out / "photo.png").read_bytes() == b"not a report figure"
     assert default.stat().st_mtime_ns == before  # RUN/report untouched
+
+
+def test_report_removes_what_a_killed_report_left_and_nothing_else(run_dir, tmp_path):
+    out = tmp_path / "site"
+    out.mkdir()
+    gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    old = sweeps.store.ORPHAN_AGE_S + 60
+    orphan = out / f".index.html.tmp-{gone}"        # its writer was killed long ago
+    recent = out / f".summary.csv.tmp-{gone}"       # maybe a writer on another machine
+    alive = out / ".index.html.tmp-1"                # its writer (init, here) still runs
+    mine = out / ".notes.tmp-x"                      # not named as the store names them
+    for f in (orphan, recent, alive, mine):
+        f.write_bytes(b"partial")
+    for f in (orphan, alive, mine):
+        os.utime(f, (time.time() - old, time.time() - old))
+    write_report(run_dir, out=out)
+    assert (out / "index.html").is_file()
+    assert not orphan.exists()
+    assert recent.exists()
+    assert alive.exists()
+    assert mine.exists()
 
 
 def test_an_axis_with_one_value_is_refused_naming_the_varying_axes(run_dir, capsys):
