@@ -8,6 +8,7 @@ import pytest
 import sweeps
 from sweeps import plan
 from sweeps.store import RunError
+from xorsweep import cli
 from xorsweep.cli import main
 
 
@@ -49,6 +50,20 @@ def test_bad_run_options_are_refused_before_anything_is_written(tmp_path, capsys
     assert err.startswith("xorsweep: error: ")
     assert err.count("\n") == 1
     assert not out.exists()
+
+
+def test_more_jobs_than_cores_runs_with_a_one_line_note(tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(cli, "_cores", lambda: 2)
+    out = tmp_path / "out"
+    assert main(["run", str(_tiny_spec(tmp_path, replicates=4)), "--out", str(out), "--quiet",
+                 "--jobs", "3"]) == 0
+    err = capsys.readouterr().err
+    assert err == ("note: --jobs 3 is more than the 2 cores this process may use; the results "
+                   "are the same, the run no faster than with --jobs 2\n")
+    assert sweeps.open_run(out / "tiny").complete
+    assert main(["run", str(_tiny_spec(tmp_path)), "--out", str(tmp_path / "two"), "--quiet",
+                 "--jobs", "2"]) == 0
+    assert capsys.readouterr().err == ""
 
 
 def test_unknown_backend_names_the_accepted_ones(tmp_path):

@@ -8,6 +8,7 @@ failure (a damaged run directory or a full disk among them), 130 interrupted
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import sys
 import time
@@ -158,6 +159,14 @@ def cmd_zoom(args) -> int:
     return _run_spec(spec, args, words)
 
 
+def _cores() -> int:
+    """Return the cores this process may run on (its CPU affinity, where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
 def _run_spec(spec, args, words: list[str]) -> int:
     """Run or resume ``spec`` with the run options of ``args``; ``words``: the command so far."""
     import sweeps
@@ -165,6 +174,11 @@ def _run_spec(spec, args, words: list[str]) -> int:
     progress = not args.quiet and sys.stdout.isatty() and sys.stderr.isatty()
     # joblib reports the chunks it cancels on Ctrl-C; they are simply computed on resume
     warnings.filterwarnings("ignore", message=".*tasks which were still being processed")
+    cores = _cores()
+    if args.jobs is not None and args.jobs > cores and not args.scheduler:
+        print(f"note: --jobs {args.jobs} is more than the {cores} core{'s' * (cores > 1)} this "
+              f"process may use; the results are the same, the run no faster than with "
+              f"--jobs {cores}", file=sys.stderr)
     t0 = time.perf_counter()
     try:
         run = sweeps.run(spec, out=args.out, jobs=args.jobs, backend=args.backend,
@@ -347,8 +361,6 @@ def cmd_compare(args) -> int:
     pair (different seeds) are one line and exit 2, a damaged run exit 1; nothing is
     written then.
     """
-    import os
-
     from analysis.compare import CompareError, compare_runs
     from analysis.tables import load
     from sweeps.store import atomic_write
@@ -418,7 +430,6 @@ def cmd_specs(args) -> int:
     kernel speeds, all cores, plus compiling the kernels not cached), so that the
     list comes at once; ``run SPEC --dry-run`` measures this machine.
     """
-    import os
     import shutil
     import textwrap
 
