@@ -22,6 +22,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 
+from . import plan
 from .store import RunError
 
 __all__ = ["ClusterError", "connect", "check_address", "local_cluster", "submit_chunks",
@@ -72,7 +73,7 @@ def connect(scheduler: str | None, jobs: int | None) -> Iterator[object]:
     distributed = _distributed()
     address = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if address is None:
-        with local_cluster(jobs or os.cpu_count() or 1) as cluster, \
+        with local_cluster(jobs or plan.cores()) as cluster, \
                 distributed.Client(cluster) as client:
             yield client
         return

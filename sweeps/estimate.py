@@ -27,7 +27,6 @@ which the cache holds, and estimates:
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass
 
@@ -155,7 +154,7 @@ def estimate(spec: Spec, *, jobs: int, chunk_size: int, device: str = "cpu",
         groups = _groups(spec)
         seconds = [(rates[groups[c.start // per_group]] * spec.epochs + store_s)
                    * (c.stop - c.start) + CHUNK_OVERHEAD_S for c in chunks]
-        workers = min(jobs, os.cpu_count() or 1)
+        workers = min(jobs, plan.cores())
         train_s = _makespan(seconds, workers)
         n_measured = len(measured)
         if n_measured == len(groups):
@@ -173,7 +172,7 @@ def estimate(spec: Spec, *, jobs: int, chunk_size: int, device: str = "cpu",
     return Estimate(
         name=spec.name, n_cells=spec.n_cells, n_networks=spec.n_networks,
         network_epochs=spec.n_networks * spec.epochs, n_chunks=len(chunks),
-        workers=min(jobs, os.cpu_count() or 1), kernels=kernel_list,
+        workers=min(jobs, plan.cores()), kernels=kernel_list,
         disk_bytes=_disk(chunks, per_row, per_file), train_s=train_s,
         compile_s=_compile_s(kernel_list, jobs), method=method)
 
@@ -201,7 +200,7 @@ def _compile_s(kernel_list, jobs: int) -> float:
     each = [COMPILE_S[k.kind][0] + COMPILE_S[k.kind][1] * k.sigmoids for k in todo]
     # the first kernel compiles here; the rest, when several, in up to `jobs` processes
     first, rest = each[0], each[1:]
-    parallel = min(jobs, os.cpu_count() or 1, max(len(rest), 1))
+    parallel = min(jobs, plan.cores(), max(len(rest), 1))
     if parallel > 1 and len(rest) > 1:  # each process starts, imports and compiles its own
         return (COMPILE_S["first"][0] + first + COMPILE_S["process"][0]
                 + sum(rest) / parallel)

@@ -38,6 +38,18 @@ class Chunk:
     stop: int
 
 
+def cores() -> int:
+    """Return the cores this process may use: the default number of workers.
+
+    joblib's count: the CPU affinity, a container's CPU quota and ``LOKY_MAX_CPU_COUNT``
+    taken into account (``os.cpu_count()`` is the machine's, whatever of it this
+    process may use).
+    """
+    import joblib  # (0.16 s to import: only when asked)
+
+    return max(1, int(joblib.cpu_count()))
+
+
 def default_chunk_size(spec: Spec, jobs: int) -> int:
     """About eight chunks per worker (so no worker idles long at the end), 256 to 16,384 each."""
     return int(np.clip(-(-spec.n_networks // (8 * jobs)), 256, 16_384))

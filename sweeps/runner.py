@@ -250,7 +250,7 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
     out : path
         The run directory is ``out/<spec name>``.
     jobs : int, optional
-        Workers (default: every core).
+        Workers (default: every core this process may use, :func:`plan.cores`).
     backend : str
         ``"threads"`` (default), ``"loky"``/``"processes"``, ``"dask"`` (a
         dask.distributed cluster, see ``scheduler``), or any joblib backend name.
@@ -413,7 +413,7 @@ def _check_options(spec: Spec, jobs, backend, chunk_size, scheduler, device
             raise store.RunError("--device cuda runs chunks from this process; "
                                  "use the default backend (threads)")
         jobs = 1
-    jobs = os.cpu_count() or 1 if jobs is None else jobs
+    jobs = plan.cores() if jobs is None else jobs
     if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
         raise store.RunError(f"jobs = {jobs!r} must be a positive integer")
     if chunk_size is not None and (isinstance(chunk_size, bool) or not isinstance(chunk_size, int)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -8,7 +9,6 @@ import pytest
 import sweeps
 from sweeps import plan
 from sweeps.store import RunError
-from xorsweep import cli
 from xorsweep.cli import main
 
 
@@ -33,6 +33,23 @@ def test_console_script_module():
     assert "xorsweep" in out
 
 
+@pytest.mark.parametrize("command", ["specs", "run"])
+def test_output_to_a_reader_that_went_away_ends_quietly(command, tmp_path):
+    args = ["specs"] if command == "specs" else [
+        "run", str(_tiny_spec(tmp_path)), "--out", str(tmp_path / "out"), "--quiet"]
+    read, write = os.pipe()
+    os.close(read)  # like `xorsweep specs | head -0`: every write to stdout fails
+    try:
+        done = subprocess.run([sys.executable, "-m", "xorsweep.cli", *args], stdout=write,
+                              stderr=subprocess.PIPE, text=True, timeout=120)
+    finally:
+        os.close(write)
+    assert done.stderr == ""
+    assert done.returncode == 141
+    if command == "run":  # stopped by the closed pipe after its run, which is complete
+        assert sweeps.open_run(tmp_path / "out" / "tiny").complete
+
+
 def _tiny_spec(tmp_path, replicates=1):
     path = tmp_path / "tiny.toml"
     path.write_text(f'name = "tiny"\nepochs = 1\nreplicates = {replicates}\n')
@@ -53,7 +70,7 @@ def test_bad_run_options_are_refused_before_anything_is_written(tmp_path, capsys
 
 
 def test_more_jobs_than_cores_runs_with_a_one_line_note(tmp_path, capsys, monkeypatch):
-    monkeypatch.setattr(cli, "_cores", lambda: 2)
+    monkeypatch.setattr(plan, "cores", lambda: 2)
     out = tmp_path / "out"
     assert main(["run", str(_tiny_spec(tmp_path, replicates=4)), "--out", str(out), "--quiet",
                  "--jobs", "3"]) == 0

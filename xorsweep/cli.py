@@ -2,7 +2,8 @@
 
 Exit status: 0 success, 2 usage or spec error (nothing written), 1 any other
 failure (a damaged run directory or a full disk among them), 130 interrupted
-(finished chunks are kept; the same command resumes).
+(finished chunks are kept; the same command resumes), 141 the reader of the output
+went away (``| head``), quietly.
 """
 
 from __future__ import annotations
@@ -97,7 +98,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _run_options(p: argparse.ArgumentParser) -> None:
     """Add the options of how a sweep runs (``run`` and ``zoom`` share them)."""
-    p.add_argument("--jobs", type=int, default=None, help="workers (default: all cores)")
+    p.add_argument("--jobs", type=int, default=None,
+                   help="workers (default: every core this process may use)")
     p.add_argument("--backend", default="threads",
                    help="threads (default), loky, dask (a dask.distributed cluster: "
                         "pip install 'xorsweep[dask]'), or any joblib backend")
@@ -159,14 +161,6 @@ def cmd_zoom(args) -> int:
     return _run_spec(spec, args, words)
 
 
-def _cores() -> int:
-    """Return the cores this process may run on (its CPU affinity, where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
 def _run_spec(spec, args, words: list[str]) -> int:
     """Run or resume ``spec`` with the run options of ``args``; ``words``: the command so far."""
     import sweeps
@@ -174,7 +168,7 @@ def _run_spec(spec, args, words: list[str]) -> int:
     progress = not args.quiet and sys.stdout.isatty() and sys.stderr.isatty()
     # joblib reports the chunks it cancels on Ctrl-C; they are simply computed on resume
     warnings.filterwarnings("ignore", message=".*tasks which were still being processed")
-    cores = _cores()
+    cores = sweeps.plan.cores()
     if args.jobs is not None and args.jobs > cores and not args.scheduler:
         print(f"note: --jobs {args.jobs} is more than the {cores} core{'s' * (cores > 1)} this "
               f"process may use; the results are the same, the run no faster than with "
@@ -439,7 +433,7 @@ def cmd_specs(args) -> int:
     columns = max(shutil.get_terminal_size().columns, 40)
     bundled = sorted(sweeps.bundled_specs().items())
     width = max(len(name) for name, _ in bundled)
-    jobs = os.cpu_count() or 1
+    jobs = plan.cores()
     print(f"{'spec':{width}s}  {'networks':>9s}  {'network-epochs':>14s}  estimated time "
           f"({jobs} core{'s' * (jobs > 1)})")
     for name, path in bundled:
@@ -542,7 +536,25 @@ _python_format_warning = warnings.formatwarning
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line; return the exit status."""
+    """Run the command line; return the exit status.
+
+    A reader of the output that goes away (``xorsweep list | head``) ends the command
+    quietly with status 141, as a Unix tool killed by SIGPIPE; a run stopped so keeps
+    its finished chunks, as on Ctrl-C.
+    """
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # here, where a closed pipe can be caught
+        return status
+    except BrokenPipeError:
+        # the interpreter flushes stdout at exit: into nothing now, not a closed pipe
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return 141
+
+
+def _main(argv: list[str] | None) -> int:
     warnings.formatwarning = _format_warning
     parser = build_parser()
     try:
@@ -584,6 +596,8 @@ def main(argv: list[str] | None = None) -> int:
             raise
         print(f"xorsweep: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:
+        raise  # see main
     except Exception as exc:  # noqa: BLE001 - one line for the user, traceback with --debug
         if args.debug:
             raise
