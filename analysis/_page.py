@@ -10,6 +10,8 @@ import shlex
 import numpy as np
 import pandas as pd
 
+from sweeps.store import lock_held, resume_command
+
 from . import plots
 from .tables import (
     FAILURE_TOL,
@@ -32,12 +34,14 @@ _MAX_TIED_NAMED = 6  # cells tied with the best that the page names; the rest ar
 
 
 def read_spec(run) -> tuple[str, dict]:
-    """Return the run's frozen spec as text and as data (``{}`` if missing or unreadable)."""
+    """Return the run's frozen spec as text and as data (``{}`` if missing or unreadable).
+
+    Raises :class:`~sweeps.store.StoreError` if it was changed after the run began.
+    """
     import tomllib
 
-    try:
-        text = (run.path / "spec.toml").read_text()
-    except OSError:
+    text = run.spec_text()
+    if text is None:
         return "(spec.toml missing)", {}
     try:
         return text, tomllib.loads(text)
@@ -263,9 +267,11 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
     best = _best_section(table, df)
     warn = ""
     if not run.complete:
+        what = (" Resume it with <code>" + esc(resume_command(run.path)) + "</code>, then report "
+                "again." if not lock_held(run.path) else " It is running: report again when "
+                "it has finished.")
         warn = (f"<p class='warn'>This run is incomplete: {len(run.done)} of "
-                f"{len(m['chunks'])} chunks are done. Rerun the same <code>xorsweep run</code> "
-                "command to finish it, then report again.</p>")
+                f"{len(m['chunks'])} chunks are done.{what}</p>")
     spec_path = run.path / "spec.toml"
     spec_text, spec_data = spec
     command = (f"xorsweep run {shlex.quote(str(spec_path))} --out "

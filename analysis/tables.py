@@ -71,9 +71,10 @@ def load(run_dir, columns: list[str] | None = None) -> pd.DataFrame:
     """
     run = open_run(run_dir)
     df = run.networks(columns=columns)
+    text = run.spec_text()
     try:
-        spec_data = tomllib.loads((run.path / "spec.toml").read_text())
-    except (OSError, tomllib.TOMLDecodeError):
+        spec_data = {} if text is None else tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         spec_data = {}
     df.attrs.update(sample_attrs(spec_data))
     df.attrs.update(slice_attrs(spec_data))

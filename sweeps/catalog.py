@@ -10,6 +10,7 @@ byte.  Needs neither numba nor the kernels.
 
 from __future__ import annotations
 
+import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ class RunSummary:
     ``state`` is ``"complete"``, ``"N% done"`` (networks of the done chunks, rounded
     down; a refined run adds ``", level l of L"``, the last level decided, and its
     percentage is of the networks decided so far) or ``"damaged"`` (the manifest
-    cannot be read, or a done chunk's part is missing or truncated).  ``n_networks``,
+    cannot be read, a done chunk's part is missing or truncated, or ``spec.toml`` was
+    changed after the run began).  ``n_networks``,
     ``epochs``, ``created`` (seconds since the epoch) and ``n_done`` (networks of the
     done chunks) are None when the manifest is damaged; ``size`` is the bytes of all
     the directory's files.
@@ -53,6 +55,16 @@ def _part_intact(path: Path) -> bool:
             return f.read() == _PARQUET_END
     except OSError:  # missing, a directory, or shorter than the marker
         return False
+
+
+def _spec_intact(path: Path, manifest: dict) -> bool:
+    """Whether ``spec.toml`` is the file the manifest records (not recorded: assumed)."""
+    recorded = manifest.get("spec_sha256")
+    try:
+        return recorded is None or hashlib.sha256(
+            (path / store.SPEC_FILE).read_bytes()).hexdigest() == recorded
+    except OSError:  # missing: the report says so, a resume writes it again
+        return True
 
 
 def _size(path: Path) -> int:
@@ -93,7 +105,7 @@ def summarize_run(path) -> RunSummary:
     intact = all(_part_intact(path / sub / store.part_name(i)) for i in done
                  for sub in store.PARTS)
     levels = store.levels_decided(m)
-    if not intact:
+    if not intact or not _spec_intact(path, m):
         state = "damaged"
     elif len(done) == len(m["chunks"]) and (levels is None or levels[0] == levels[1]):
         state = "complete"

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hashlib
 import logging
 import math
 import os
@@ -93,9 +94,12 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
         for sub in store.PARTS:  # a deleted part directory: its parts are computed again
             (run_dir / sub).mkdir(exist_ok=True)
         frozen = spec.to_toml().encode()
-        spec_path = run_dir / "spec.toml"
+        spec_path = run_dir / store.SPEC_FILE
         if not spec_path.is_file() or spec_path.read_bytes() != frozen:
-            store.atomic_write(spec_path, frozen)
+            store.atomic_write(spec_path, frozen)  # missing, edited, or frozen otherwise before
+        if manifest.get("spec_sha256") != hashlib.sha256(frozen).hexdigest():
+            manifest["spec_sha256"] = hashlib.sha256(frozen).hexdigest()
+            _save_manifest(run_dir, manifest)
         return manifest
     for sub in store.PARTS:  # parts of an earlier run (or of a lost manifest's) are stale
         shutil.rmtree(run_dir / sub, ignore_errors=True)
@@ -116,7 +120,9 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
         manifest["n_networks"] = manifest["refine"]["decided"][0]["networks"][1]
     for sub in store.PARTS:
         (run_dir / sub).mkdir(exist_ok=True)
-    store.atomic_write(run_dir / "spec.toml", spec.to_toml().encode())
+    frozen = spec.to_toml().encode()
+    manifest["spec_sha256"] = hashlib.sha256(frozen).hexdigest()
+    store.atomic_write(run_dir / store.SPEC_FILE, frozen)
     store.atomic_write(manifest_path, store.manifest_bytes(manifest))
     return manifest
 
@@ -148,7 +154,10 @@ def changed_spec_message(run_dir: Path, spec: Spec) -> str:
     from .spec import SpecError
 
     try:
+        store.Run(run_dir).spec_text()  # the frozen spec itself edited: say so
         changes = describe_changes(load_spec(run_dir / "spec.toml").to_dict(), spec.to_dict())
+    except store.StoreError as exc:
+        return str(exc)
     except (SpecError, OSError):
         changes = ""
     return (f"{run_dir} holds a run of a different spec{f' ({changes})' if changes else ''}; "

@@ -42,9 +42,10 @@ import pyarrow.parquet as pq
 
 __all__ = ["Run", "open_run", "RunError", "StoreError", "atomic_write", "RunLock",
            "read_manifest", "remove_orphan_temp_files", "remove_temp_files", "resume_command",
-           "levels_decided"]
+           "levels_decided", "lock_held", "edited_spec_message", "SPEC_FILE"]
 
 MANIFEST = "manifest.json"
+SPEC_FILE = "spec.toml"
 
 #: The part directories of a run, one Parquet file per chunk in each.
 PARTS = ("networks", "curves")
@@ -146,10 +147,38 @@ def _process_alive(pid: int) -> bool:
     return True
 
 
+def edited_spec_message(run_dir) -> str:
+    """Return the one line that refuses a run whose ``spec.toml`` was changed after it began."""
+    run_dir = Path(run_dir)
+    return (f"{run_dir / SPEC_FILE} was changed after the run began (it is not the file its "
+            f"manifest records); undo the change, or start over with "
+            f"`{resume_command(run_dir, force=True)}`")
+
+
+def lock_held(run_dir) -> bool | None:
+    """Return whether a process holds the run's lock (a sweep is running); None if unknown.
+
+    Reads ``/proc/locks`` (Linux) rather than trying the lock: taking it, even for a
+    moment, could make a sweep that starts at that instant refuse to run.
+    """
+    try:
+        st = os.stat(Path(run_dir) / ".lock")
+    except OSError:
+        return False
+    try:
+        with open("/proc/locks") as f:
+            lines = f.read().splitlines()
+    except OSError:
+        return None
+    want = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
+    return any(len(w) > 5 and w[1] == "FLOCK" and w[5] == want
+               for w in (line.split() for line in lines))
+
+
 def resume_command(run_dir, *, force: bool = False) -> str:
     """Return the ``xorsweep run`` command that resumes (or, ``force``, restarts) a run."""
     run_dir = Path(run_dir)
-    words = ["xorsweep", "run", str(run_dir / "spec.toml"), "--out", str(run_dir.parent)]
+    words = ["xorsweep", "run", str(run_dir / SPEC_FILE), "--out", str(run_dir.parent)]
     return " ".join(shlex.quote(w) for w in words + (["--force"] if force else []))
 
 
@@ -199,9 +228,9 @@ def _manifest_problem(m) -> str | None:
     if "param_axes" in m and not (isinstance(m["param_axes"], list)
                                   and all(isinstance(a, str) for a in m["param_axes"])):
         return f"'param_axes' is {json.dumps(m['param_axes'])[:40]}, not a list of axis names"
-    if "design_digest" in m and not (isinstance(m["design_digest"], str)
-                                     and _HEX64.fullmatch(m["design_digest"])):
-        return f"'design_digest' is {json.dumps(m['design_digest'])[:40]}, not a SHA-256"
+    for key in ("design_digest", "spec_sha256"):
+        if key in m and not (isinstance(m[key], str) and _HEX64.fullmatch(m[key])):
+            return f"{key!r} is {json.dumps(m[key])[:40]}, not a SHA-256"
     if "refine" in m:
         return _refine_problem(m)
     return None
@@ -376,6 +405,30 @@ class Run:
         self.manifest = read_manifest(self.path)
         #: What the ``run()`` call that returned this store did (``runner.Session``), or None.
         self.session = None
+
+    def spec_text(self) -> str | None:
+        """Return the frozen ``spec.toml`` as text (None if it is missing or not text).
+
+        Checked against the SHA-256 that the manifest records of it (runs begun before
+        it was recorded: not checked).
+
+        Raises
+        ------
+        StoreError
+            If the file is not the one the run was made with (edited since).
+        """
+        path = self.path / SPEC_FILE
+        try:
+            data = path.read_bytes()
+        except OSError:
+            return None
+        recorded = self.manifest.get("spec_sha256")
+        if recorded is not None and hashlib.sha256(data).hexdigest() != recorded:
+            raise StoreError(edited_spec_message(self.path))
+        try:
+            return data.decode()
+        except UnicodeDecodeError:
+            return None
 
     @property
     def done(self) -> list[int]:

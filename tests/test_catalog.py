@@ -82,6 +82,21 @@ def test_list_runs_checks_parts_without_hashing(runs):
     assert catalog.summarize_run(runs / "tiny").state == "damaged"
 
 
+def test_list_marks_an_edited_spec_damaged_and_a_held_run_running(runs, capsys):
+    from sweeps import store
+
+    spec = runs / "tiny" / "spec.toml"
+    spec.write_text(spec.read_text().replace("epochs = 1", "epochs = 2"))
+    assert catalog.summarize_run(runs / "tiny").state == "damaged"
+    with store.RunLock(runs / "partial"), store.RunLock(runs / "cut"):
+        assert main(["list", str(runs)]) == 0
+        states = {r[0]: " ".join(r[1:4]) for r in
+                  (line.split() for line in capsys.readouterr().out.splitlines()[1:])}
+    assert states["partial"] == "66% done, running"
+    assert states["cut"].startswith("damaged ")  # held, but damaged all the same
+    assert states["tiny"].startswith("damaged ")
+
+
 def test_progress_rounds_down_so_a_run_nearly_done_is_not_100_percent(tmp_path):
     run = sweeps.run({"name": "big", "epochs": 1, "replicates": 200}, out=tmp_path, jobs=1,
                      chunk_size=199).path

@@ -210,6 +210,71 @@ def test_resume_restores_a_damaged_frozen_spec(run_dir, reference):
     assert (run_dir / "spec.toml").read_bytes() == (reference / "spec.toml").read_bytes()
 
 
+def test_an_edited_spec_is_refused_by_every_reader_and_repaired_by_run(run_dir, reference,
+                                                                       capsys):
+    from analysis import load
+    from xorsweep.server.runs import read_spec
+
+    frozen = (run_dir / "spec.toml").read_text()
+    (run_dir / "spec.toml").write_text(frozen.replace("epochs = 40", "epochs = 4"))
+    edited = f"{run_dir / 'spec.toml'} was changed after the run began"
+    force = f"`xorsweep run {run_dir}/spec.toml --out {run_dir.parent} --force`"
+    assert main(["status", str(run_dir)]) == 1
+    out, err = capsys.readouterr()
+    assert "edited     spec.toml" in out
+    assert "complete" not in out
+    assert one_line(err).startswith(f"xorsweep: error: {edited}")
+    assert force in err
+    assert main(["report", str(run_dir)]) == 1
+    assert edited in one_line(capsys.readouterr().err)
+    assert not (run_dir / "report").exists()
+    with pytest.raises(StoreError, match="was changed after the run began"):
+        load(run_dir)
+    with pytest.raises(StoreError, match="was changed after the run began"):
+        read_spec(run_dir)
+    # resuming from the edited file says what happened, not "a different spec"
+    assert main(["run", str(run_dir / "spec.toml"), "--out", str(run_dir.parent),
+                 "--quiet"]) == 2
+    assert edited in one_line(capsys.readouterr().err)
+    # the spec it was made with restores the file
+    sweeps.run(SPEC, out=run_dir.parent, jobs=1)
+    assert (run_dir / "spec.toml").read_text() == frozen
+    assert main(["status", str(run_dir)]) == 0
+    assert "state      complete" in capsys.readouterr().out
+
+
+def test_a_run_begun_before_the_spec_was_recorded_is_read_and_records_it(run_dir):
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    recorded = manifest.pop("spec_sha256")
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    (run_dir / "spec.toml").write_text((run_dir / "spec.toml").read_text() + "# a note\n")
+    assert open_run(run_dir).spec_text().endswith("# a note\n")  # not checked: no record
+    sweeps.run(SPEC, out=run_dir.parent, jobs=1)
+    assert json.loads((run_dir / "manifest.json").read_text())["spec_sha256"] == recorded
+    assert not open_run(run_dir).spec_text().endswith("# a note\n")
+
+
+def test_an_incomplete_run_says_how_to_resume_it_and_a_running_one_that_it_runs(run_dir,
+                                                                                capsys):
+    from analysis.report import write_report
+
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    del manifest["done"]["3"]
+    (run_dir / "manifest.json").write_text(json.dumps(manifest))
+    resume = f"xorsweep run {run_dir}/spec.toml --out {run_dir.parent}"
+    assert main(["status", str(run_dir)]) == 0
+    assert f"state      incomplete: resume with `{resume}`" in capsys.readouterr().out
+    page = write_report(run_dir).read_text()
+    assert f"Resume it with <code>{resume}</code>" in page
+    with store.RunLock(run_dir):
+        assert store.lock_held(run_dir)
+        assert main(["status", str(run_dir)]) == 0
+        assert "state      running" in capsys.readouterr().out
+        assert "It is running: report again when it has finished" in \
+            write_report(run_dir).read_text()
+    assert not store.lock_held(run_dir)
+
+
 def test_a_lost_manifest_starts_over_without_stale_parts(run_dir, reference):
     (run_dir / "manifest.json").unlink()
     run = sweeps.run(SPEC, out=run_dir.parent, jobs=1, chunk_size=5)

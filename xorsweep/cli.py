@@ -296,7 +296,7 @@ def cmd_status(args) -> int:
     those parts are listed, and the error line gives the command that recomputes
     them.  Needs no kernels.
     """
-    from sweeps.store import StoreError, open_run, resume_command
+    from sweeps.store import StoreError, lock_held, open_run, resume_command
 
     run = open_run(args.run_dir)
     m = run.manifest
@@ -307,6 +307,11 @@ def cmd_status(args) -> int:
     rate = nets_done * m["epochs"] / m["elapsed_s"] if m["elapsed_s"] else 0.0
     workers = m.get("workers") if isinstance(m.get("workers"), int) else None
     bad = run.verify()
+    try:
+        run.spec_text()
+        edited = None
+    except StoreError as exc:
+        edited = exc
     print(f"run        {run.path}  ({m['name']})")
     print(f"chunks     {len(done)} of {len(chunks)} done, {len(chunks) - len(done)} to run")
     print(f"networks   {nets_done:,} of {nets_total:,}")
@@ -325,6 +330,8 @@ def cmd_status(args) -> int:
         print(f"damaged    {part}  (its SHA-256 does not match the manifest)")
     for part in bad["missing"]:
         print(f"missing    {part}")
+    if edited is not None:
+        print("edited     spec.toml  (not the file the manifest records)")
     n_bad = len(bad["damaged"]) + len(bad["missing"])
     if n_bad:
         print(f"state      damaged: {n_bad} part{'s' if n_bad > 1 else ''} to compute again")
@@ -332,7 +339,16 @@ def cmd_status(args) -> int:
         raise StoreError(f"{run.path} has {len(bad['damaged'])} damaged and "
                          f"{len(bad['missing'])} missing parts; run "
                          f"`{resume_command(run.path)}` to recompute them")
-    print(f"state      {'complete' if run.complete else 'incomplete: rerun the same command'}")
+    if edited is not None:
+        print("state      damaged: its spec.toml was changed")
+        sys.stdout.flush()
+        raise edited
+    if run.complete:
+        print("state      complete")
+    elif lock_held(run.path):
+        print("state      running: `xorsweep status` again to follow it")
+    else:
+        print(f"state      incomplete: resume with `{resume_command(run.path)}`")
     return 0
 
 
@@ -454,14 +470,15 @@ def cmd_specs(args) -> int:
 def cmd_list(args) -> int:
     """List the runs directly under a directory, one line each, oldest first.
 
-    State: ``complete``, ``N% done`` (of the networks), or ``damaged`` (a manifest that
-    cannot be read, or a done chunk's part missing or of the wrong size).  Parts are
-    not hashed, so the list stays quick for big runs; ``xorsweep status RUN_DIR``
-    checks every byte.
+    State: ``complete``, ``N% done`` (of the networks; ``, running`` while a sweep
+    holds the run), or ``damaged`` (a manifest that cannot be read, a done chunk's part
+    missing or of the wrong size, or an edited ``spec.toml``).  Parts are not hashed,
+    so the list stays quick for big runs; ``xorsweep status RUN_DIR`` checks every byte.
     """
     import datetime
 
     from sweeps import catalog
+    from sweeps.store import lock_held
 
     runs = catalog.list_runs(args.dir)
     if not runs:
@@ -471,7 +488,9 @@ def cmd_list(args) -> int:
     for r in runs:
         created = ("-" if r.created is None else
                    datetime.datetime.fromtimestamp(r.created).strftime("%Y-%m-%d %H:%M"))
-        rows.append((r.name, r.state, "-" if r.n_networks is None else f"{r.n_networks:,}",
+        running = r.state not in ("complete", "damaged") and lock_held(r.path)
+        state = r.state + (", running" if running else "")
+        rows.append((r.name, state, "-" if r.n_networks is None else f"{r.n_networks:,}",
                      "-" if r.epochs is None else f"{r.epochs:,}", created, _size(r.size)))
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     right = {2, 3, 5}  # numbers

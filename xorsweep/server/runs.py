@@ -34,7 +34,7 @@ from pandas.api.types import union_categoricals
 
 from analysis.tables import GRID_AXES, is_param_axis
 from sweeps import catalog
-from sweeps.store import MANIFEST, StoreError, open_run, part_name, resume_command
+from sweeps.store import MANIFEST, Run, StoreError, lock_held, open_run, part_name, resume_command
 
 __all__ = ["ChunkStats", "RunNotFound", "Runs", "RunData", "Snapshot", "chunk_stats", "concat",
            "lock_held", "progress", "read_spec"]
@@ -45,26 +45,6 @@ MAX_CACHED_RUNS = 6
 
 class RunNotFound(LookupError):
     """No run of that name directly under the server's directory."""
-
-
-def lock_held(run_dir: Path) -> bool | None:
-    """Return whether a process holds the run's lock (a sweep is running); None if unknown.
-
-    Reads ``/proc/locks`` (Linux) rather than trying the lock: taking it, even for a
-    moment, could make a sweep that starts at that instant refuse to run.
-    """
-    try:
-        st = os.stat(run_dir / ".lock")
-    except OSError:
-        return False
-    try:
-        with open("/proc/locks") as f:
-            lines = f.read().splitlines()
-    except OSError:
-        return None
-    want = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}:{st.st_ino}"
-    return any(len(w) > 5 and w[1] == "FLOCK" and w[5] == want
-               for w in (line.split() for line in lines))
 
 
 @dataclass(frozen=True)
@@ -282,10 +262,14 @@ class Runs:
 
 
 def read_spec(path: Path) -> dict:
-    """Return a run's frozen spec as data, or ``{}`` if it is missing or unreadable."""
+    """Return a run's frozen spec as data, or ``{}`` if it is missing or unreadable.
+
+    Raises :class:`StoreError` if it was changed after the run began (``Run.spec_text``).
+    """
+    text = Run(path).spec_text()
     try:
-        return tomllib.loads((path / "spec.toml").read_text())
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {} if text is None else tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
         return {}
 
 
