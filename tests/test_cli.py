@@ -9,6 +9,7 @@ import pytest
 import sweeps
 from sweeps import plan
 from sweeps.store import RunError
+from xorsweep import cli
 from xorsweep.cli import main
 
 
@@ -48,6 +49,18 @@ def test_output_to_a_reader_that_went_away_ends_quietly(command, tmp_path):
     assert done.returncode == 141
     if command == "run":  # stopped by the closed pipe after its run, which is complete
         assert sweeps.open_run(tmp_path / "out" / "tiny").complete
+
+
+@pytest.mark.parametrize("command", ["status", "report", "list", "specs"])
+def test_ctrl_c_in_any_command_is_one_line_and_130(command, monkeypatch, tmp_path, capsys):
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, f"cmd_{command}", interrupted)
+    assert main([command] + ([str(tmp_path)] if command in ("status", "report") else [])) == 130
+    captured = capsys.readouterr()
+    assert captured.err == "xorsweep: interrupted\n"
+    assert captured.out == ""
 
 
 def _tiny_spec(tmp_path, replicates=1):

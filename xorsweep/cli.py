@@ -559,12 +559,17 @@ def main(argv: list[str] | None = None) -> int:
 
     A reader of the output that goes away (``xorsweep list | head``) ends the command
     quietly with status 141, as a Unix tool killed by SIGPIPE; a run stopped so keeps
-    its finished chunks, as on Ctrl-C.
+    its finished chunks, as on Ctrl-C.  Ctrl-C is one line and status 130 (a run's
+    line says how to resume it); every file is written whole or not at all, so it
+    leaves nothing half-written.
     """
     try:
         status = _main(argv)
         sys.stdout.flush()  # here, where a closed pipe can be caught
         return status
+    except KeyboardInterrupt:
+        print("xorsweep: interrupted", file=sys.stderr)
+        return 130
     except BrokenPipeError:
         # the interpreter flushes stdout at exit: into nothing now, not a closed pipe
         devnull = os.open(os.devnull, os.O_WRONLY)
