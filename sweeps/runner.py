@@ -81,9 +81,8 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
         if refusal:
             raise store.RunError(refusal)
         _record_order_and_design(spec, manifest)  # a run begun before they were recorded
-        if manifest.get("device", "cpu") != device:  # results differ in rounding
-            raise store.RunError(f"{run_dir} was run with --device {manifest.get('device', 'cpu')}"
-                                 f"; resume it with that device, or --force to start over")
+        if refusal := device_message(run_dir, manifest, device):
+            raise store.RunError(refusal)
         if spec.refine is not None:
             _check_level0(run_dir, spec, manifest)
         elif manifest["chunks"] != [[c.start, c.stop] for c in
@@ -142,6 +141,14 @@ def _check_level0(run_dir: Path, spec: Spec, manifest: dict) -> None:
             or manifest["chunks"][c0:c1] != chunks):
         raise store.StoreError(f"{run_dir / store.MANIFEST} is damaged (its level 0 is not the "
                                f"spec's); {fix}")
+
+
+def device_message(run_dir: Path, manifest: dict, device: str) -> str | None:
+    """Return the refusal of resuming on another device (results differ in rounding), or None."""
+    if manifest.get("device", "cpu") == device:
+        return None
+    return (f"{run_dir} was run with --device {manifest.get('device', 'cpu')}; resume it with "
+            "that device, or --force to start over")
 
 
 def changed_spec_message(run_dir: Path, spec: Spec) -> str:
@@ -352,7 +359,8 @@ def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "thread
 
     Writes nothing: no run directory, no lock, no cache file (kernels that are not
     cached are not compiled: see :mod:`sweeps.estimate`).  A run directory that
-    already holds this spec's run is read: the estimate covers the chunks left.
+    already holds this spec's run is read: the estimate covers the chunks left; one
+    that :func:`run` would refuse to resume is refused here with the same message.
 
     Returns
     -------
@@ -362,8 +370,9 @@ def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "thread
     Raises
     ------
     SpecError, RunError, ClusterError, RuntimeError
-        As :func:`run` for its options (a Dask scheduler address is checked, not
-        contacted; the estimate assumes ``jobs`` workers there).
+        As :func:`run` for its options and for resuming the run directory (a Dask
+        scheduler address is checked, not contacted; the estimate assumes ``jobs``
+        workers there).
     """
     from . import estimate
 
@@ -385,16 +394,14 @@ def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "thread
         else:
             m = store.read_manifest(run_dir, fix="run the same command with --force to start "
                                                  "over")
-            if m["spec_digest"] != spec.digest():
-                state = (f"{run_dir} holds a run of a different spec: the run would be "
-                         "refused (use another --out, or --force to start over)")
-            elif refusal := (axis_order_message(run_dir, spec, m)
-                             or design_message(run_dir, spec, m)):
-                state = f"the run would be refused: {refusal}"
-            else:
-                size, done = m["chunk_size"], {int(k) for k in m["done"]}
-                state = (f"{run_dir} ({len(done)} of {len(m['chunks'])} chunks stored; the "
-                         "estimate is for the rest)")
+            refusal = (changed_spec_message(run_dir, spec) if m["spec_digest"] != spec.digest()
+                       else axis_order_message(run_dir, spec, m)
+                       or design_message(run_dir, spec, m) or device_message(run_dir, m, device))
+            if refusal:
+                raise store.RunError(refusal)
+            size, done = m["chunk_size"], {int(k) for k in m["done"]}
+            state = (f"{run_dir} ({len(done)} of {len(m['chunks'])} chunks stored; the "
+                     "estimate is for the rest)")
     return estimate.estimate(spec, jobs=jobs, chunk_size=size, device=device,
                              done=done), state
 

@@ -150,6 +150,20 @@ def test_dry_run_refuses_what_run_refuses(tmp_path, capsys):
     assert not out.exists()
 
 
+def test_dry_run_refuses_a_changed_spec_as_run_does_naming_the_keys(tmp_path, capsys):
+    out = tmp_path / "out"
+    spec = _tiny_spec(tmp_path)
+    assert main(["run", str(spec), "--out", str(out), "--quiet"]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    for extra in ([], ["--dry-run"]):
+        assert main(["run", str(spec), "--out", str(out), "--quiet", "--set", "epochs=2",
+                     *extra]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1
+        assert "holds a run of a different spec (epochs: 1 -> 2)" in err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
 def test_dry_run_calibrates_with_cached_kernels_and_creates_no_cache_file(tmp_path, capsys):
     from kernels import _cache
 

@@ -338,7 +338,7 @@ def test_a_sobol_n_off_a_power_of_two_warns_in_one_line(tmp_path):
     assert run.complete
     assert len(run.networks()) == 4 * 12 * 3
     for method in ("lhs", "random"):  # only Sobol designs are balanced at powers of two
-        sweeps.dry_run(_spec(n=12, method=method), out=tmp_path)
+        sweeps.dry_run(_spec(n=12, method=method), out=tmp_path / method)
     path = tmp_path / "s.toml"
     path.write_text(sweeps.load_spec(spec).to_toml())
     done = subprocess.run([sys.executable, "-m", "xorsweep.cli", "run", str(path), "--out",

@@ -338,8 +338,8 @@ def test_a_run_is_not_resumed_with_its_parameter_axes_reordered(tmp_path, capsys
     assert "order W1[0,1], W2[1], and the spec lists them W2[1], W1[0,1]" in err
     assert "--force" in err
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
-    assert main(["run", str(swapped), "--out", str(out), "--dry-run"]) == 0
-    assert "would be refused" in capsys.readouterr().out
+    assert main(["run", str(swapped), "--out", str(out), "--dry-run"]) == 2
+    assert one_line(capsys.readouterr().err) == err
     resumed = sweeps.run(first, out=out, jobs=1)  # in the run's order it resumes
     assert resumed.complete
     assert resumed.session.trained == 1
