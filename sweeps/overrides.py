@@ -180,8 +180,9 @@ def describe_changes(old: dict, new: dict, *, limit: int = 3) -> str:
     -------
     str
         ``"epochs: 3000 -> 1000, grid.lr: [1.0] -> [0.5, 2.0]"`` (long values cut,
-        a missing key shown as ``(unset)``); ``name`` and ``description`` are left
-        out (they do not change results).  Empty if nothing else differs.
+        a missing key shown as ``(unset)``); ``name``, ``description`` and ``zoom`` are
+        left out (they do not change results: the spec's digest leaves them out too).
+        Empty if nothing else differs.
 
     Examples
     --------
@@ -192,7 +193,7 @@ def describe_changes(old: dict, new: dict, *, limit: int = 3) -> str:
     a, b = _flatten(old), _flatten(new)
     missing = object()
     keys = [*b, *(k for k in a if k not in b)]
-    changed = [k for k in keys if k[0] not in ("name", "description")
+    changed = [k for k in keys if k[0] not in ("name", "description", "zoom")
                and a.get(k, missing) != b.get(k, missing)]
     words = [f"{_dotted(k)}: {_show(a[k]) if k in a else '(unset)'} -> "
              f"{_show(b[k]) if k in b else '(unset)'}" for k in changed[:limit]]

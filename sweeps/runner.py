@@ -167,8 +167,9 @@ def changed_spec_message(run_dir: Path, spec: Spec) -> str:
         return str(exc)
     except (SpecError, OSError):
         changes = ""
+    rename = "--name NEW" if spec.zoom is not None else "--set name=NEW"  # zoom has no --set
     return (f"{run_dir} holds a run of a different spec{f' ({changes})' if changes else ''}; "
-            "give the new one another name (--set name=NEW) or another --out, or use --force "
+            f"give the new one another name ({rename}) or another --out, or use --force "
             "to start over")
 
 

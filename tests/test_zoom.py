@@ -144,3 +144,24 @@ def test_zoom_dry_run_writes_nothing(runs, tmp_path, capsys):
                  "--dry-run"]) == 0
     assert "kp-zoom1: dry run, nothing written" in capsys.readouterr().out
     assert _files(tmp_path) == before
+
+
+def test_a_second_zoom_of_one_parent_is_told_to_take_another_name(runs, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(runs / "kp", tmp_path / "kp")
+    assert main(["zoom", str(tmp_path / "kp"), "--x", "-1", "1", "--y", "-1", "1", "--jobs", "1",
+                 "--quiet"]) == 0
+    capsys.readouterr()
+    before = _files(tmp_path)
+    assert main(["zoom", str(tmp_path / "kp"), "--x", "-2", "2", "--y", "-1", "1",
+                 "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert 'kp-zoom1 holds a run of a different spec (grid."W1[0,1]": ' in err
+    assert "zoom." not in err  # the box is recorded, not a result-changing key
+    assert "(--name NEW)" in err
+    assert "--set" not in err
+    assert _files(tmp_path) == before
+    assert main(["zoom", str(tmp_path / "kp"), "--x", "-2", "2", "--y", "-1", "1", "--jobs", "1",
+                 "--name", "kp-wide", "--quiet"]) == 0
