@@ -101,7 +101,12 @@ def per_network(name: str, value, n_nets: int, dtype, *, low: float, high: float
         i = int(np.argmax(bad))
         raise ValueError(f"{name} must be {interval} for every network; "
                          f"{name}[{i}] = {float(arr[i])!r}")
-    out = np.ascontiguousarray(arr, dtype=dtype)
+    with np.errstate(over="ignore"):
+        out = np.ascontiguousarray(arr, dtype=dtype)
+    if not np.isfinite(out).all():  # e.g. 1e300 overflows float32
+        i = int(np.argmax(~np.isfinite(out)))
+        raise ValueError(f"{name}[{i}] = {float(arr[i])!r} overflows {np.dtype(dtype)} (largest "
+                         f"{float(np.finfo(dtype).max):.4g}); use a smaller value")
     if high_open and (out >= high).any():  # e.g. 0.99999999 rounds to 1 in float32
         i = int(np.argmax(out >= high))
         raise ValueError(f"{name}[{i}] = {float(arr[i])!r} rounds to {float(out[i])!r} in "

@@ -25,7 +25,8 @@ values per axis (the frozen spec lists every value); ``epochs`` up to
 :data:`MAX_EPOCHS` (2**62, what :func:`kernels.train` accepts); at most
 :data:`MAX_RECORDED` recorded epochs per network (the curve table has a column
 for each); a name of at most :data:`MAX_NAME` characters; initial values,
-scales and momenta that the run's dtype holds (float32 momentum below 1).
+learning rates, scales and momenta that the run's dtype holds (a learning rate
+neither 0 nor infinite in it, float32 momentum below 1).
 """
 
 from __future__ import annotations
@@ -381,7 +382,7 @@ def _validate(data: dict) -> Spec:
     _check_param_values(
         {**{a: (a, grid[a]) for a in params}, **{a: bounds[a] for a in sampled_params},
          **{a: (a, (v,)) for a, v in init_values.items()}}, top["dtype"])
-    _check_in_dtype({a: bounds.get(a) or (f"grid.{a}", grid[a]) for a in ("init_scale",
+    _check_in_dtype({a: bounds.get(a) or (f"grid.{a}", grid[a]) for a in ("lr", "init_scale",
                                                                           "momentum")},
                     grid["init"], top["dtype"])
     n_networks = math.prod(len(v) for v in grid.values()) * top["replicates"] * (
@@ -485,12 +486,23 @@ def _check_sampled(bounds) -> None:
 
 
 def _check_in_dtype(values, init, dtype) -> None:
-    """Refuse init scales whose draws overflow the dtype, and float32 momenta that round to 1.
+    """Refuse learning rates, init scales and momenta that the dtype does not hold.
 
-    ``values`` maps ``init_scale`` and ``momentum`` to ``(key, values)``: the grid's
-    values, or a sampled axis's bounds (its values lie between them).
+    Learning rates that round to 0 or overflow it, init scales whose draws overflow
+    it, float32 momenta that round to 1.  ``values`` maps ``lr``, ``init_scale`` and
+    ``momentum`` to ``(key, values)``: the grid's values, or a sampled axis's bounds
+    (its values lie between them).
     """
     limit = float(np.finfo(dtype).max)
+    key, rates = values["lr"]
+    if max(rates) > limit:
+        raise SpecError(f"{key}: {max(rates)!r} overflows {dtype} (largest {limit:.4g}); use "
+                        f"a smaller lr" + (", or dtype = \"float64\"" if dtype == "float32"
+                                           else ""))
+    if np.dtype(dtype).type(min(rates)) == 0:
+        least = float(np.finfo(dtype).smallest_subnormal)
+        raise SpecError(f"{key}: {min(rates)!r} rounds to 0 in {dtype}; use lr >= {least:.4g}"
+                        + (", or dtype = \"float64\"" if dtype == "float32" else ""))
     bound = max(_DRAW_BOUND[s] for s in init)
     key, scales = values["init_scale"]
     scale = max(scales)

@@ -79,6 +79,11 @@ BAD = [
     (GOOD_SAMPLE + 'momentum = { uniform = [-0.5, 0.5] }', r"momentum must be in \[0, 1\)"),
     ('dtype = "float32"\n' + GOOD_SAMPLE + 'momentum = { uniform = [0, 0.99999999] }',
      "sample.momentum: 0.99999999 rounds to 1.0 in float32"),
+    ('dtype = "float32"\n' + GOOD_SAMPLE + 'lr = { loguniform = [1e39, 1e300] }',
+     r"sample.lr: 1e[+]?300 overflows float32 \(largest 3.403e[+]38\); use a smaller lr, or "
+     'dtype = "float64"'),
+    ('dtype = "float32"\n' + GOOD_SAMPLE + 'lr = { loguniform = [1e-50, 1] }',
+     r"sample.lr: 1e-50 rounds to 0 in float32; use lr >= 1.401e-45"),
     ('[grid]\ninit = ["normal"]\n' + GOOD_SAMPLE + 'init_scale = { uniform = [1, 1e308] }',
      "sample.init_scale: 1e[+]?308 can overflow float64"),
     ('dtype = "float32"\n' + GOOD_SAMPLE + 'b2 = { uniform = [0, 1e39] }',

@@ -52,6 +52,11 @@ BAD = [
     ('[grid]\nlr = { linspace = [1, 2] }', r"grid.lr.linspace must be a list of three numbers"),
     ('[grid]\nlr = { logspace = [-1, 1, 0] }', "the count 0 must be an integer from 1"),
     ('[grid]\nlr = { linspace = [0, 1, 3] }', "grid.lr: 0.0 must be > 0"),
+    ('dtype = "float32"\n[grid]\nlr = [1e300]',
+     r'grid.lr: 1e\+300 overflows float32 \(largest 3.403e\+38\); use a smaller lr, or '
+     r'dtype = "float64"'),
+    ('dtype = "float32"\n[grid]\nlr = [1e-50, 1.0]',
+     r'grid.lr: 1e-50 rounds to 0 in float32; use lr >= 1.401e-45, or dtype = "float64"'),
 ]
 
 

@@ -80,6 +80,10 @@ def test_inputs_checked_in_the_working_dtype(setup):
         kernels.train(p.astype(np.float32), X * 1e300, Y, epochs=1)
     with pytest.raises(ValueError, match=r"momentum\[0\] = 0.9999999999 rounds to 1.0"):
         kernels.train(p.astype(np.float32), X, Y, epochs=1, momentum=0.9999999999)
+    with pytest.raises(ValueError, match=r"lr\[0\] = 1e\+300 overflows float32 \(largest "
+                                         r"3.403e\+38\); use a smaller value"):
+        kernels.train(p.astype(np.float32), X, Y, epochs=1, lr=1e300)
+    kernels.train(p, X, Y, epochs=1, lr=1e300)  # float64 holds it
 
 
 @pytest.mark.parametrize(("call", "message"), [
