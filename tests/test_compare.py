@@ -247,6 +247,28 @@ def test_compare_command_prints_and_writes_the_table(runs, tmp_path, capsys):
     assert "written:" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("order", ["by first", "by between"])
+def test_compare_takes_by_before_or_between_the_runs(runs, tmp_path, capsys, order):
+    a, b = str(runs / "bce"), str(runs / "mse")
+    want = analysis.compare_runs(analysis.load(runs / "bce"), analysis.load(runs / "mse"),
+                                 by=["lr", "init_scale"])
+    args = (["--by", "lr", "init_scale", a, b] if order == "by first"
+            else [a, "--by", "lr", "init_scale", b])
+    csv = tmp_path / "c.csv"
+    assert main(["compare", *args, "--csv", str(csv)]) == 0
+    assert f"a: {a} " in capsys.readouterr().out
+    pd.testing.assert_frame_equal(pd.read_csv(csv), want, check_dtype=False)
+
+
+@pytest.mark.parametrize("args", [["--by", "lr"], ["bce"], ["--by", "bce", "mse"]])
+def test_compare_without_two_runs_says_how_to_call_it(runs, capsys, args):
+    assert main(["compare", *[str(runs / x) if x in ("bce", "mse") else x
+                              for x in args]]) == 2
+    err = capsys.readouterr().err
+    assert err == ("xorsweep: error: compare needs two run directories: xorsweep compare "
+                   "RUN_A RUN_B [--by AXIS ...]\n")
+
+
 @pytest.mark.parametrize(("args", "message"), [
     (["nope", "mse"], "not a run directory"),
     (["bce", "seed1"], "share no seed"),

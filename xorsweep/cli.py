@@ -58,10 +58,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="check and plan the zoom's run and write nothing")
 
     p = sub.add_parser("status", help="describe a run directory")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR",
+                   help="a run directory (OUT/NAME of `xorsweep run`): its progress and state, "
+                        "every finished part checked against its SHA-256")
 
     p = sub.add_parser("report", help="write a run's HTML report (RUN_DIR/report/index.html)")
-    p.add_argument("run_dir", metavar="RUN_DIR")
+    p.add_argument("run_dir", metavar="RUN_DIR",
+                   help="a run directory (OUT/NAME of `xorsweep run`), complete or not")
     p.add_argument("--x", default=None, help="heatmap x axis (default: the axis with most values)")
     p.add_argument("--y", default=None, help="heatmap y axis (default: the next one)")
     p.add_argument("--metric", default="rate",
@@ -71,9 +74,13 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write the report into DIR (default: RUN_DIR/report)")
 
     p = sub.add_parser("compare", help="compare two runs with the same seeds network by "
-                                       "network: paired rates, interval and tests")
-    p.add_argument("run_a", metavar="RUN_A", help="the first run directory (a)")
-    p.add_argument("run_b", metavar="RUN_B", help="the second run directory (b); diff = b - a")
+                                       "network: paired rates, interval and tests",
+                       usage="xorsweep compare [-h] RUN_A RUN_B [--by AXIS [AXIS ...]] "
+                             "[--csv PATH]")
+    # optional here only so that `--by AXIS RUN_A RUN_B` parses: see _compare_runs
+    p.add_argument("run_a", metavar="RUN_A", nargs="?", help="the first run directory (a)")
+    p.add_argument("run_b", metavar="RUN_B", nargs="?",
+                   help="the second run directory (b); diff = b - a")
     p.add_argument("--by", nargs="+", action="extend", default=[], metavar="AXIS",
                    help="compare within each value of these axes (default: one row, pooled)")
     p.add_argument("--csv", default=None, metavar="PATH",
@@ -101,7 +108,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--jobs", type=int, default=None,
                    help="workers (default: every core this process may use)")
     p.add_argument("--backend", default="threads",
-                   help="threads (default), loky, dask (a dask.distributed cluster: "
+                   help="threads (default), loky or processes (worker processes), dask "
+                        "(a dask.distributed cluster: "
                         "pip install 'xorsweep[dask]'), or any joblib backend")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="with --backend dask: the scheduler, e.g. tcp://10.0.0.5:8786 "
@@ -267,7 +275,8 @@ def _dry_run(spec, args) -> int:
     print(f"networks         {est.n_networks:,}")
     print(f"network-epochs   {est.network_epochs:,} ({est.n_networks:,} networks x "
           f"{spec.epochs:,} epochs)")
-    print(f"chunks           {est.n_chunks:,} to train")
+    print(f"chunks           {est.n_chunks:,} to train" if est.n_chunks != 1 else
+          "chunks           1 to train")
     print(f"kernels          {len(est.kernels)} needed, {cached} cached"
           + ("" if cached == len(est.kernels) else f", {len(est.kernels) - cached} to compile"))
     for k in est.kernels[:12]:
@@ -361,6 +370,25 @@ def cmd_report(args) -> int:
     return 0
 
 
+def _compare_runs(args) -> tuple[Path, Path]:
+    """Return RUN_A and RUN_B; ``--by`` takes every word after it, so take them back from it.
+
+    ``--by lr RUN_A RUN_B`` gives ``by = [lr, RUN_A, RUN_B]`` and no runs: the last
+    words of ``--by`` stand for the run directories missing.
+    """
+    from analysis.compare import CompareError
+
+    runs = [r for r in (args.run_a, args.run_b) if r is not None]
+    missing = 2 - len(runs)
+    if missing and len(args.by) > missing:
+        runs += args.by[-missing:]
+        args.by = args.by[:-missing]
+    if len(runs) < 2:
+        raise CompareError("compare needs two run directories: xorsweep compare RUN_A RUN_B "
+                           "[--by AXIS ...]")
+    return Path(runs[0]), Path(runs[1])
+
+
 def cmd_compare(args) -> int:
     """Compare two runs pair by pair; print the table and write it as CSV.
 
@@ -375,7 +403,7 @@ def cmd_compare(args) -> int:
     from analysis.tables import load
     from sweeps.store import atomic_write
 
-    a, b = Path(args.run_a), Path(args.run_b)
+    a, b = _compare_runs(args)
     df_a, df_b = load(a), load(b)
     table = compare_runs(df_a, df_b, by=args.by)
     a_dir, b_dir = a.resolve(), b.resolve()
