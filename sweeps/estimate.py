@@ -167,7 +167,8 @@ def estimate(spec: Spec, *, jobs: int, chunk_size: int, device: str = "cpu",
             method = ("documented rate of " + f"{NS_PER_SIGMOID['generated']:g} ns per "
                       "sigmoid per network-epoch on one core, not measured here"
                       + (": kernels not yet compiled" if calibrate else ""))
-        method += f"; {len(chunks):,} chunks on {workers} worker{'s' * (workers > 1)}"
+        method += (f"; {len(chunks):,} chunk{'s' * (len(chunks) != 1)} on {workers} "
+                   f"worker{'s' * (workers > 1)}")
     kernel_list = tuple(seen.values())
     return Estimate(
         name=spec.name, n_cells=spec.n_cells, n_networks=spec.n_networks,

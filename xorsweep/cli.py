@@ -275,8 +275,7 @@ def _dry_run(spec, args) -> int:
     print(f"networks         {est.n_networks:,}")
     print(f"network-epochs   {est.network_epochs:,} ({est.n_networks:,} networks x "
           f"{spec.epochs:,} epochs)")
-    print(f"chunks           {est.n_chunks:,} to train" if est.n_chunks != 1 else
-          "chunks           1 to train")
+    print(f"chunks           {est.n_chunks:,} to train")
     print(f"kernels          {len(est.kernels)} needed, {cached} cached"
           + ("" if cached == len(est.kernels) else f", {len(est.kernels) - cached} to compile"))
     for k in est.kernels[:12]:
