@@ -176,7 +176,7 @@ def test_dry_run_calibrates_with_cached_kernels_and_creates_no_cache_file(tmp_pa
     assert "kernels          2 needed, 2 cached\n" in text
     assert "estimated " in text
     assert "(calibrated: 1 kernel group trained briefly on this machine, kernels cached; " \
-           "1 chunks on 1 worker)" in text
+           "1 chunk on 1 worker)" in text
     assert "compiling        " not in text
     assert _files_under(_cache.configured()) == before
     assert not (tmp_path / "out").exists()
