@@ -18,6 +18,7 @@ at once.
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -71,6 +72,10 @@ def connect(scheduler: str | None, jobs: int | None) -> Iterator[object]:
         scheduler does not answer, or if it has no worker, within the deadline.
     """
     distributed = _distributed()
+    # A client that failed to connect is freed by the garbage collector, and its __del__
+    # closes its event loop runner: run inside the next Client's constructor, which holds
+    # that runner's lock, it waits for the lock forever.  Free such clients first.
+    gc.collect()
     address = scheduler or os.environ.get(SCHEDULER_ENV) or None
     if address is None:
         with local_cluster(jobs or plan.cores()) as cluster, \
