@@ -9,8 +9,13 @@ sigmoid, BCE, no momentum, inputs built in) with the block width ``kernels.confi
 would choose on that CPU (128 float32 lanes where it has AVX-512, else 64), and
 writes its assembly.  Every loop of ``_sweep`` whose body is one basic block (the
 lane loops: each iteration computes one SIMD vector of networks) goes to
-``llvm-mca -mcpu=TARGET``: cycles per iteration over 200 simulated iterations, and
-the block's reciprocal throughput (the bound from its execution resources alone).
+``llvm-mca -mcpu=TARGET``: cycles per iteration over 200 simulated iterations, the
+block's reciprocal throughput (the bound from its execution resources alone, every
+operation spread over all the pipes that can take it), and the busiest pipe with the
+cycles per iteration it was kept busy in the simulation, where operations went to
+the pipes that the core's scheduler chose (a tighter bound: on Zen 4 a 512-bit
+operation holds a 256-bit pipe for two cycles, and divisions, compares, blends and
+max share the two multiply pipes).
 The loops that run every epoch are all but the last (the loss, on recording epochs
 only); a network-epoch costs the sum of their cycles per iteration divided by the
 lanes of a vector.  The block loop's own bookkeeping (counting live lanes, the
@@ -90,14 +95,27 @@ def sweep_loops(asm: str) -> list[list[str]]:
     return loops
 
 
-def mca(body: list[str], cpu: str, tool: str) -> tuple[float, float]:
-    """Return llvm-mca's cycles per iteration and the block's reciprocal throughput."""
-    report = subprocess.run([tool, f"-mcpu={cpu}", f"-iterations={ITERATIONS}"],
+def mca(body: list[str], cpu: str, tool: str) -> tuple[float, float, str, float]:
+    """Return llvm-mca's cycles per iteration, the block's reciprocal throughput, and the
+    busiest pipe with its cycles per iteration (as the simulation assigned the operations).
+    """
+    report = subprocess.run([tool, f"-mcpu={cpu}", f"-iterations={ITERATIONS}",
+                             "-resource-pressure"],
                             input="\n".join(body), capture_output=True, text=True,
                             check=True).stdout
     total = int(re.search(r"Total Cycles:\s+(\d+)", report).group(1))
     rthroughput = float(re.search(r"Block RThroughput:\s+([\d.]+)", report).group(1))
-    return total / ITERATIONS, rthroughput
+    pipe, busy = busiest_pipe(report)
+    return total / ITERATIONS, rthroughput, pipe, busy
+
+
+def busiest_pipe(report: str) -> tuple[str, float]:
+    """Return the resource with the most cycles per iteration in llvm-mca's pressure table."""
+    names = re.findall(r"^\[\d+(?:\.\d+)?\]\s+-\s+(\S+)", report, flags=re.MULTILINE)
+    lines = report[report.index("Resource pressure per iteration:"):].splitlines()
+    values = [0.0 if v == "-" else float(v) for v in lines[2].split()]
+    k = max(range(len(values)), key=values.__getitem__)
+    return names[k], values[k]
 
 
 def main(argv=None) -> int:
@@ -112,31 +130,33 @@ def main(argv=None) -> int:
         sys.exit("mca.py: llvm-mca not found; install LLVM (Debian: apt-get install llvm-19)")
     print(f"# llvm-mca: {tool}; XOR 2-2-1, sigmoid, BCE, no momentum")
     print("| target | dtype | lanes | vector | loop | instructions | cycles / iteration "
-          "| resource bound |")
-    print("|---|---|---|---|---|---|---|---|")
+          "| resource bound | busiest pipe |")
+    print("|---|---|---|---|---|---|---|---|---|")
     totals = []
     for cpu in args.cpu:
         for dtype in args.dtype:
             lanes = lanes_for(cpu, dtype)
             loops = sweep_loops(assembly(cpu, dtype, lanes))
-            per_epoch, bound = 0.0, 0.0
+            per_epoch, bound, piped = 0.0, 0.0, 0.0
             for k, body in enumerate(loops):
                 text = "\n".join(body)
                 bits = 512 if "zmm" in text else 256 if "ymm" in text else 128
                 width = bits // (32 if dtype == "float32" else 64)
-                cycles, rthroughput = mca(body, cpu, tool)
+                cycles, rthroughput, pipe, busy = mca(body, cpu, tool)
                 kind = "loss (recording epochs)" if k == len(loops) - 1 else f"epoch {k + 1}"
                 print(f"| {cpu} | {dtype} | {lanes} | {bits}-bit | {kind} | {len(body)} "
-                      f"| {cycles:.1f} | {rthroughput:.1f} |")
+                      f"| {cycles:.1f} | {rthroughput:.1f} | {pipe} {busy:.0f} |")
                 if k < len(loops) - 1:
                     per_epoch += cycles / width
                     bound += rthroughput / width
-            totals.append((cpu, dtype, per_epoch, bound))
-    print("\n| target | dtype | cycles / network-epoch | resource bound "
+                    piped += busy / width
+            totals.append((cpu, dtype, per_epoch, bound, piped))
+    print("\n| target | dtype | cycles / network-epoch | resource bound | busiest-pipe bound "
           "| M network-epochs/s per core per GHz |")
-    print("|---|---|---|---|---|")
-    for cpu, dtype, per_epoch, bound in totals:
-        print(f"| {cpu} | {dtype} | {per_epoch:.1f} | {bound:.1f} | {1e3 / per_epoch:.1f} |")
+    print("|---|---|---|---|---|---|")
+    for cpu, dtype, per_epoch, bound, piped in totals:
+        print(f"| {cpu} | {dtype} | {per_epoch:.1f} | {bound:.1f} | {piped:.1f} "
+              f"| {1e3 / per_epoch:.1f} |")
     return 0
 
 
