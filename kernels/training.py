@@ -249,13 +249,16 @@ def _run_cuda(p: Params, X, Y, *, act, loss, lr, mom, epochs, curve_epochs, targ
     return curve, loss_out, outputs, conv, outcome
 
 
-def _evaluate_once(mode, p, X, Y, activation, loss, parallel):
-    """Validate, then evaluate every network once (forward, loss, gradients if asked)."""
+def _evaluate_once(mode, p, X, Y, activation, loss, parallel, *, need_y=True):
+    """Validate, then evaluate every network once (forward, loss, gradients if asked).
+
+    ``need_y`` False (the forward pass alone): ``Y`` is not read.
+    """
     p = _check_params(p)
     act = check_choice("activation", activation, ACTIVATIONS)
     loss = check_choice("loss", loss, LOSSES)
     check_bool("parallel", parallel)
-    Xc, Yc = _check_data(X, Y, p, need_y=Y is not None)
+    Xc, Yc = _check_data(X, Y, p, need_y=need_y)
     zeros = np.zeros(p.n_nets, p.dtype)
     return _run(mode, p, Xc, Yc, act=act, loss=loss, lr=zeros, mom=zeros, epochs=0,
                 curve_epochs=np.empty(0, np.int64), target=0.5, parallel=parallel)
@@ -304,7 +307,7 @@ def forward(
     (5, 4)
     """
     _, _, _, outputs, _, _ = _evaluate_once(MODE_FORWARD, p, X, None, activation, "bce",
-                                            parallel)
+                                            parallel, need_y=False)
     return outputs
 
 
