@@ -54,7 +54,10 @@ def loss_bands(chunks: Iterable[pd.DataFrame], groups: pd.Series,
 
     Examples
     --------
-    >>> bands = loss_bands(open_run("runs/quickstart").curves(), df.set_index("network")["lr"])
+    >>> from sweeps import open_run
+    >>> run = open_run("runs/quickstart")  # doctest: +SKIP
+    >>> lr = run.networks(columns=["network", "lr"]).set_index("network")["lr"]  # doctest: +SKIP
+    >>> bands = loss_bands(run.curves(), lr)  # doctest: +SKIP
     """
     labels = pd.Categorical(groups.to_numpy())
     cats = list(labels.categories)

@@ -32,9 +32,20 @@ def wilson_interval(k, n, z: float = Z95):
         \\frac{k + z^2/2}{n + z^2} \\pm \\frac{z}{n + z^2}\\sqrt{\\frac{k(n-k)}{n} + \\frac{z^2}{4}}
 
     Works elementwise on arrays; n = 0 gives (0, 1).
+
+    Raises
+    ------
+    ValueError
+        If some k is not between 0 and its n (no interval: there is no such count).
     """
     k = np.asarray(k, dtype=np.float64)
     n = np.asarray(n, dtype=np.float64)
+    bad = ~((k >= 0) & (k <= n))
+    if bad.any():
+        i = np.unravel_index(int(np.argmax(bad)), bad.shape) if bad.ndim else ()
+        k_bad, n_bad = np.broadcast_to(k, bad.shape)[i], np.broadcast_to(n, bad.shape)[i]
+        raise ValueError(f"wilson_interval: k = {k_bad:g} successes in n = {n_bad:g} trials; "
+                         "k must be from 0 to n")
     with np.errstate(invalid="ignore", divide="ignore"):
         centre = (k + z * z / 2) / (n + z * z)
         half = z / (n + z * z) * np.sqrt(np.where(n > 0, k * (n - k) / n, 0) + z * z / 4)

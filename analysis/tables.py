@@ -8,7 +8,7 @@ import tomllib
 import numpy as np
 import pandas as pd
 
-from sweeps.store import open_run
+from sweeps.store import Run, open_run
 
 from .axes import (
     GRID_AXES,
@@ -63,13 +63,15 @@ FAILURE_TOL = 0.05
 def load(run_dir, columns: list[str] | None = None) -> pd.DataFrame:
     """Return a run's network table (only ``columns``, if given).
 
+    ``run_dir``: a run directory, or a :class:`sweeps.Run` (what ``sweeps.run`` returns).
+
     ``attrs["sampled"]`` maps each axis of the spec's ``[sample]`` table to its
     distribution (empty for a grid run) and ``attrs["sample_bounds"]`` to its
     bounds: :func:`convergence_table` bins those axes.  ``attrs["name"]``,
     ``attrs["refine"]`` and ``attrs["zoom"]`` hold the run's name and its
     ``[refine]`` and ``[zoom]`` tables (:func:`analysis.axes.slice_attrs`).
     """
-    run = open_run(run_dir)
+    run = run_dir if isinstance(run_dir, Run) else open_run(run_dir)
     df = run.networks(columns=columns)
     text = run.spec_text()
     try:
@@ -85,6 +87,23 @@ def _pooled(df: pd.DataFrame, by: list[str]) -> list[str]:
     return varying_axes(df, exclude=by)
 
 
+def grouping_axes(df: pd.DataFrame, by) -> list[str]:
+    """Return ``by`` as a list of the table's columns: one name or a sequence of names.
+
+    Raises
+    ------
+    ValueError
+        If an axis is not a column of ``df`` (the message lists the varying axes).
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    for axis in by:
+        if axis not in df.columns:
+            choices = ", ".join(varying_axes(df)) or "none vary"
+            raise ValueError(f"by: {axis!r} is not an axis of the table; its varying axes: "
+                             f"{choices}")
+    return by
+
+
 def convergence_table(df: pd.DataFrame, by: list[str] | tuple = (), *,
                       bins=None) -> pd.DataFrame:
     """Summarize convergence per group of ``by`` axes; every other axis is pooled.
@@ -97,8 +116,8 @@ def convergence_table(df: pd.DataFrame, by: list[str] | tuple = (), *,
     ----------
     df : DataFrame, shape (n_nets, ...)
         Network table (:func:`load`).
-    by : list of str
-        Grouping axes.
+    by : str or list of str
+        Grouping axes (one name, or a list of names).
     bins : None, int or dict
         None: automatic bins for the continuous axes of ``by``, as many per axis
         as keep an average bin at 100 networks or more (rule and log bins:
@@ -127,8 +146,9 @@ def convergence_table(df: pd.DataFrame, by: list[str] | tuple = (), *,
     Raises
     ------
     ValueError
-        If ``bins`` names an axis not in ``by`` or not numeric, or gives a count
-        below 1 or edges that do not increase.
+        If an axis of ``by`` is not a column of ``df``; if ``bins`` names an axis
+        not in ``by`` or not numeric, or gives a count below 1 or edges that do not
+        increase.
 
     Examples
     --------
@@ -141,7 +161,7 @@ def convergence_table(df: pd.DataFrame, by: list[str] | tuple = (), *,
     >>> t[["lr", "lr_low", "lr_high", "n"]].round(2).to_dict("list")  # log bins
     {'lr': [0.56, 17.78], 'lr_low': [0.1, 3.16], 'lr_high': [3.16, 100.0], 'n': [210, 190]}
     """
-    by = list(by)
+    by = grouping_axes(df, by)
     chosen = choose_bins(df, by, bins)
     d = df.assign(_ok=df["converged_epoch"] >= 0, _one=0)
     left_out = 0
@@ -187,7 +207,7 @@ def fraction_converged(df: pd.DataFrame, by: list[str] | tuple = (),
     Networks that never converged are censored at the epoch limit: they count in
     the denominator at every e.  ``epochs`` defaults to 0 .. limit in 101 steps.
     """
-    by = list(by)
+    by = grouping_axes(df, by)
     limit = int(df["epochs"].max())
     grid = np.unique(np.linspace(0, limit, 101).round().astype(np.int64)) if epochs is None \
         else np.asarray(epochs, dtype=np.int64)
@@ -294,7 +314,7 @@ def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
     df : DataFrame, shape (n_nets, ...)
         Network table, as for :func:`failure_modes`, with a ``loss`` column (a
         table without one is read as bce).
-    by : list of str
+    by : str or list of str
         Grouping axes; every other axis is pooled.
     tol : float
         Pattern tolerance, as for :func:`failure_modes`.
@@ -321,7 +341,7 @@ def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
     >>> failure_mode_table(df)["theoretical_loss"].tolist()    # bce and mse pooled
     [nan]
     """
-    by = list(by)
+    by = grouping_axes(df, by)
     modes = failure_modes(df, tol)
     loss = df["loss"].astype(str) if "loss" in df else pd.Series("bce", index=df.index)
     d = df.assign(failure_mode=modes, _loss=loss)[modes != "converged"]

@@ -119,8 +119,11 @@ class Params:
         return self.W1.dtype
 
     def take(self, index) -> Params:
-        """Return the networks selected by ``index`` (integers, slice or mask) as new Params."""
-        index = np.arange(self.n_nets)[index]
+        """Return the networks selected by ``index`` (integers, slice or mask) as new Params.
+
+        One integer selects one network, kept as a population of one.
+        """
+        index = np.atleast_1d(np.arange(self.n_nets)[index])
         return Params(self.W1[index], self.b1[index], self.W2[index], self.b2[index])
 
     def astype(self, dtype) -> Params:

@@ -75,6 +75,25 @@ def test_fraction_converged_censors_failures():
     assert by.loc[1000, 2.0] == 0.5
 
 
+def test_one_axis_by_name_and_an_unknown_axis_in_one_line():
+    df = _frame([(0.5, 100, "converged", 0.01, GOOD), (2.0, -1, "stuck", 0.5, THIRD3)])
+    pd.testing.assert_frame_equal(analysis.convergence_table(df, by="lr"),
+                                  analysis.convergence_table(df, by=["lr"]))
+    pd.testing.assert_frame_equal(analysis.fraction_converged(df, by="lr"),
+                                  analysis.fraction_converged(df, by=["lr"]))
+    for table in (analysis.convergence_table, analysis.fraction_converged,
+                  analysis.failure_mode_table):
+        with pytest.raises(ValueError, match=r"by: 'lrr' is not an axis of the table; its "
+                                             r"varying axes: init_scale, lr$"):
+            table(df, by=["lrr"])
+
+
+@pytest.mark.parametrize(("k", "n"), [(5, 3), (-1, 3), ([1, 4], [3, 3]), (math.nan, 3)])
+def test_wilson_interval_refuses_counts_outside_0_to_n(k, n):
+    with pytest.raises(ValueError, match="k must be from 0 to n"):
+        analysis.wilson_interval(k, n)
+
+
 def test_failure_modes_by_hand():
     df = _frame([(1.0, 5, "converged", 0, GOOD), (1.0, -1, "plateau", 0, HALF4),
                  (1.0, -1, "stuck", 0, HALF2), (1.0, -1, "stuck", 0, THIRD3),
@@ -101,6 +120,8 @@ def test_reads_a_run_without_numba(tmp_path):
     out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "tiny")],
                          capture_output=True, text=True, check=True).stdout
     assert out.split() == ["5", "5"]
+    run = sweeps.open_run(tmp_path / "tiny")  # a Run as well as its directory
+    pd.testing.assert_frame_equal(analysis.load(run), analysis.load(tmp_path / "tiny"))
 
 
 def test_wilson_interval_ends_are_exact():

@@ -128,3 +128,14 @@ def test_bad_arguments(kwargs, message):
     args = {"seeds": [1, 2]} | kwargs
     with pytest.raises(ValueError, match=message):
         kernels.init_params(args.pop("seeds"), **args)
+
+
+def test_take_one_integer_keeps_a_population_of_one():
+    p = kernels.init_params(np.arange(5), n_inputs=2, n_hidden=3)
+    one = p.take(3)
+    assert one.n_nets == 1
+    for a, b in zip(one.arrays(), p.take([3]).arrays(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    X, Y = kernels.tasks.xor()
+    np.testing.assert_array_equal(kernels.train(one, X, Y, epochs=5).loss,
+                                  kernels.train(p, X, Y, epochs=5).loss[3:4])
