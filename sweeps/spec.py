@@ -276,10 +276,27 @@ def load_spec(source, *, overrides: Iterable[str] = ()) -> Spec:
     return _validate(_read(source))
 
 
+def _plain(value):
+    """Return ``value`` with NumPy scalars as Python scalars and arrays as lists, deeply."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, np.ndarray):
+        return _plain(value.tolist())
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
+
+
 def _read(source) -> dict:
-    """Return the data of a spec given as a dict, a TOML path or a bundled spec's name."""
+    """Return the data of a spec given as a dict, a TOML path or a bundled spec's name.
+
+    A dict may hold NumPy values: its scalars become Python numbers and its arrays
+    lists, as TOML would give them.
+    """
     if isinstance(source, dict):
-        return source
+        return _plain(source)
     text = str(source)
     path = Path(text)
     if not path.is_file():

@@ -303,3 +303,15 @@ def test_logspace_values_are_correctly_rounded():
             exact = [float(Decimal(10) ** Decimal(float(e)))
                      for e in np.linspace(start, stop, n)]
         assert list(spec.grid[key]) == exact
+
+
+def test_a_dict_spec_may_hold_numpy_values():
+    import numpy as np
+
+    plain = sweeps.load_spec({"name": "np", "epochs": 10, "replicates": 2,
+                       "grid": {"lr": [0.1, 1.0, 10.0], "momentum": [0.0, 0.5]}})
+    numpy = sweeps.load_spec({"name": "np", "epochs": np.int64(10), "replicates": np.int32(2),
+                       "grid": {"lr": np.geomspace(0.1, 10.0, 3),
+                                "momentum": (np.float64(0.0), np.float32(0.5))}})
+    assert numpy.to_toml() == plain.to_toml()
+    assert numpy.digest() == plain.digest()
