@@ -36,7 +36,15 @@ def param_names(n_inputs: int, n_hidden: int) -> list[str]:
     --------
     >>> param_names(2, 2)
     ['W1[0,0]', 'W1[0,1]', 'W1[1,0]', 'W1[1,1]', 'b1[0]', 'b1[1]', 'W2[0]', 'W2[1]', 'b2']
+
+    Raises
+    ------
+    ValueError
+        If ``n_inputs`` or ``n_hidden`` is not an integer >= 1.
     """
+    for name, n in (("n_inputs", n_inputs), ("n_hidden", n_hidden)):
+        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
+            raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
     return ([f"W1[{i},{j}]" for i in range(n_inputs) for j in range(n_hidden)]
             + [f"b1[{j}]" for j in range(n_hidden)] + [f"W2[{j}]" for j in range(n_hidden)]
             + ["b2"])

@@ -57,7 +57,8 @@ def _check_params(p) -> Params:
                              f"got {arr.shape}")
     dt = W1.dtype
     if dt not in (np.float32, np.float64):
-        raise ValueError(f"p.W1 must be float32 or float64, got {dt}")
+        raise ValueError(f"p.W1 must be float32 or float64, got {dt}; convert with "
+                         "p.astype(np.float64) (or np.float32)")
     out = []
     for name, arr in (("W1", W1), ("b1", b1), ("W2", W2), ("b2", b2)):
         if arr.dtype != dt:
@@ -427,10 +428,12 @@ def warmup(
     wide = config.for_dtype("UNROLLED_WIDE_MIN_NETS", dtype)
     if sizes is None:
         sizes = (1, wide)
-    elif isinstance(sizes, int | np.integer):
-        sizes = [sizes]
+    elif isinstance(sizes, int | np.integer) or np.ndim(sizes) == 0:
+        sizes = [sizes]  # (a non-integer is refused next, by name)
     sizes = [check_int("sizes", n, low=1) for n in sizes]
     momenta = np.atleast_1d(np.asarray(momentum, dtype=np.float64)).ravel()
+    momenta = per_network("momentum", momenta, momenta.size, np.float64, low=0.0, high=1.0,
+                          high_open=True)
     # one small call per kernel (no more networks than the widest kernel needs), without
     # momentum and with it (0.5: any nonzero value picks the same kernel)
     by_kernel = {_unrolled_lanes(n, S, D, n_hidden, dtype): min(n, wide) for n in sizes}

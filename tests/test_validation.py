@@ -150,3 +150,29 @@ def test_zero_dimensional_arrays_are_numbers(setup):
     a = kernels.train(p, X, Y, epochs=20, lr=np.array(1.5), momentum=np.array(0.5))
     b = kernels.train(p, X, Y, epochs=20, lr=1.5, momentum=0.5)
     np.testing.assert_array_equal(a.loss, b.loss)
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"momentum": 2.0}, r"momentum must be a number in \[0, 1\)"),
+    ({"momentum": [0.0, float("nan")]}, r"momentum\[1\] = nan"),
+    ({"sizes": 2.5}, "sizes must be an integer, got 2.5"),
+])
+def test_warmup_checks_what_train_checks(kwargs, message):
+    X, Y = kernels.tasks.xor()
+    with pytest.raises(ValueError, match=message):
+        kernels.warmup(X, Y, **kwargs)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ((0, 2), "n_inputs must be an integer >= 1, got 0"),
+    ((2, "a"), "n_hidden must be an integer >= 1, got 'a'"),
+])
+def test_param_names_refuses_impossible_shapes(args, message):
+    with pytest.raises(ValueError, match=message):
+        kernels.param_names(*args)
+
+
+def test_params_of_another_dtype_are_told_how_to_convert(setup):
+    p, X, Y = setup
+    with pytest.raises(ValueError, match=r"float16; convert with p.astype\(np.float64\)"):
+        kernels.train(p.astype(np.float16), X, Y, epochs=1)
