@@ -98,13 +98,19 @@ class Params:
     b2 : ndarray, shape (n_nets,)
 
     All four share one floating dtype (float32 or float64).  The arrays are not
-    copied; kernels never modify the arrays they are given.
+    copied (nested lists become arrays); kernels never modify the arrays they are given.
     """
 
     W1: np.ndarray
     b1: np.ndarray
     W2: np.ndarray
     b2: np.ndarray
+
+    def __post_init__(self):
+        for name in ("W1", "b1", "W2", "b2"):
+            value = getattr(self, name)
+            if not isinstance(value, np.ndarray):  # lists: as arrays, so the shape is known
+                object.__setattr__(self, name, np.asarray(value))
 
     @property
     def n_nets(self) -> int:

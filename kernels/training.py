@@ -74,7 +74,7 @@ def _check_data(X, Y, p: Params, *, need_y: bool):
     Xa = np.asarray(X)
     if Xa.ndim != 2 or Xa.shape[0] < 1:
         raise ValueError(f"X must have shape (n_samples, n_inputs), got {Xa.shape}")
-    if Xa.dtype.kind not in "iuf":
+    if Xa.dtype.kind not in "biuf":
         raise ValueError(f"X must be numeric, got dtype {Xa.dtype}")
     if Xa.shape[1] != p.n_inputs:
         raise ValueError(f"X has {Xa.shape[1]} inputs per sample but the networks have "

@@ -176,3 +176,11 @@ def test_params_of_another_dtype_are_told_how_to_convert(setup):
     p, X, Y = setup
     with pytest.raises(ValueError, match=r"float16; convert with p.astype\(np.float64\)"):
         kernels.train(p.astype(np.float16), X, Y, epochs=1)
+
+
+def test_params_from_lists_and_boolean_inputs(setup):
+    p, X, Y = setup
+    listed = kernels.Params(*(a.tolist() for a in p.arrays()))
+    assert listed.n_nets == p.n_nets
+    np.testing.assert_array_equal(kernels.train(listed, X.astype(bool), Y, epochs=5).loss,
+                                  kernels.train(p, X, Y, epochs=5).loss)
