@@ -18,6 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import store
 from .refine import slice_axes
 from .spec import MAX_NAME, Spec, load_spec
 from .store import RunError
@@ -87,6 +88,8 @@ def zoom_spec(run_dir, *, x: tuple[float, float], y: tuple[float, float],
     RunError
         If ``run_dir`` holds no spec, is not a slice over two axes, or the box is empty
         or outside the parent's range.
+    StoreError
+        If the parent's ``spec.toml`` was changed after its run began.
     SpecError
         If the parent's spec or the new one is invalid (a name too long, say).
 
@@ -100,6 +103,8 @@ def zoom_spec(run_dir, *, x: tuple[float, float], y: tuple[float, float],
     if not path.is_file():
         raise RunError(f"{run_dir} is not a run directory (no spec.toml); give the directory "
                        "`xorsweep run` created")
+    if (Path(run_dir) / store.MANIFEST).is_file():
+        store.Run(run_dir).spec_text()  # refuses a spec.toml edited since the run began
     parent = load_spec(path)
     axes, ranges = slice_of(parent)
     n = resolution if resolution is not None else len(parent.grid[axes[0]])

@@ -165,3 +165,17 @@ def test_a_second_zoom_of_one_parent_is_told_to_take_another_name(runs, tmp_path
     assert _files(tmp_path) == before
     assert main(["zoom", str(tmp_path / "kp"), "--x", "-2", "2", "--y", "-1", "1", "--jobs", "1",
                  "--name", "kp-wide", "--quiet"]) == 0
+
+
+def test_zooming_a_run_whose_spec_was_edited_is_refused(runs, tmp_path, capsys):
+    import shutil
+
+    shutil.copytree(runs / "kp", tmp_path / "kp")
+    spec = tmp_path / "kp" / "spec.toml"
+    spec.write_text(spec.read_text().replace("lr = [2.0]", "lr = [3.0]"))
+    before = _files(tmp_path)
+    assert main(["zoom", str(tmp_path / "kp"), "--x", "-1", "1", "--y", "-1", "1"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert "spec.toml was changed after the run began" in err
+    assert _files(tmp_path) == before
