@@ -51,7 +51,7 @@ from .design import Sample, parse_sample
 from .errors import SpecError
 from .errors import finite_float as _float
 from .errors import show as _show
-from .overrides import apply_overrides
+from .overrides import apply_overrides, parse_override
 from .refine import Refine, Zoom, parse_refine, parse_zoom, spaced_values
 
 __all__ = ["Spec", "SpecError", "load_spec", "bundled_specs", "AXES", "DEFAULTS", "CRITERIA",
@@ -249,6 +249,9 @@ def load_spec(source, *, overrides: Iterable[str] = ()) -> Spec:
         ``KEY=VALUE`` overrides (``"epochs=1000"``, ``"grid.lr=[0.5, 2.0]"``; VALUE is
         TOML), applied in order to the spec's data before it is validated: see
         :func:`sweeps.overrides.apply_overrides`.  The command line's ``--set``.
+        Unless one sets ``description``, the description gains a note of those that
+        set anything but ``name`` (``"... (--set epochs=100)"``), so that it does not
+        describe the spec before them.
 
     Returns
     -------
@@ -270,7 +273,13 @@ def load_spec(source, *, overrides: Iterable[str] = ()) -> Spec:
     overrides = list(overrides)
     if overrides:
         data = source.to_dict() if isinstance(source, Spec) else _read(source)
-        return _validate(apply_overrides(data, overrides))
+        merged = apply_overrides(data, overrides)
+        keys = [parse_override(o)[0][0] for o in overrides]
+        noted = [o.strip() for o, k in zip(overrides, keys, strict=True) if k != "name"]
+        if noted and "description" not in keys:
+            before = str(merged.get("description", "")).rstrip()
+            merged["description"] = (f"{before} " if before else "") + f"(--set {', '.join(noted)})"
+        return _validate(merged)
     if isinstance(source, Spec):
         return source
     return _validate(_read(source))

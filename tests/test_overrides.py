@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
 import tomllib
 
@@ -91,7 +92,16 @@ def test_overrides_are_validated_as_a_file_is(tmp_path):
     text = path.read_text().replace('"tiny"', '"tiny-20"').replace("epochs = 1", "epochs = 20")
     same = _tiny_spec(tmp_path, text + 'dtype = "float32"\n[grid]\nlr = [0.5, 2.0]\n'
                                        "init_scale = { linspace = [0.5, 4, 8] }\n")
-    assert spec == sweeps.load_spec(same)
+    from_file = sweeps.load_spec(same)
+    assert spec == dataclasses.replace(from_file, description=spec.description)
+    # the description notes what was set, but the name, so that it does not mislead
+    assert spec.description == (f"{from_file.description} (--set epochs=20, grid.lr=[0.5, 2.0], "
+                                 "grid.init_scale={linspace=[0.5, 4, 8]}, dtype=float32)"
+                                 ).lstrip()
+    assert spec.digest() == from_file.digest()
+    assert sweeps.load_spec(path, overrides=["name=other"]).description == from_file.description
+    assert sweeps.load_spec(path, overrides=["epochs=20", "description=mine"]).description == \
+        "mine"
     assert sweeps.load_spec(sweeps.load_spec(path), overrides=["epochs=20"]).epochs == 20
     for bad, message in [("epoch=10", "unknown key 'epoch'; valid keys are"),
                          ("grid.width=[2]", "unknown grid axis 'width'"),
