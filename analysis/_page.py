@@ -267,7 +267,8 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
     best = _best_section(table, df)
     warn = ""
     if not run.complete:
-        what = (" Resume it with <code>" + esc(resume_command(run.path)) + "</code>, then report "
+        what = (" Resume it with <code>" + esc(resume_command(run.path.resolve()))
+                + "</code>, then report "
                 "again." if not lock_held(run.path) else " It is running: report again when "
                 "it has finished.")
         warn = (f"<p class='warn'>This run is incomplete: {len(run.done)} of "

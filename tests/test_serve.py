@@ -77,6 +77,16 @@ def _tree(root: Path) -> dict[str, tuple[bytes, int]]:
             for p in sorted(root.rglob("*")) if p.is_file()}
 
 
+def test_sigterm_stops_the_server_as_ctrl_c_does(tmp_path):
+    (tmp_path / "runs").mkdir()
+    proc, _ = _start_server(tmp_path / "runs")
+    proc.send_signal(signal.SIGTERM)
+    out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err
+    assert out.rstrip().endswith("stopped")
+
+
 @pytest.fixture(scope="module")
 def root(tmp_path_factory):
     base = tmp_path_factory.mktemp("serve")
@@ -211,6 +221,36 @@ def test_a_damaged_run_is_an_error_page_not_a_traceback(client, root):
         r = client.get(path)
         assert r.status_code == 500, path
         assert "error" in r.json(), path
+
+
+def test_an_edited_spec_refuses_every_view_of_the_run_and_an_incomplete_run_says_how_to_resume(
+        tmp_path):
+    root = tmp_path / "runs"
+    sweeps.run({**SPEC_A, "name": "edited"}, out=root, chunk_size=16)
+    sweeps.run({**SPEC_A, "name": "part"}, out=root, chunk_size=16)
+    spec = root / "edited" / "spec.toml"
+    spec.write_text(spec.read_text().replace("epochs = 150", "epochs = 500"))
+    manifest = root / "part" / "manifest.json"
+    m = json.loads(manifest.read_text())
+    del m["done"]["3"]
+    manifest.write_text(json.dumps(m))
+    proc, url = _start_server(root)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            for path in ("/api/runs/edited", "/api/runs/edited/table",
+                         "/api/runs/edited/heatmap", "/api/runs/edited/figures/heatmap.png"):
+                r = c.get(path)
+                assert r.status_code == 500, path
+                assert "spec.toml was changed after the run began" in r.json()["error"], path
+            states = {r["name"]: r["state"] for r in c.get("/api/runs").json()}
+            assert states["edited"] == "damaged"
+            progress = c.get("/api/runs/part").json()["progress"]
+            assert progress["resume"] == (f"xorsweep run {(root / 'part').resolve()}/spec.toml "
+                                          f"--out {root.resolve()}")
+            assert c.get("/api/runs/edited/../part").status_code in (200, 404)
+    finally:
+        code, _, err = _stop(proc)
+    assert code == 0, err
 
 
 def test_a_part_damaged_after_it_was_read_is_seen(tmp_path):
@@ -420,6 +460,7 @@ def test_the_run_page_follows_a_sweep_as_it_runs(server, root, browser):
         first = _wait(browser, f"{_NETWORKS} > 0 && {_NETWORKS}")
         assert first == 2 * done
         assert "running" in browser.js("document.getElementById('progress').textContent")
+        assert "null" not in browser.js("document.getElementById('figures-note').textContent")
         sweep.send_signal(signal.SIGCONT)
         second = _wait(browser, f"{_NETWORKS} > {first} && {_NETWORKS}")
         assert second > first
@@ -427,7 +468,14 @@ def test_the_run_page_follows_a_sweep_as_it_runs(server, root, browser):
         assert sweep.returncode == 0, err
         _wait(browser, f"{_NETWORKS} === 24")  # the last chunk lands on the page, no reload
         assert _wait(browser, _HEATMAP)
+        # figures that appear as chunks land take their place: the heatmaps first
+        assert browser.js("document.getElementById('figures').firstElementChild.id") == \
+            "fig-heatmap"
+        assert "null" not in browser.js("document.getElementById('figures-note').textContent")
         assert _wait(browser, "document.querySelectorAll('#table tbody tr').length === 6")
+        # a number in the table stays on one line
+        assert browser.js("getComputedStyle(document.querySelector('#table tbody td:not(.t)'))"
+                          ".whiteSpace") == "nowrap"
         assert browser.js("document.querySelector('[data-card=state] b').textContent") == \
             "complete"
         assert browser.js("document.documentElement.scrollWidth") <= WIDTH

@@ -265,7 +265,8 @@ def test_an_incomplete_run_says_how_to_resume_it_and_a_running_one_that_it_runs(
     assert main(["status", str(run_dir)]) == 0
     assert f"state      incomplete: resume with `{resume}`" in capsys.readouterr().out
     page = write_report(run_dir).read_text()
-    assert f"Resume it with <code>{resume}</code>" in page
+    assert f"Resume it with <code>xorsweep run {run_dir.resolve()}/spec.toml --out " \
+           f"{run_dir.resolve().parent}</code>" in page
     with store.RunLock(run_dir):
         assert store.lock_held(run_dir)
         assert main(["status", str(run_dir)]) == 0

@@ -547,14 +547,16 @@ def cmd_serve(args) -> int:
         print(f"xorsweep: error: {exc}", file=sys.stderr)
         return 1
     host, port = sock.getsockname()[:2]
-    if not loopback:
-        print(f"xorsweep: warning: serving on {args.host}, not loopback: anyone who can "
-              f"reach this machine can read every run under {args.dir}", file=sys.stderr)
-    shown = f"[{host}]" if ":" in host else host
-    print(f"serving the runs under {args.dir} at http://{shown}:{port}/ (read-only; Ctrl-C "
-          "to stop)", flush=True)
     try:
-        server.run(app, sock)
+        with server.sigterm_interrupts():  # SIGTERM stops it as Ctrl-C does
+            if not loopback:
+                print(f"xorsweep: warning: serving on {args.host}, not loopback: anyone who "
+                      f"can reach this machine can read every run under {args.dir}",
+                      file=sys.stderr)
+            shown = f"[{host}]" if ":" in host else host
+            print(f"serving the runs under {args.dir} at http://{shown}:{port}/ (read-only; "
+                  "Ctrl-C to stop)", flush=True)
+            server.run(app, sock)
     except KeyboardInterrupt:
         pass
     finally:

@@ -13,13 +13,17 @@ run's page that follows a sweep as its chunks land, and a comparison of two runs
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
+import signal
 import socket
+import threading
 
 from .app import LOOPBACK_HOSTS, create_app
 
-__all__ = ["LOOPBACK_HOSTS", "ServeError", "bind", "create_app", "is_loopback", "run"]
+__all__ = ["LOOPBACK_HOSTS", "ServeError", "bind", "create_app", "is_loopback", "run",
+           "sigterm_interrupts"]
 
 
 class ServeError(RuntimeError):
@@ -72,8 +76,10 @@ def run(app, sock: socket.socket) -> None:
     """Serve ``app`` on ``sock`` with uvicorn until interrupted.
 
     Ctrl-C (or SIGTERM) stops the server gracefully: open requests get up to 2 s
-    to finish.  uvicorn raises the signal again once it has stopped, so Ctrl-C
-    ends in ``KeyboardInterrupt`` here, for the caller to take as a normal end.
+    to finish.  uvicorn raises the signal again once it has stopped, to the handler
+    that was there before it: Ctrl-C ends in ``KeyboardInterrupt`` here, for the
+    caller to take as a normal end, and so does SIGTERM within
+    :func:`sigterm_interrupts` (its default would kill the process).
     """
     import uvicorn
 
@@ -81,3 +87,19 @@ def run(app, sock: socket.socket) -> None:
                             ws="none", http="h11", server_header=False,
                             timeout_graceful_shutdown=2)
     uvicorn.Server(config).run(sockets=[sock])
+
+
+@contextlib.contextmanager
+def sigterm_interrupts():
+    """Within this context (main thread only), SIGTERM raises ``KeyboardInterrupt``."""
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt
+
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

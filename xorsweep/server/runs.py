@@ -117,9 +117,11 @@ class RunData:
         RunError
             If the directory holds no manifest any more.
         StoreError
-            If the manifest or a part read is damaged or missing.
+            If the manifest or a part read is damaged or missing, or the run's
+            ``spec.toml`` was changed after the run began.
         """
         run = open_run(self.path)
+        run.spec_text()  # an edited frozen spec: every view of the run is refused
         mtime = os.stat(self.path / MANIFEST).st_mtime
         keys = {}
         for i in run.done:
@@ -278,7 +280,8 @@ def progress(snap: Snapshot) -> dict:
 
     ``rate`` is network-epochs per second of training (the manifest's
     ``elapsed_s``); ``eta_s`` the training seconds left at that rate, given only
-    while a sweep holds the run's lock.
+    while a sweep holds the run's lock; ``resume`` the command that resumes an
+    incomplete run (absolute paths), None once it is complete.
     """
     m = snap.manifest
     chunks = m["chunks"]
@@ -294,5 +297,6 @@ def progress(snap: Snapshot) -> dict:
             "networks": total, "epochs": m["epochs"], "fraction": nets / total,
             "complete": complete, "running": running, "elapsed_s": m["elapsed_s"],
             "rate": rate, "eta_s": eta, "updated": snap.mtime,
+            "resume": None if complete else resume_command(snap.path.resolve()),
             "created": m.get("created") if isinstance(m.get("created"), int | float) else None}
 

@@ -155,6 +155,9 @@
     Array.prototype.slice.call(container.children).forEach(function (fig) {
       if (!keep[fig.id.slice(4)]) { container.removeChild(fig); }
     });
+    list.forEach(function (f) {  // in the list's order: a figure added later goes in its place
+      container.appendChild($("fig-" + f.name));
+    });
     return Promise.all(loading);
   }
 
@@ -233,13 +236,15 @@
       var t0 = Date.now();
       heavy.busy = true;
       heavy.version = d.version;
-      $("figures-note").textContent = d.figures.length ? "Axes x = " + d.axes.x + ", y = " +
-        d.axes.y + "; redrawn as chunks land." : "No finished chunk yet: the figures " +
-        "appear when the first chunk lands.";
+      var axes = d.axes.x === null ? "" : "Axes x = " + d.axes.x +
+        (d.axes.y === null ? "" : ", y = " + d.axes.y) + "; ";
+      $("figures-note").textContent = d.figures.length ? axes + "redrawn as chunks land." :
+        "No finished chunk yet: the figures appear when the first chunk lands.";
       var images = figures($("figures"), d.figures,
                            ["heatmap", "heatmap_expected_epochs", "rate"]);
       var rows = getJSON(d.table).then(function (t) {
-        $("table-note").textContent = (t.total_rows ? count(t.total_rows) + " rows; " : "") +
+        $("table-note").textContent = (t.total_rows ? count(t.total_rows) +
+                                       (t.total_rows === 1 ? " row; " : " rows; ") : "") +
           (t.pooled.length ? "pooled: " + t.pooled.join(", ") + ". " : "") + t.note +
           " Click a column's header to sort by it.";
         table($("table"), t, sorted);
@@ -259,8 +264,8 @@
       var p = d.progress, s = d.summary;
       $("description").textContent = d.description;
       var status = p.complete ? "complete" : p.running ? "running" :
-        p.running === false ? "stopped at " + pct(p.fraction) + " (rerun the same " +
-        "xorsweep run command to finish it)" : d.state;
+        p.running === false ? "stopped at " + pct(p.fraction) + " (resume it with " +
+        p.resume + ")" : d.state;
       var box = $("progress");
       box.textContent = "";
       box.appendChild(bar(p.fraction, count(p.networks_done) + " of " + count(p.networks) +
