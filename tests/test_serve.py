@@ -511,3 +511,23 @@ def test_the_list_and_compare_pages_in_the_browser(server, browser):
     assert "part-00001.parquet" in browser.js("document.getElementById('message').textContent")
     errors = [e for e in browser.errors() if "500" not in e]  # the page's own status
     assert errors == []
+
+
+def test_a_refined_slice_is_drawn_as_the_report_draws_it(tmp_path):
+    from xorsweep.server import views
+
+    spec = {"name": "ref", "epochs": 20, "replicates": 1, "criterion": "right-side",
+            "refine": {"levels": 1},
+            "grid": {"loss": ["mse"], "lr": [2.0], "momentum": [0.9],
+                     "W1[0,1]": {"linspace": [-10, 10, 5]}, "W2[1]": {"linspace": [-10, 10, 5]}},
+            "init_values": {"W1[0,0]": 0.30, "W1[1,0]": 0.36, "W1[1,1]": 0.05, "b1[0]": 0.26,
+                            "b1[1]": 0.54, "W2[0]": -0.71, "b2": -0.25}}
+    sweeps.run(spec, out=tmp_path, jobs=1)
+    runs = server_runs.Runs(tmp_path)
+    detail = views.run_detail(runs, "ref")
+    names = [f["name"] for f in detail["figures"]]
+    assert names[0] == "refined"
+    assert "heatmap" not in names  # a grid of the finest level's cells, mostly empty
+    assert "refinement level" in detail["figures"][0]["caption"]
+    png = views.figure_png(runs, "ref", "refined")
+    assert png.startswith(b"\x89PNG")

@@ -16,7 +16,8 @@ import threading
 import numpy as np
 import pandas as pd
 
-from analysis import plots
+from analysis import plots, slices
+from analysis.axes import slice_attrs
 from analysis.report import choose_axes
 from analysis.tables import (
     convergence_table,
@@ -37,10 +38,14 @@ __all__ = ["DRAW_LOCK", "FIGURES", "MAX_TABLE_ROWS", "figure_png", "render_png",
 MAX_TABLE_ROWS = 1000
 _MAX_GROUPS = 12  # the report's: curves and bars per value of an axis with at most this many
 _DPI = 110  # the report's
+_REFINED_SIDE = 1000  # the report's: pixels a side of a refined slice's image, at most
 
 #: The figures of a run's page: name -> caption (those that fit the run are drawn).
 FIGURES = {
     "heatmap": "convergence rate over {x} x {y}; {pooled}.",
+    "refined": "epochs to converge from each initial {x} x {y}, each network drawn over the "
+               "cell of its refinement level (finest where the run refined); black: never "
+               "converged; {pooled}.",
     "heatmap_expected_epochs": "expected epochs to a solution, with restarts, over {x} x {y}; "
                                "{pooled}.",
     "rate": "convergence rate by {x} with 95% Wilson intervals; {pooled}.",
@@ -106,7 +111,9 @@ def _axes(data: RunData, snap: Snapshot) -> dict:
         varying = varying_axes(cells)
         xor = "task" in cells and "out_3" in snap.columns and \
             bool((cells["task"].astype(str) == "xor").all())
-        figures = ["heatmap", "heatmap_expected_epochs"] if x and y else ["rate"] if x else []
+        refined = x and y and all(c in snap.columns for c in ("level", "ix", "iy"))
+        figures = (["refined"] if refined else ["heatmap", "heatmap_expected_epochs"]
+                   if x and y else ["rate"] if x else [])
         figures += ["fraction_converged"] + (["failure_modes"] if xor else []) + ["epochs"]
         return {"x": x, "y": y, "varying": varying, "group": _group_axis(cells, x, varying),
                 "figures": figures}
@@ -250,7 +257,23 @@ def figure_png(runs: Runs, name: str, figure: str) -> bytes | None:
     axes = _axes(data, snap)
     if figure not in axes["figures"]:
         return None
+    if figure == "refined":  # the lattice's axes, from the spec's [refine] table
+        spec = data.cached(snap, ("spec",), lambda: read_spec(snap.path))
+        return data.cached(snap, ("figure", figure),
+                           lambda: _draw_refined(data.frame(), axes, spec))
     return data.cached(snap, ("figure", figure), lambda: _draw(data.frame(), figure, axes))
+
+
+def _draw_refined(df, axes: dict, spec: dict) -> bytes:
+    """Draw a refined slice as the report does (the first slice, if other axes vary)."""
+    x, y = axes["x"], axes["y"]
+    refine_axes = slice_attrs(spec).get("refine", {}).get("axes", [])
+    if sorted(refine_axes) == sorted([x, y]):
+        x, y = refine_axes  # the lattice's order: ix indexes the first
+    title, rows = slices.slice_facets(df, x, y)[0]
+    with DRAW_LOCK:
+        image = slices.refined_image(rows, x, y, max_side=_REFINED_SIDE, title=title)
+        return render_png(slices.refined_figure(image, dpi=_DPI, side=_REFINED_SIDE))
 
 
 def _draw(df, figure: str, axes: dict) -> bytes:

@@ -241,7 +241,7 @@
       $("figures-note").textContent = d.figures.length ? axes + "redrawn as chunks land." :
         "No finished chunk yet: the figures appear when the first chunk lands.";
       var images = figures($("figures"), d.figures,
-                           ["heatmap", "heatmap_expected_epochs", "rate"]);
+                           ["heatmap", "heatmap_expected_epochs", "rate", "refined"]);
       var rows = getJSON(d.table).then(function (t) {
         $("table-note").textContent = (t.total_rows ? count(t.total_rows) +
                                        (t.total_rows === 1 ? " row; " : " rows; ") : "") +
