@@ -254,6 +254,13 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
              ("epochs each", f"{m.get('epochs', int(df['epochs'].max())):,}"),
              ("converged", f"{conv / n:.1%}" if n else "-"),
              ("95% interval", f"{float(lo):.1%} - {float(hi):.1%}")]
+    if "level" in df and df["level"].max() > 0:  # the refined levels crowd the boundary
+        grid = df["level"] == 0
+        n0, conv0 = int(grid.sum()), int((df.loc[grid, "converged_epoch"] >= 0).sum())
+        lo0, hi0 = wilson_interval(conv0, n0)
+        cards[2] = ("converged, every level", cards[2][1])
+        cards.insert(4, ("converged, level 0 grid", f"{conv0 / n0:.1%} ({float(lo0):.1%} - "
+                                                    f"{float(hi0):.1%})" if n0 else "-"))
     # the words of `xorsweep run` and `xorsweep status`: wall time, compiling, training
     for key, label in (("wall_s", "wall time"), ("compile_s", "compiling")):
         if isinstance(m.get(key), int | float):

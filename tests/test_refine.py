@@ -332,7 +332,13 @@ def test_report_on_a_refined_run(reference, tmp_path):
 
     shutil.copytree(reference.path, tmp_path / "slice")
     assert main(["report", str(tmp_path / "slice")]) == 0
-    assert (tmp_path / "slice" / "report" / "index.html").is_file()
+    page = (tmp_path / "slice" / "report" / "index.html").read_text()
+    # the refined levels crowd the boundary: the uniform grid's rate is shown beside
+    df = reference.networks()
+    grid = df[df["level"] == 0]
+    rate0 = (grid["converged_epoch"] >= 0).mean()
+    assert "converged, every level" in page
+    assert f"converged, level 0 grid<b>{rate0:.1%} (" in page
 
 
 def test_list_says_which_level_an_unfinished_refined_run_is_at(tmp_path, monkeypatch, capsys):
