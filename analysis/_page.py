@@ -186,11 +186,13 @@ def _cell_name(row) -> str:
     return ", ".join(parts) or "all networks"
 
 
-def _best_section(table: pd.DataFrame, df: pd.DataFrame | None = None) -> str:
+def _best_section(table: pd.DataFrame, df: pd.DataFrame | None = None,
+                  partial: bool = False) -> str:
     """Name the best cell by the lower end of its interval and the cells tied with it.
 
     With the network table ``df``, ties are decided by the paired test of
     :func:`analysis.tables.best_cells`; without it, by overlapping intervals.
+    ``partial``: the run is incomplete, so the best cell is of the cells trained so far.
     """
     if len(table) <= 1 or "rate_low" not in table:
         return ""
@@ -221,7 +223,8 @@ def _best_section(table: pd.DataFrame, df: pd.DataFrame | None = None) -> str:
     if top["converged"] == 0:
         return f"<p>Best cell: none named; no cell with {MIN_BEST_N} or more networks " \
                f"converged.</p>{rule}"
-    text = (f"<p>Best cell: <b>{esc(_cell_name(top))}</b> converged {top['rate']:.1%} "
+    so_far = " so far (of the networks trained; the run is incomplete)" if partial else ""
+    text = (f"<p>Best cell{so_far}: <b>{esc(_cell_name(top))}</b> converged {top['rate']:.1%} "
             f"({int(top['converged'])} of {int(top['n'])}; 95% interval "
             f"{top['rate_low']:.1%} - {top['rate_high']:.1%}), expected "
             f"{_epochs_text(top['expected_epochs'])} epochs to a solution with restarts.")
@@ -271,7 +274,7 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
         on = f" on {workers} worker{'s' * (workers != 1)}" if isinstance(workers, int) else ""
         cards.append(("training",
                       f"{m['elapsed_s']:.1f} s{on} ({rate / 1e6:.3g} M network-epochs/s)"))
-    best = _best_section(table, df)
+    best = _best_section(table, df, partial=not run.complete)
     warn = ""
     if not run.complete:
         what = (" Resume it with <code>" + esc(resume_command(run.path.resolve()))

@@ -109,6 +109,18 @@ def test_incomplete_run_is_reported_as_such(tmp_path):
         write_report(tmp_path / "rep")
 
 
+def test_the_best_cell_of_an_incomplete_run_is_the_best_so_far(tmp_path):
+    spec = {"name": "part", "epochs": 300, "replicates": 30, "grid": {"lr": [0.5, 4.0]}}
+    sweeps.run(spec, out=tmp_path, chunk_size=10)
+    assert "Best cell: <b>" in write_report(tmp_path / "part").read_text()
+    manifest_path = tmp_path / "part" / "manifest.json"
+    m = json.loads(manifest_path.read_text())
+    del m["done"]["5"]
+    manifest_path.write_text(json.dumps(m))
+    page = write_report(tmp_path / "part").read_text()
+    assert "Best cell so far (of the networks trained; the run is incomplete): <b>" in page
+
+
 def test_one_axis_and_non_xor_runs(tmp_path):
     sweeps.run({"name": "one", "task": "and", "epochs": 60, "replicates": 4,
                 "grid": {"lr": [0.5, 1.0, 2.0]}}, out=tmp_path)
