@@ -531,3 +531,24 @@ def test_a_refined_slice_is_drawn_as_the_report_draws_it(tmp_path):
     assert "refinement level" in detail["figures"][0]["caption"]
     png = views.figure_png(runs, "ref", "refined")
     assert png.startswith(b"\x89PNG")
+
+
+def test_a_sampled_run_has_the_reports_axes_bins_and_table(tmp_path):
+    from analysis import convergence_table, load
+    from analysis.report import choose_axes
+    from analysis.tables import varying_axes
+    from xorsweep.server import views
+
+    spec = {"name": "sob", "epochs": 40, "replicates": 2,
+            "sample": {"method": "sobol", "n": 64, "lr": {"loguniform": [0.1, 30]},
+                       "momentum": {"uniform": [0, 0.95]},
+                       "init_scale": {"uniform": [0.25, 4]}}}
+    sweeps.run(spec, out=tmp_path, jobs=1)
+    df = load(tmp_path / "sob")
+    runs = server_runs.Runs(tmp_path)
+    detail = views.run_detail(runs, "sob")
+    assert (detail["axes"]["x"], detail["axes"]["y"]) == choose_axes(df)
+    table = json.loads(views.run_table(runs, "sob"))
+    want = convergence_table(df, by=varying_axes(df))
+    assert [row[table["columns"].index("n")][1] for row in table["rows"]] == \
+        want["n"].astype(float).tolist()

@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots, slices
-from analysis.axes import slice_attrs
+from analysis.axes import sample_attrs, slice_attrs
 from analysis.report import choose_axes
 from analysis.tables import (
     convergence_table,
@@ -101,10 +101,23 @@ def run_list(runs: Runs) -> list[dict]:
     return out
 
 
+def _frame(data: RunData, snap: Snapshot, df: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Return the run's rows (or ``df``) with the attrs that ``analysis.load`` gives them.
+
+    Its frozen spec's ``[sample]`` ranges, ``[refine]`` and ``[zoom]`` tables: so the
+    axes, bins and slices are the report's.
+    """
+    spec = read_spec(snap.path)  # (not data.cached: this runs inside its computations)
+    out = (data.frame() if df is None else df).copy(deep=False)
+    out.attrs.update(sample_attrs(spec))
+    out.attrs.update(slice_attrs(spec))
+    return out
+
+
 def _axes(data: RunData, snap: Snapshot) -> dict:
     """Return the report's axes and figures for the run, from its grid points alone."""
     def compute():
-        cells = snap.cells
+        cells = _frame(data, snap, snap.cells)
         if not snap.n:
             return {"x": None, "y": None, "varying": [], "group": None, "figures": []}
         x, y = choose_axes(cells)  # the same on one row per grid point as on every row
@@ -198,7 +211,7 @@ def run_table(runs: Runs, name: str) -> bytes:
     snap = data.snapshot()
 
     def compute():
-        df = data.frame()
+        df = _frame(data, snap)
         if not len(df):
             return {"version": snap.version, "columns": [], "rows": [], "total_rows": 0,
                     "note": "no finished chunk yet", "pooled": []}
@@ -227,7 +240,7 @@ def run_heatmap(runs: Runs, name: str) -> bytes:
         if not (axes["x"] and axes["y"]):
             return {"version": snap.version, "x": axes["x"], "y": axes["y"], "x_values": [],
                     "y_values": [], "rate": [], "n": [], "pooled": []}
-        h = plots.heatmap_data(data.frame(), axes["x"], axes["y"], "rate")
+        h = plots.heatmap_data(_frame(data, snap), axes["x"], axes["y"], "rate")
         return {"version": snap.version, "x": h.x, "y": h.y, "x_values": list(h.x_values),
                 "y_values": list(h.y_values), "rate": h.values, "n": h.n,
                 "pooled": h.pooled}
@@ -260,8 +273,9 @@ def figure_png(runs: Runs, name: str, figure: str) -> bytes | None:
     if figure == "refined":  # the lattice's axes, from the spec's [refine] table
         spec = data.cached(snap, ("spec",), lambda: read_spec(snap.path))
         return data.cached(snap, ("figure", figure),
-                           lambda: _draw_refined(data.frame(), axes, spec))
-    return data.cached(snap, ("figure", figure), lambda: _draw(data.frame(), figure, axes))
+                           lambda: _draw_refined(_frame(data, snap), axes, spec))
+    return data.cached(snap, ("figure", figure),
+                       lambda: _draw(_frame(data, snap), figure, axes))
 
 
 def _draw_refined(df, axes: dict, spec: dict) -> bytes:
