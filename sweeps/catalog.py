@@ -10,7 +10,6 @@ byte.  Needs neither numba nor the kernels.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 from dataclasses import dataclass
@@ -58,13 +57,12 @@ def _part_intact(path: Path) -> bool:
 
 
 def _spec_intact(path: Path, manifest: dict) -> bool:
-    """Whether ``spec.toml`` is the file the manifest records (not recorded: assumed)."""
-    recorded = manifest.get("spec_sha256")
+    """Whether ``spec.toml`` is the file the manifest records (``store.frozen_spec``)."""
     try:
-        return recorded is None or hashlib.sha256(
-            (path / store.SPEC_FILE).read_bytes()).hexdigest() == recorded
-    except OSError:  # missing: the report says so, a resume writes it again
-        return True
+        store.frozen_spec(path, manifest)
+    except store.StoreError:
+        return False
+    return True
 
 
 def _size(path: Path) -> int:

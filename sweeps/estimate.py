@@ -119,6 +119,7 @@ def estimate(spec: Spec, *, jobs: int, chunk_size: int, device: str = "cpu",
     Estimate
     """
     done = set(done)
+    workers = min(jobs, plan.cores())  # more jobs than cores only take turns
     chunks = [c for c in plan.make_chunks(spec, chunk_size) if c.index not in done]
     per_group = plan.networks_per_group(spec)  # the group size the chunks follow
     momenta = list(spec.values("momentum"))
@@ -154,7 +155,6 @@ def estimate(spec: Spec, *, jobs: int, chunk_size: int, device: str = "cpu",
         groups = _groups(spec)
         seconds = [(rates[groups[c.start // per_group]] * spec.epochs + store_s)
                    * (c.stop - c.start) + CHUNK_OVERHEAD_S for c in chunks]
-        workers = min(jobs, plan.cores())
         train_s = _makespan(seconds, workers)
         n_measured = len(measured)
         if n_measured == len(groups):
@@ -173,9 +173,9 @@ def estimate(spec: Spec, *, jobs: int, chunk_size: int, device: str = "cpu",
     return Estimate(
         name=spec.name, n_cells=spec.n_cells, n_networks=spec.n_networks,
         network_epochs=spec.n_networks * spec.epochs, n_chunks=len(chunks),
-        workers=min(jobs, plan.cores()), kernels=kernel_list,
+        workers=workers, kernels=kernel_list,
         disk_bytes=_disk(chunks, per_row, per_file), train_s=train_s,
-        compile_s=_compile_s(kernel_list, jobs), method=method)
+        compile_s=_compile_s(kernel_list, workers), method=method)
 
 
 def _sigmoids(group) -> int:
@@ -193,15 +193,15 @@ def _makespan(seconds: list[float], workers: int) -> float:
     return float(free.max())
 
 
-def _compile_s(kernel_list, jobs: int) -> float:
-    """Return the documented time to compile the kernels not cached (``jobs`` processes)."""
+def _compile_s(kernel_list, workers: int) -> float:
+    """Return the documented time to compile the kernels not cached (``workers`` processes)."""
     todo = [k for k in kernel_list if not k.cached]
     if not todo:
         return 0.0
     each = [COMPILE_S[k.kind][0] + COMPILE_S[k.kind][1] * k.sigmoids for k in todo]
-    # the first kernel compiles here; the rest, when several, in up to `jobs` processes
+    # the first kernel compiles here; the rest, when several, in up to `workers` processes
     first, rest = each[0], each[1:]
-    parallel = min(jobs, plan.cores(), max(len(rest), 1))
+    parallel = min(workers, max(len(rest), 1))
     if parallel > 1 and len(rest) > 1:  # each process starts, imports and compiles its own
         return (COMPILE_S["first"][0] + first + COMPILE_S["process"][0]
                 + sum(rest) / parallel)

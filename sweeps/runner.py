@@ -96,8 +96,9 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
         spec_path = run_dir / store.SPEC_FILE
         if not spec_path.is_file() or spec_path.read_bytes() != frozen:
             store.atomic_write(spec_path, frozen)  # missing, edited, or frozen otherwise before
-        if manifest.get("spec_sha256") != hashlib.sha256(frozen).hexdigest():
-            manifest["spec_sha256"] = hashlib.sha256(frozen).hexdigest()
+        digest = hashlib.sha256(frozen).hexdigest()
+        if manifest.get("spec_sha256") != digest:
+            manifest["spec_sha256"] = digest
             _save_manifest(run_dir, manifest)
         return manifest
     for sub in store.PARTS:  # parts of an earlier run (or of a lost manifest's) are stale

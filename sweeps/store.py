@@ -42,7 +42,7 @@ import pyarrow.parquet as pq
 
 __all__ = ["Run", "open_run", "RunError", "StoreError", "atomic_write", "RunLock",
            "read_manifest", "remove_orphan_temp_files", "remove_temp_files", "resume_command",
-           "levels_decided", "lock_held", "edited_spec_message", "SPEC_FILE"]
+           "levels_decided", "lock_held", "edited_spec_message", "frozen_spec", "SPEC_FILE"]
 
 MANIFEST = "manifest.json"
 SPEC_FILE = "spec.toml"
@@ -145,6 +145,24 @@ def _process_alive(pid: int) -> bool:
     except (PermissionError, OverflowError):
         return True  # another user's process (or a PID this OS cannot hold): keep its file
     return True
+
+
+def frozen_spec(run_dir, manifest: dict) -> bytes | None:
+    """Return a run's ``spec.toml`` (None if it cannot be read), checked against its manifest.
+
+    Raises
+    ------
+    StoreError
+        If the manifest records the file's SHA-256 and the file is not that file.
+    """
+    try:
+        data = (Path(run_dir) / SPEC_FILE).read_bytes()
+    except OSError:  # missing: the report says so, and a resume writes it again
+        return None
+    recorded = manifest.get("spec_sha256")
+    if recorded is not None and hashlib.sha256(data).hexdigest() != recorded:
+        raise StoreError(edited_spec_message(run_dir))
+    return data
 
 
 def edited_spec_message(run_dir) -> str:
@@ -417,16 +435,9 @@ class Run:
         StoreError
             If the file is not the one the run was made with (edited since).
         """
-        path = self.path / SPEC_FILE
+        data = frozen_spec(self.path, self.manifest)
         try:
-            data = path.read_bytes()
-        except OSError:
-            return None
-        recorded = self.manifest.get("spec_sha256")
-        if recorded is not None and hashlib.sha256(data).hexdigest() != recorded:
-            raise StoreError(edited_spec_message(self.path))
-        try:
-            return data.decode()
+            return None if data is None else data.decode()
         except UnicodeDecodeError:
             return None
 
