@@ -289,16 +289,29 @@ def _slice_figures(df, x, y, grid: dict) -> list[_Figure]:
     return figs
 
 
+def refined_axes(df, x: str, y: str) -> tuple[str, str]:
+    """Return a refined slice's two axes in its lattice's order (``ix`` indexes the first).
+
+    The order of the ``[refine]`` table in ``df.attrs`` (:func:`analysis.load`), if it
+    names these two axes; else ``(x, y)``.
+    """
+    axes = list(df.attrs.get("refine", {}).get("axes", []))
+    return (axes[0], axes[1]) if sorted(axes) == sorted([x, y]) else (x, y)
+
+
+def refined_slice_figure(rows, x: str, y: str, title: str = ""):
+    """Return one refined slice's image data and its figure, as the report draws them."""
+    data = slices.refined_image(rows, x, y, max_side=_REFINED_SIDE, title=title)
+    return data, slices.refined_figure(data, dpi=_DPI, side=_REFINED_SIDE)
+
+
 def _refined_figures(df, x, y) -> list[_Figure]:
     """Draw each refined slice: its multi-resolution image and its boundary's box counts."""
-    axes = list(df.attrs.get("refine", {}).get("axes", []))
-    if sorted(axes) == sorted([x, y]):
-        x, y = axes  # the lattice's order: ix indexes the first
+    x, y = refined_axes(df, x, y)
     facets = slices.slice_facets(df, x, y)
     figs = []
     for k, (title, rows) in enumerate(facets[:_MAX_SLICES]):
-        data = slices.refined_image(rows, x, y, max_side=_REFINED_SIDE, title=title)
-        fig = slices.refined_figure(data, dpi=_DPI, side=_REFINED_SIDE)
+        data, fig = refined_slice_figure(rows, x, y, title)
         more = (f" Showing {_MAX_SLICES} of {len(facets)} slices." if k == 0
                 and len(facets) > _MAX_SLICES else "")
         sampled = (f" Drawn one pixel per {data.pixel} steps of the finest grid."

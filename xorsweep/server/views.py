@@ -18,7 +18,7 @@ import pandas as pd
 
 from analysis import plots, slices
 from analysis.axes import sample_attrs, slice_attrs
-from analysis.report import choose_axes
+from analysis.report import choose_axes, refined_axes, refined_slice_figure
 from analysis.tables import (
     convergence_table,
     fraction_converged,
@@ -38,7 +38,6 @@ __all__ = ["DRAW_LOCK", "FIGURES", "MAX_TABLE_ROWS", "figure_png", "render_png",
 MAX_TABLE_ROWS = 1000
 _MAX_GROUPS = 12  # the report's: curves and bars per value of an axis with at most this many
 _DPI = 110  # the report's
-_REFINED_SIDE = 1000  # the report's: pixels a side of a refined slice's image, at most
 
 #: The figures of a run's page: name -> caption (those that fit the run are drawn).
 FIGURES = {
@@ -101,14 +100,18 @@ def run_list(runs: Runs) -> list[dict]:
     return out
 
 
-def _frame(data: RunData, snap: Snapshot, df: pd.DataFrame | None = None) -> pd.DataFrame:
-    """Return the run's rows (or ``df``) with the attrs that ``analysis.load`` gives them.
+def _spec(data: RunData, snap: Snapshot) -> dict:
+    """Return the run's frozen spec as data, read once per version (not inside ``cached``)."""
+    return data.cached(snap, ("spec",), lambda: read_spec(snap.path))
+
+
+def _frame(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
+    """Return ``df`` with the attrs that ``analysis.load`` gives a run's table.
 
     Its frozen spec's ``[sample]`` ranges, ``[refine]`` and ``[zoom]`` tables: so the
     axes, bins and slices are the report's.
     """
-    spec = read_spec(snap.path)  # (not data.cached: this runs inside its computations)
-    out = (data.frame() if df is None else df).copy(deep=False)
+    out = df.copy(deep=False)
     out.attrs.update(sample_attrs(spec))
     out.attrs.update(slice_attrs(spec))
     return out
@@ -116,8 +119,10 @@ def _frame(data: RunData, snap: Snapshot, df: pd.DataFrame | None = None) -> pd.
 
 def _axes(data: RunData, snap: Snapshot) -> dict:
     """Return the report's axes and figures for the run, from its grid points alone."""
+    spec = _spec(data, snap)
+
     def compute():
-        cells = _frame(data, snap, snap.cells)
+        cells = _frame(snap.cells, spec)
         if not snap.n:
             return {"x": None, "y": None, "varying": [], "group": None, "figures": []}
         x, y = choose_axes(cells)  # the same on one row per grid point as on every row
@@ -157,7 +162,7 @@ def run_detail(runs: Runs, name: str) -> dict:
                          f"`xorsweep status {snap.path}` names it and the command that "
                          "recomputes it")
     axes = _axes(data, snap)
-    spec = data.cached(snap, ("spec",), lambda: read_spec(snap.path))
+    spec = _spec(data, snap)
     n, conv = snap.n, snap.converged
     lo, hi = wilson_interval(conv, n)
     pooled = [a for a in axes["varying"] if a not in (axes["x"], axes["y"])]
@@ -210,8 +215,10 @@ def run_table(runs: Runs, name: str) -> bytes:
     data = runs.data(name)
     snap = data.snapshot()
 
+    spec = _spec(data, snap)
+
     def compute():
-        df = _frame(data, snap)
+        df = _frame(data.frame(), spec)
         if not len(df):
             return {"version": snap.version, "columns": [], "rows": [], "total_rows": 0,
                     "note": "no finished chunk yet", "pooled": []}
@@ -235,12 +242,13 @@ def run_heatmap(runs: Runs, name: str) -> bytes:
     data = runs.data(name)
     snap = data.snapshot()
     axes = _axes(data, snap)
+    spec = _spec(data, snap)
 
     def compute():
         if not (axes["x"] and axes["y"]):
             return {"version": snap.version, "x": axes["x"], "y": axes["y"], "x_values": [],
                     "y_values": [], "rate": [], "n": [], "pooled": []}
-        h = plots.heatmap_data(_frame(data, snap), axes["x"], axes["y"], "rate")
+        h = plots.heatmap_data(_frame(data.frame(), spec), axes["x"], axes["y"], "rate")
         return {"version": snap.version, "x": h.x, "y": h.y, "x_values": list(h.x_values),
                 "y_values": list(h.y_values), "rate": h.values, "n": h.n,
                 "pooled": h.pooled}
@@ -270,24 +278,18 @@ def figure_png(runs: Runs, name: str, figure: str) -> bytes | None:
     axes = _axes(data, snap)
     if figure not in axes["figures"]:
         return None
-    if figure == "refined":  # the lattice's axes, from the spec's [refine] table
-        spec = data.cached(snap, ("spec",), lambda: read_spec(snap.path))
-        return data.cached(snap, ("figure", figure),
-                           lambda: _draw_refined(_frame(data, snap), axes, spec))
+    spec = _spec(data, snap)
+    draw = _draw_refined if figure == "refined" else _draw
     return data.cached(snap, ("figure", figure),
-                       lambda: _draw(_frame(data, snap), figure, axes))
+                       lambda: draw(_frame(data.frame(), spec), figure, axes))
 
 
-def _draw_refined(df, axes: dict, spec: dict) -> bytes:
+def _draw_refined(df, figure: str, axes: dict) -> bytes:
     """Draw a refined slice as the report does (the first slice, if other axes vary)."""
-    x, y = axes["x"], axes["y"]
-    refine_axes = slice_attrs(spec).get("refine", {}).get("axes", [])
-    if sorted(refine_axes) == sorted([x, y]):
-        x, y = refine_axes  # the lattice's order: ix indexes the first
+    x, y = refined_axes(df, axes["x"], axes["y"])
     title, rows = slices.slice_facets(df, x, y)[0]
     with DRAW_LOCK:
-        image = slices.refined_image(rows, x, y, max_side=_REFINED_SIDE, title=title)
-        return render_png(slices.refined_figure(image, dpi=_DPI, side=_REFINED_SIDE))
+        return render_png(refined_slice_figure(rows, x, y, title)[1])
 
 
 def _draw(df, figure: str, axes: dict) -> bytes:
