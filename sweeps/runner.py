@@ -74,15 +74,9 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
     if manifest_path.exists() and not force:
         manifest = store.read_manifest(
             run_dir, fix="run the same command with --force to start over")
-        if manifest["spec_digest"] != spec.digest():
-            raise store.RunError(changed_spec_message(run_dir, spec))
-        refusal = axis_order_message(run_dir, spec, manifest) or design_message(
-            run_dir, spec, manifest)
-        if refusal:
+        if refusal := resume_refusal(run_dir, spec, manifest, device):
             raise store.RunError(refusal)
         _record_order_and_design(spec, manifest)  # a run begun before they were recorded
-        if refusal := device_message(run_dir, manifest, device):
-            raise store.RunError(refusal)
         if spec.refine is not None:
             _check_level0(run_dir, spec, manifest)
         elif manifest["chunks"] != [[c.start, c.stop] for c in
@@ -144,6 +138,19 @@ def _check_level0(run_dir: Path, spec: Spec, manifest: dict) -> None:
                                f"spec's); {fix}")
 
 
+def resume_refusal(run_dir: Path, spec: Spec, manifest: dict, device: str) -> str | None:
+    """Return why ``spec`` cannot resume the run of ``manifest`` on ``device``, or None.
+
+    Another spec (:func:`changed_spec_message`), its parameter axes in another order,
+    another sampled design, or another device.
+    """
+    if manifest["spec_digest"] != spec.digest():
+        return changed_spec_message(run_dir, spec, manifest)
+    return (axis_order_message(run_dir, spec, manifest)
+            or design_message(run_dir, spec, manifest)
+            or device_message(run_dir, manifest, device))
+
+
 def device_message(run_dir: Path, manifest: dict, device: str) -> str | None:
     """Return the refusal of resuming on another device (results differ in rounding), or None."""
     if manifest.get("device", "cpu") == device:
@@ -152,21 +159,23 @@ def device_message(run_dir: Path, manifest: dict, device: str) -> str | None:
             "that device, or --force to start over")
 
 
-def changed_spec_message(run_dir: Path, spec: Spec) -> str:
+def changed_spec_message(run_dir: Path, spec: Spec, manifest: dict) -> str:
     """Return the one-line refusal of ``spec`` on a run directory that holds another spec's run.
 
     It names up to three keys that differ from the run's frozen ``spec.toml``, old and
-    new value (none when that file is missing or unreadable), and the ways out.
+    new value (none when that file is missing or unreadable), and the ways out; or, if
+    that file was edited after the run began, says so (:func:`store.edited_spec_message`).
     """
     from .overrides import describe_changes
     from .spec import SpecError
 
     try:
-        store.Run(run_dir).spec_text()  # the frozen spec itself edited: say so
-        changes = describe_changes(load_spec(run_dir / "spec.toml").to_dict(), spec.to_dict())
+        frozen = store.frozen_spec(run_dir, manifest)
+        changes = "" if frozen is None else describe_changes(
+            load_spec(tomllib.loads(frozen.decode())).to_dict(), spec.to_dict())
     except store.StoreError as exc:
         return str(exc)
-    except (SpecError, OSError):
+    except (SpecError, UnicodeDecodeError, tomllib.TOMLDecodeError):
         changes = ""
     rename = "--name NEW" if spec.zoom is not None else "--set name=NEW"  # zoom has no --set
     return (f"{run_dir} holds a run of a different spec{f' ({changes})' if changes else ''}; "
@@ -396,10 +405,7 @@ def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "thread
         else:
             m = store.read_manifest(run_dir, fix="run the same command with --force to start "
                                                  "over")
-            refusal = (changed_spec_message(run_dir, spec) if m["spec_digest"] != spec.digest()
-                       else axis_order_message(run_dir, spec, m)
-                       or design_message(run_dir, spec, m) or device_message(run_dir, m, device))
-            if refusal:
+            if refusal := resume_refusal(run_dir, spec, m, device):
                 raise store.RunError(refusal)
             size, done = m["chunk_size"], {int(k) for k in m["done"]}
             state = (f"{run_dir} ({len(done)} of {len(m['chunks'])} chunks stored; the "

@@ -520,15 +520,15 @@ def _check_in_dtype(values, init, dtype) -> None:
     (its values lie between them).
     """
     limit = float(np.finfo(dtype).max)
+    wider = ", or dtype = \"float64\"" if dtype == "float32" else ""
     key, rates = values["lr"]
     if max(rates) > limit:
         raise SpecError(f"{key}: {max(rates)!r} overflows {dtype} (largest {limit:.4g}); use "
-                        f"a smaller lr" + (", or dtype = \"float64\"" if dtype == "float32"
-                                           else ""))
+                        f"a smaller lr{wider}")
     if np.dtype(dtype).type(min(rates)) == 0:
         least = float(np.finfo(dtype).smallest_subnormal)
-        raise SpecError(f"{key}: {min(rates)!r} rounds to 0 in {dtype}; use lr >= {least:.4g}"
-                        + (", or dtype = \"float64\"" if dtype == "float32" else ""))
+        raise SpecError(f"{key}: {min(rates)!r} rounds to 0 in {dtype}; use lr >= "
+                        f"{least:.4g}{wider}")
     bound = max(_DRAW_BOUND[s] for s in init)
     key, scales = values["init_scale"]
     scale = max(scales)
