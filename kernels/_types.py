@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._validation import check_int
+
 #: What a kernel call computes: outputs (and losses), gradients, or a training run.
 MODE_FORWARD, MODE_GRADIENTS, MODE_TRAIN = 0, 1, 2
 
@@ -42,9 +44,8 @@ def param_names(n_inputs: int, n_hidden: int) -> list[str]:
     ValueError
         If ``n_inputs`` or ``n_hidden`` is not an integer >= 1.
     """
-    for name, n in (("n_inputs", n_inputs), ("n_hidden", n_hidden)):
-        if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 1:
-            raise ValueError(f"{name} must be an integer >= 1, got {n!r}")
+    n_inputs = check_int("n_inputs", n_inputs, low=1)
+    n_hidden = check_int("n_hidden", n_hidden, low=1)
     return ([f"W1[{i},{j}]" for i in range(n_inputs) for j in range(n_hidden)]
             + [f"b1[{j}]" for j in range(n_hidden)] + [f"W2[{j}]" for j in range(n_hidden)]
             + ["b2"])
