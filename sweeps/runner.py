@@ -472,9 +472,11 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
                 + (f"; levels 0-{len(manifest['refine']['decided']) - 1} of 0-"
                    f"{spec.refine.levels} decided" if spec.refine is not None else ""))
 
+        wall = (manifest.get("wall_s", 0.0), t0)  # earlier sessions' wall time; this one's start
+
         def train(todo, **how):
             _execute(run_dir, spec, manifest, todo, jobs, joblib_backend, progress, client,
-                     device, times=times, wall0=t0, **how)
+                     device, times=times, wall=wall, **how)
 
         if spec.refine is not None:
             trained = _run_levels(run_dir, spec, manifest, train)
@@ -541,8 +543,11 @@ def _chunk_sizes(todo) -> list[int]:
 
 
 def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None,
-             device="cpu", times=None, wall0=None, placement=None, desc=None) -> None:
+             device="cpu", times=None, wall=None, placement=None, desc=None) -> None:
     """Train the chunks ``todo`` and store each as it arrives; add to ``times``.
+
+    ``wall``: the run's wall time before this session and the session's start, so
+    that a session that calls this once per level counts its time once.
 
     ``placement(start, stop)``, for a refined run, gives each chunk's levels-side
     layout (:func:`sweeps.levels.placement`), sent to the worker with the chunk.
@@ -562,8 +567,7 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
     times["compile_s"] = times.get("compile_s", 0.0) + compile_s
     manifest["compile_s"] = manifest.get("compile_s", 0.0) + compile_s
     manifest["workers"] = jobs
-    wall_before = manifest.get("wall_s", 0.0)
-    wall0 = t_compile if wall0 is None else wall0
+    wall_before, wall0 = (manifest.get("wall_s", 0.0), t_compile) if wall is None else wall
     done_nets = sum(b - a for i, (a, b) in enumerate(manifest["chunks"])
                     if str(i) in manifest["done"])
     # network-epochs, not networks: a run's networks can differ a hundredfold in cost

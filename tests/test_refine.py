@@ -133,6 +133,12 @@ def test_refinement_spends_fewer_networks_than_the_finest_grid(reference):
     assert [r["networks"] for r in m["refine"]["decided"]][0] == [0, 5 * 5 * 2 * 2]
 
 
+def test_a_refined_run_counts_its_wall_time_once(reference):
+    # each level is trained by its own call; the session's time is counted once in all
+    assert len(reference.manifest["refine"]["decided"]) == 3
+    assert reference.manifest["wall_s"] <= reference.session.wall_s
+
+
 def test_refined_runs_are_invariant_to_jobs_and_chunking(reference, tmp_path):
     ref = _tables(reference)
     for i, kw in enumerate([{"jobs": 2, "chunk_size": 7}, {"jobs": 2, "chunk_size": 3}]):
