@@ -194,10 +194,38 @@ def lock_held(run_dir) -> bool | None:
 
 
 def resume_command(run_dir, *, force: bool = False) -> str:
-    """Return the ``xorsweep run`` command that resumes (or, ``force``, restarts) a run."""
+    """Return the ``xorsweep run`` command that resumes (or, ``force``, restarts) a run.
+
+    A run lives in ``OUT/NAME``, NAME its spec's name; in a directory of another
+    name (copied or renamed), the command sets the name to the directory's, so that
+    it writes there and not into the run it was copied from.
+    """
     run_dir = Path(run_dir)
     words = ["xorsweep", "run", str(run_dir / SPEC_FILE), "--out", str(run_dir.parent)]
+    if _recorded_name(run_dir) not in (None, run_dir.name):
+        words += ["--set", f"name={_toml_string(run_dir.name)}"]
     return " ".join(shlex.quote(w) for w in words + (["--force"] if force else []))
+
+
+def _recorded_name(run_dir: Path) -> str | None:
+    """Return the run's name as its manifest records it, or None if that cannot be read."""
+    try:
+        name = json.loads((run_dir / MANIFEST).read_bytes()).get("name")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name if isinstance(name, str) else None
+
+
+def _toml_string(text: str) -> str:
+    """Return ``text`` as an override's value: a bare word where it reads back as itself."""
+    from .errors import SpecError
+    from .overrides import parse_override
+
+    try:
+        bare = parse_override(f"name={text}")[1] == text
+    except SpecError:
+        bare = False
+    return text if bare else json.dumps(text)
 
 
 def _is_int(x) -> bool:

@@ -190,6 +190,25 @@ def test_status_and_specs_commands(tmp_path, capsys):
     assert "not a run directory" in capsys.readouterr().err
 
 
+def test_a_copied_run_is_repaired_in_place_by_the_command_status_gives(tmp_path, capsys):
+    import shlex
+    import shutil
+
+    sweeps.run(SPEC, out=tmp_path, chunk_size=40)
+    original = {p.name: p.read_bytes() for p in (tmp_path / "small" / "networks").iterdir()}
+    shutil.copytree(tmp_path / "small", tmp_path / "copy")
+    (tmp_path / "copy" / "networks" / "part-00001.parquet").unlink()
+    assert main(["status", str(tmp_path / "copy")]) == 1
+    command = capsys.readouterr().err.split("`")[1]
+    assert "--set name=copy" in command
+    assert main(shlex.split(command)[1:]) == 0
+    assert store.open_run(tmp_path / "copy").complete
+    assert {p.name: p.read_bytes() for p in (tmp_path / "small" / "networks").iterdir()} \
+        == original
+    assert store.resume_command(tmp_path / "small") == \
+        f"xorsweep run {tmp_path / 'small' / 'spec.toml'} --out {tmp_path}"
+
+
 def test_example_script_runs(tmp_path, monkeypatch, capsys):
     import runpy
 
