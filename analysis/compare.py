@@ -39,11 +39,15 @@ from .axes import (
 )
 from .stats import mcnemar_exact, paired_difference_interval, signed_rank_test
 
-__all__ = ["CompareError", "COLUMNS", "compare", "compare_runs", "paired_p_values"]
+__all__ = ["CompareError", "COLUMNS", "SETTINGS", "compare", "compare_runs", "paired_p_values"]
 
 #: The columns of a comparison, after the ``by`` axes.
 COLUMNS = ("n_pairs", "a_rate", "b_rate", "diff", "diff_low", "diff_high", "p_value",
            "a_only", "b_only", "n_both", "epochs_diff_median", "epochs_p_value")
+
+#: Columns of a network table that are settings of the whole run, not grid axes: two
+#: runs that differ in one compare different things even where their grids agree.
+SETTINGS = ("epochs", "target_error")
 
 
 class CompareError(ValueError):
@@ -288,7 +292,8 @@ def compare_runs(df_a: pd.DataFrame, df_b: pd.DataFrame, *, by=(), bins=None) ->
     DataFrame
         As :func:`compare`: columns ``by`` then :data:`COLUMNS`.  ``attrs``:
         ``paired_on`` (``seed`` and the axes matched), ``differs`` (axes of both
-        runs whose values do not overlap, the things compared), ``unpaired``
+        runs whose values do not overlap, the things compared, then the
+        :data:`SETTINGS` that differ), ``unpaired``
         (networks of a and of b with no partner).
 
     Raises
@@ -321,11 +326,18 @@ def compare_runs(df_a: pd.DataFrame, df_b: pd.DataFrame, *, by=(), bins=None) ->
     for x in both_axes:
         common = set(_plain(df_a[x]).unique()) & set(_plain(df_b[x]).unique())
         (shared if common else differs).append(x)
+    differs += [c for c in SETTINGS if c in df_a and c in df_b
+                and set(_plain(df_a[c]).unique()) != set(_plain(df_b[c]).unique())]
     by = _check_by(by, [x for x in shared if x != "point"], "an axis both runs share values of")
     key = ["seed", *shared]
     for side, df in (("a", df_a), ("b", df_b)):
         if df.duplicated(key).any():
             extra = [x for x in varying_axes(df) if x not in key] or ["replicate"]
+            apart = [x for x in extra if x in differs]
+            if apart:
+                raise CompareError(f"the runs share no value of {_names(apart)}, which run "
+                                   f"{side} varies, so its networks of one seed cannot be "
+                                   f"paired; compare runs with {_names(apart)} values in common")
             raise CompareError(f"run {side} has several networks per seed and "
                                f"{_names(shared)}: it varies {_names(extra)}, which the other "
                                "run does not; compare runs of the same grid")

@@ -236,7 +236,7 @@ def test_compare_command_prints_and_writes_the_table(runs, tmp_path, capsys):
                  "--csv", str(csv)]) == 0
     out = capsys.readouterr().out
     assert "paired on seed, init_scale, lr: 48 pairs" in out
-    assert "the runs differ in loss" in out
+    assert "b's spec differs from a's: grid.loss: [\"bce\"] -> [\"mse\"]\n" in out
     assert "exact McNemar" in out
     got = pd.read_csv(csv)
     want = analysis.compare_runs(analysis.load(runs / "bce"), analysis.load(runs / "mse"),
@@ -244,7 +244,26 @@ def test_compare_command_prints_and_writes_the_table(runs, tmp_path, capsys):
     pd.testing.assert_frame_equal(got, want, check_dtype=False)
     assert main(["compare", str(runs / "bce"), str(runs / "f32")]) == 0
     assert (runs / "compare-bce-vs-f32.csv").exists()  # default: beside RUN_A
-    assert "written:" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "written:" in out
+    assert "b's spec differs from a's: dtype: \"float64\" -> \"float32\"\n" in out  # no column
+
+
+def test_runs_that_differ_in_a_setting_outside_the_grid_say_so(runs, tmp_path):
+    sweeps.run({"name": "short", "epochs": 60, "replicates": 12, "record_every": 30,
+                "grid": GRID, "target_error": 0.2}, out=tmp_path)
+    t = analysis.compare_runs(analysis.load(runs / "bce"), analysis.load(tmp_path / "short"))
+    assert t.attrs["differs"] == ["epochs", "target_error"]
+    assert analysis.compare_runs(analysis.load(runs / "bce"),
+                                 analysis.load(runs / "f32")).attrs["differs"] == []
+
+
+def test_runs_with_no_value_of_a_varied_axis_in_common_are_told_so(runs, tmp_path):
+    sweeps.run({"name": "other_lr", "epochs": 150, "replicates": 12, "record_every": 50,
+                "grid": {**GRID, "lr": [0.7, 1.4]}}, out=tmp_path)
+    with pytest.raises(analysis.CompareError, match="the runs share no value of lr, which run a "
+                                                    "varies"):
+        analysis.compare_runs(analysis.load(runs / "bce"), analysis.load(tmp_path / "other_lr"))
 
 
 @pytest.mark.parametrize("order", ["by first", "by between"])

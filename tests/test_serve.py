@@ -315,6 +315,11 @@ def test_compare_two_runs(client):
     page = client.get("/compare", params={"a": "alpha", "b": "beta"})
     assert page.status_code == 200
     assert "Compare two runs" in page.text
+    # a comparison that cannot be made: the page says why and still offers the runs
+    page = client.get("/compare", params={"a": "alpha", "b": "beta", "by": "nope"})
+    assert page.status_code == 400
+    assert 'id="pick-a"' in page.text
+    assert "not an axis of both runs" in page.text
 
 
 def test_runs_of_other_seeds_are_compared_unpaired(client):
@@ -552,3 +557,39 @@ def test_a_sampled_run_has_the_reports_axes_bins_and_table(tmp_path):
     want = convergence_table(df, by=varying_axes(df))
     assert [row[table["columns"].index("n")][1] for row in table["rows"]] == \
         want["n"].astype(float).tolist()
+
+
+def test_compare_bins_a_sampled_run_as_the_report_and_skips_axes_without_common_values(
+        tmp_path):
+    from analysis import compare_runs, load
+
+    spec = {"name": "sob", "epochs": 40, "replicates": 2,
+            "sample": {"method": "sobol", "n": 64, "lr": {"loguniform": [0.1, 30]},
+                       "init_scale": {"uniform": [0.25, 4]}}}
+    sweeps.run(spec, out=tmp_path, jobs=1)
+    grid = {"name": "g", "epochs": 40, "replicates": 4, "grid": {"lr": [0.5, 2.0],
+                                                                 "init_scale": [0.5, 1.0]}}
+    sweeps.run(grid, out=tmp_path, jobs=1)
+    sweeps.run({**grid, "name": "g_zoom", "grid": {"lr": [0.7, 1.4], "init_scale": [0.5, 1.0]}},
+               out=tmp_path, jobs=1)
+    runs = server_runs.Runs(tmp_path)
+
+    def sides(*names):
+        return [(runs.data(n), runs.data(n).snapshot()) for n in names]
+
+    c = server_compare.comparison(*sides("sob", "sob"), None)
+    want = compare_runs(load(tmp_path / "sob"), load(tmp_path / "sob"), by=c["by"])
+    cols = c["table"]["columns"]
+    for k in ("n_pairs", f"{c['by'][0]}_low", f"{c['by'][0]}_high"):
+        assert [row[cols.index(k)][1] for row in c["table"]["rows"]] == \
+            pytest.approx(want[k].astype(float).tolist())
+    # the zoom shares no lr value with its parent: by default it is compared by init_scale
+    z = server_compare.comparison(*sides("g", "g_zoom"), None)
+    assert z["by"] == ["init_scale"]
+    assert z["method"].startswith("unpaired, as independent samples (the runs share no value "
+                                  "of lr")
+    assert z["cells"] == 2
+    # runs that differ in a setting outside the grid say so
+    sweeps.run({**grid, "name": "g_long", "epochs": 80}, out=tmp_path, jobs=1)
+    assert server_compare.comparison(*sides("g", "g_long"), None)["method"] == \
+        "paired by seed; the runs differ in epochs"

@@ -416,9 +416,12 @@ def cmd_compare(args) -> int:
     differs = table.attrs["differs"]
     on = [x for x in table.attrs["paired_on"]  # seed, and the axes that vary
           if x == "seed" or (x in df_a and df_a[x].nunique() > 1)]
+    changes = _spec_changes(a, b)
     print(f"paired on {', '.join(on)}: {n_pairs:,} pairs "
           f"(unpaired: {left_a:,} of a, {left_b:,} of b)"
-          + (f"; the runs differ in {', '.join(differs)}" if differs else ""))
+          + (f"; the runs differ in {', '.join(differs)}" if differs and not changes else ""))
+    if changes:
+        print(f"b's spec differs from a's: {changes}")
     _print_rows(_compare_rows(table, list(args.by)))
     print("b - a: Newcombe's paired score interval (95%); p: exact McNemar test; epochs: "
           "median of b - a over pairs converged in both, Wilcoxon signed-rank p")
@@ -427,6 +430,27 @@ def cmd_compare(args) -> int:
     shown = os.path.relpath(out) if not os.path.relpath(out).startswith("..") else out
     print(f"written: {shown}")
     return 0
+
+
+def _spec_changes(a: Path, b: Path) -> str:
+    """Return how run b's frozen spec differs from run a's (name and description aside).
+
+    Settings that are no column of the tables (``dtype``, ``criterion``) differ here
+    too.  Empty where the specs agree or one cannot be read as a spec.
+    """
+    import tomllib
+
+    from sweeps import load_spec
+    from sweeps.overrides import describe_changes
+    from sweeps.spec import SpecError
+    from sweeps.store import open_run
+
+    try:
+        a_spec, b_spec = (load_spec(tomllib.loads(open_run(d).spec_text() or "")).to_dict()
+                          for d in (a, b))
+    except (SpecError, tomllib.TOMLDecodeError, OSError):
+        return ""
+    return describe_changes(a_spec, b_spec, limit=4)
 
 
 def _compare_rows(table, by: list[str]) -> list[tuple[str, ...]]:

@@ -162,10 +162,12 @@ def create_app(root, *, hosts: set[str] | None = None) -> Starlette:
 
     @_handled
     def compare_page(request: Request) -> Response:
-        result = _compare(request)
-        data = {"runs": [r["name"] for r in views.run_list(runs)],
-                "comparison": _public(result)}
-        return _response(pages.compare_page(views.to_json(data)),
+        names = [r["name"] for r in views.run_list(runs)]
+        try:
+            data, status = {"runs": names, "comparison": _public(_compare(request))}, 200
+        except CompareError as exc:  # the page still offers the runs to pick
+            data, status = {"runs": names, "comparison": None, "error": str(exc)}, 400
+        return _response(pages.compare_page(views.to_json(data)), status,
                          media="text/html; charset=utf-8")
 
     @_handled

@@ -21,7 +21,7 @@ from analysis.report import choose_axes
 from analysis.tables import grid_axes, varying_axes, wilson_interval
 
 from .runs import RunData, Snapshot
-from .views import DRAW_LOCK, new_figure, render_png, table_json
+from .views import DRAW_LOCK, new_figure, render_png, run_spec, spec_frame, table_json
 
 __all__ = ["CompareError", "compare_table", "default_by", "unpaired_difference", "comparison",
            "comparison_png"]
@@ -109,9 +109,13 @@ def compare_table(df_a: pd.DataFrame, df_b: pd.DataFrame, by: list[str]
         If the runs have no cell of ``by`` in common.
     """
     try:
-        return analysis.compare_runs(df_a, df_b, by=by), "paired by seed"
+        t = analysis.compare_runs(df_a, df_b, by=by)
     except analysis.CompareError as exc:
         paired = str(exc)
+    else:
+        differs = t.attrs["differs"]
+        return t, "paired by seed" + (f"; the runs differ in {', '.join(differs)}"
+                                      if differs else "")
     t = unpaired_difference(df_a, df_b, by)
     if not len(t):
         raise CompareError(paired)
@@ -119,15 +123,19 @@ def compare_table(df_a: pd.DataFrame, df_b: pd.DataFrame, by: list[str]
 
 
 def default_by(df_a: pd.DataFrame, df_b: pd.DataFrame) -> list[str]:
-    """Return the axes to compare by: run A's heatmap axes when B has them, else the shared ones.
+    """Return the axes to compare by: A's heatmap axes if B shares values, else shared ones.
 
-    The shared ones are the grid axes of both runs that vary in either.
+    The shared ones are the grid axes of both runs that vary in either and take a
+    value in both: cells pair by equal values (a zoom into A shares none of A's).
     """
+    def shared(a):
+        return a in df_b and bool(set(df_a[a].unique()) & set(df_b[a].unique()))
+
     x, y = choose_axes(df_a)
     chosen = [a for a in (x, y) if a is not None]
-    if chosen and all(a in df_b for a in chosen):
+    if chosen and all(shared(a) for a in chosen):
         return chosen
-    return [a for a in grid_axes(df_a) if a in df_b and
+    return [a for a in grid_axes(df_a) if shared(a) and
             (a in varying_axes(df_a) or a in varying_axes(df_b))][:2]
 
 
@@ -157,9 +165,11 @@ def comparison(a: tuple[RunData, Snapshot], b: tuple[RunData, Snapshot],
     by = default_by(snap_a.cells, snap_b.cells) if not by else list(by)
     _check_by(snap_a.cells, snap_b.cells, by)
     key = ("compare", str(snap_b.path), snap_b.version, tuple(by))
+    spec_a, spec_b = run_spec(data_a, snap_a), run_spec(data_b, snap_b)  # not inside cached
 
-    def compute():
-        t, method = compare_table(data_a.frame(), data_b.frame(), by)
+    def compute():  # bins as the report's: the frames carry their specs' [sample] ranges
+        t, method = compare_table(spec_frame(data_a.frame(), spec_a),
+                                  spec_frame(data_b.frame(), spec_b), by)
         return {"by": by, "method": method, "frame": t}
     result = data_a.cached(snap_a, key, compute)
     t = result["frame"]

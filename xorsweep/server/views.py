@@ -32,6 +32,7 @@ from sweeps.store import StoreError
 from .runs import RunData, Runs, Snapshot, lock_held, progress, read_spec
 
 __all__ = ["DRAW_LOCK", "FIGURES", "MAX_TABLE_ROWS", "figure_png", "render_png", "run_detail",
+           "run_spec", "spec_frame",
            "run_heatmap", "run_list", "run_table", "table_json", "to_json"]
 
 #: Rows of a convergence table sent to a page (the report's limit); the rest are counted.
@@ -100,12 +101,12 @@ def run_list(runs: Runs) -> list[dict]:
     return out
 
 
-def _spec(data: RunData, snap: Snapshot) -> dict:
+def run_spec(data: RunData, snap: Snapshot) -> dict:
     """Return the run's frozen spec as data, read once per version (not inside ``cached``)."""
     return data.cached(snap, ("spec",), lambda: read_spec(snap.path))
 
 
-def _frame(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
+def spec_frame(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
     """Return ``df`` with the attrs that ``analysis.load`` gives a run's table.
 
     Its frozen spec's ``[sample]`` ranges, ``[refine]`` and ``[zoom]`` tables: so the
@@ -119,10 +120,10 @@ def _frame(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
 
 def _axes(data: RunData, snap: Snapshot) -> dict:
     """Return the report's axes and figures for the run, from its grid points alone."""
-    spec = _spec(data, snap)
+    spec = run_spec(data, snap)
 
     def compute():
-        cells = _frame(snap.cells, spec)
+        cells = spec_frame(snap.cells, spec)
         if not snap.n:
             return {"x": None, "y": None, "varying": [], "group": None, "figures": []}
         x, y = choose_axes(cells)  # the same on one row per grid point as on every row
@@ -162,7 +163,7 @@ def run_detail(runs: Runs, name: str) -> dict:
                          f"`xorsweep status {snap.path}` names it and the command that "
                          "recomputes it")
     axes = _axes(data, snap)
-    spec = _spec(data, snap)
+    spec = run_spec(data, snap)
     n, conv = snap.n, snap.converged
     lo, hi = wilson_interval(conv, n)
     pooled = [a for a in axes["varying"] if a not in (axes["x"], axes["y"])]
@@ -215,10 +216,10 @@ def run_table(runs: Runs, name: str) -> bytes:
     data = runs.data(name)
     snap = data.snapshot()
 
-    spec = _spec(data, snap)
+    spec = run_spec(data, snap)
 
     def compute():
-        df = _frame(data.frame(), spec)
+        df = spec_frame(data.frame(), spec)
         if not len(df):
             return {"version": snap.version, "columns": [], "rows": [], "total_rows": 0,
                     "note": "no finished chunk yet", "pooled": []}
@@ -242,13 +243,13 @@ def run_heatmap(runs: Runs, name: str) -> bytes:
     data = runs.data(name)
     snap = data.snapshot()
     axes = _axes(data, snap)
-    spec = _spec(data, snap)
+    spec = run_spec(data, snap)
 
     def compute():
         if not (axes["x"] and axes["y"]):
             return {"version": snap.version, "x": axes["x"], "y": axes["y"], "x_values": [],
                     "y_values": [], "rate": [], "n": [], "pooled": []}
-        h = plots.heatmap_data(_frame(data.frame(), spec), axes["x"], axes["y"], "rate")
+        h = plots.heatmap_data(spec_frame(data.frame(), spec), axes["x"], axes["y"], "rate")
         return {"version": snap.version, "x": h.x, "y": h.y, "x_values": list(h.x_values),
                 "y_values": list(h.y_values), "rate": h.values, "n": h.n,
                 "pooled": h.pooled}
@@ -278,10 +279,10 @@ def figure_png(runs: Runs, name: str, figure: str) -> bytes | None:
     axes = _axes(data, snap)
     if figure not in axes["figures"]:
         return None
-    spec = _spec(data, snap)
+    spec = run_spec(data, snap)
     draw = _draw_refined if figure == "refined" else _draw
     return data.cached(snap, ("figure", figure),
-                       lambda: draw(_frame(data.frame(), spec), figure, axes))
+                       lambda: draw(spec_frame(data.frame(), spec), figure, axes))
 
 
 def _draw_refined(df, figure: str, axes: dict) -> bytes:

@@ -315,6 +315,7 @@
       if (chosen) { select.value = chosen; }
     });
     if (!c) {
+      showError(first.error);
       $("method").textContent = names.length < 2 ? "Two runs are needed to compare." :
         "Choose two runs.";
       return;
