@@ -58,6 +58,7 @@ from scipy import stats
 
 from .axes import fill_xy, grid_axes, is_param_axis, varying_axes
 from .plots import axis_label, format_value
+from .tables import load
 
 __all__ = ["MIN_CELLS", "Lattice", "BoundaryDimension", "is_refined", "slice_axes", "lattice",
            "box_counts", "fit_dimension", "boundary_dimension", "zoom_dimensions",
@@ -438,9 +439,10 @@ def zoom_dimensions(frames, names=None, x: str | None = None, y: str | None = No
 
     Parameters
     ----------
-    frames : sequence of DataFrame
+    frames : sequence of DataFrame or run directory
         The root slice first, then the zooms (plain or refined slices over the same
-        axes), as for :func:`boundary_dimension`.
+        axes), as for :func:`boundary_dimension`; a path (or ``store.Run``) is read
+        with :func:`analysis.load`.
     names : sequence of str, optional
         One name per frame (default: ``df.attrs["name"]`` or the position).
     x, y, classes, min_cells, base, confidence
@@ -461,7 +463,7 @@ def zoom_dimensions(frames, names=None, x: str | None = None, y: str | None = No
     ValueError
         If ``frames`` is empty, or as :func:`boundary_dimension`.
     """
-    frames = list(frames)
+    frames = [f if isinstance(f, pd.DataFrame) else load(f) for f in frames]  # or run dirs
     if not frames:
         raise ValueError("zoom_dimensions needs at least one frame, the root slice first")
     names = list(names) if names is not None else [

@@ -25,6 +25,9 @@ How networks are paired:
 
 from __future__ import annotations
 
+import math
+from decimal import Decimal
+
 import numpy as np
 import pandas as pd
 
@@ -85,11 +88,41 @@ def _select(df: pd.DataFrame, sel: dict, side: str) -> np.ndarray:
         for x in values:
             if numeric and isinstance(x, int | float | np.integer | np.floating):
                 v = col.to_numpy(dtype=np.float64)
-                hit |= np.isclose(v, float(x), rtol=1e-9, atol=0) | (v == x)
+                hit |= _matches(v, float(x), f"{side}[{axis!r}]")
             else:
                 hit |= (_plain(col) == x).to_numpy()
         mask &= hit
     return mask
+
+
+def _matches(v: np.ndarray, x: float, what: str) -> np.ndarray:
+    """Return where ``v`` is ``x``: equal (to 1e-9), else shown as ``x`` to its digits.
+
+    Pages show 1.26 for a logspace's 1.2589254117941673; ``x = 1.26`` picks it when
+    no other value of the axis rounds to 1.26 at three significant digits (fewer
+    digits than the pages show pick nothing: ``lr = 1`` is not 1.26).
+    """
+    hit = np.isclose(v, x, rtol=1e-9, atol=0) | (v == x)
+    if hit.any() or not math.isfinite(x) or x == 0:
+        return hit
+    digits = len(Decimal(repr(x)).normalize().as_tuple().digits)
+    if digits < 3:
+        return hit
+    values = np.unique(v[np.isfinite(v)])
+    near = [u for u in values if float(format(u, f".{digits}g")) == x]
+    if len(near) > 1:
+        raise CompareError(f"{what} = {x!r} is ambiguous: it rounds from "
+                           f"{', '.join(repr(float(u)) for u in near)}; give more digits")
+    return v == near[0] if near else hit
+
+
+def _values_of(df: pd.DataFrame, axis: str, most: int = 8) -> str:
+    """Return ``"lr takes 0.316228, 1.25893, ..."``: an axis's values, to choose from."""
+    values = sorted(_plain(df[axis]).unique(), key=lambda v: (str(type(v)), v))
+    shown = [format(v, ".6g") if isinstance(v, float | np.floating) else str(v)
+             for v in values[:most]]
+    more = f", ... ({len(values)} values)" if len(values) > most else ""
+    return f"{axis} takes {', '.join(shown)}{more}"
 
 
 def _pair_key(df: pd.DataFrame, named) -> list[str]:
@@ -193,7 +226,8 @@ def compare(df: pd.DataFrame, a: dict, b: dict, *, by=(), bins=None) -> pd.DataF
         ``converged_epoch``.
     a, b : dict
         The two selections, naming the same axes: ``{axis: value}`` (a float
-        matches to 1e-9 relative), ``{axis: [v1, v2]}`` (any of them) or
+        matches to 1e-9 relative, or as the pages show it, to its own three or
+        more significant digits), ``{axis: [v1, v2]}`` (any of them) or
         ``{axis: (low, high)}`` (``low <= v < high``, for a continuous axis).
     by : list of str
         Axes to compare within, one row per value (or bin): axes that pair the
@@ -241,8 +275,10 @@ def compare(df: pd.DataFrame, a: dict, b: dict, *, by=(), bins=None) -> pd.DataF
     ma, mb = _select(df, a, "a"), _select(df, b, "b")
     for side, m in (("a", ma), ("b", mb)):
         if not m.any():
-            raise CompareError(f"{side} = {a if side == 'a' else b!r} matches no network of "
-                               "this table; check the values against the run's axes")
+            sel = a if side == "a" else b
+            raise CompareError(f"{side} = {sel!r} matches no network of this table; "
+                               + "; ".join(_values_of(df, axis) for axis in sel)
+                               + " (give values as these, or a range (low, high))")
     if (ma & mb).any():
         raise CompareError(f"a and b overlap: {int((ma & mb).sum())} networks match both; "
                            "choose disjoint values or ranges")

@@ -590,7 +590,8 @@ def _range_table(key: str, table: dict) -> list:
     kind, args = next(iter(table.items()))
     if (not isinstance(args, list) or len(args) != 3
             or not all(isinstance(a, int | float) and not isinstance(a, bool) for a in args)):
-        raise SpecError(f"{key}.{kind} must be a list of three numbers [start, stop, n]")
+        third = "step" if kind == "range" else "n"
+        raise SpecError(f"{key}.{kind} must be a list of three numbers [start, stop, {third}]")
     start, stop, n = args
     if kind == "range":
         if not all(isinstance(a, int) for a in args) or n == 0:

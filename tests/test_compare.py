@@ -132,6 +132,20 @@ def test_compare_refuses_what_it_cannot_pair(a, b, message):
         analysis.compare(df, a=a, b=b)
 
 
+def test_a_value_as_the_pages_show_it_picks_the_axis_value_it_rounds_from():
+    lrs = 10.0 ** np.linspace(-0.5, 1, 6)  # 0.316228, 0.630957, 1.25893, 2.51189, ...
+    df = _grid({lr: [1, -1, 2, -1] for lr in lrs}, replicates=4)
+    shown = analysis.compare(df, a={"lr": 1.26}, b={"lr": 2.51})
+    exact = analysis.compare(df, a={"lr": lrs[2]}, b={"lr": lrs[3]})
+    pd.testing.assert_frame_equal(shown, exact)
+    with pytest.raises(CompareError, match=r"lr takes 0\.316228, 0\.630957, 1\.25893, "
+                                           r"2\.51189, 5\.01187, 10 \(give values"):
+        analysis.compare(df, a={"lr": 1.3}, b={"lr": 2.51})  # fewer digits than the pages'
+    close = _grid({1.2541: [1, -1], 1.2549: [2, -1], 3.0: [1, 1]}, replicates=2)
+    with pytest.raises(CompareError, match="ambiguous: it rounds from 1.2541, 1.2549"):
+        analysis.compare(close, a={"lr": 1.25}, b={"lr": 3.0})
+
+
 def test_compare_refuses_a_by_axis_that_does_not_pair_and_a_table_without_replicates():
     df = _grid({0.5: [1, -1, 2, -1], 2.0: [-1, 3, 4, 5]}, replicates=2, init_scales=(1.0, 2.0))
     with pytest.raises(CompareError, match="cannot compare by 'lr'"):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
+import analysis
 import sweeps
 from sweeps.refine import spaced_values
 from xorsweep.cli import main
@@ -96,6 +98,12 @@ def test_three_nested_zooms_descend_a_thousand_fold(runs, tmp_path, capsys):
     assert main(["zoom", str(tmp_path / "kp-zoom2"), "--x", "-0.01", "0.01", "--y", "-0.01",
                  "0.01", "--quiet"]) == 0  # the same zoom again: already complete
     assert "already complete" in capsys.readouterr().out
+    # the chain's dimensions, from the run directories as from their tables
+    dirs = [tmp_path / "kp", *(tmp_path / f"kp-zoom{d}" for d in (1, 2, 3))]
+    by_path = analysis.zoom_dimensions(dirs)
+    pd.testing.assert_frame_equal(by_path, analysis.zoom_dimensions([analysis.load(d)
+                                                                     for d in dirs]))
+    assert by_path["name"].tolist() == ["kp", "kp-zoom1", "kp-zoom2", "kp-zoom3"]
 
 
 BAD = [
