@@ -20,7 +20,6 @@ from .tables import (
     best_cells,
     convergence_table,
     failure_mode_table,
-    failure_modes,
     grid_axes,
     is_param_axis,
     outcome_failure_table,
@@ -367,12 +366,6 @@ def _failure_section(df) -> str:
     t = failure_mode_table(df, by=by)
     if t.empty:
         return ""
-    keys = [df[k].astype(str) for k in by] + [failure_modes(df)]
-    observed = df["final_loss"].groupby(keys).median()
-    t = t.assign(observed_median_loss=[
-        observed.get((*(str(r[k]) for k in by), r["failure_mode"]) if by else r["failure_mode"])
-        for _, r in t.iterrows()])
-    t = t[by + ["failure_mode", "count", "share", "theoretical_loss", "observed_median_loss"]]
     losses = ", ".join(sorted(df["loss"].astype(str).unique())) if "loss" in df else "bce"
     return f"""<h3>Failure modes</h3>
 <p>Non-converged XOR networks by the stationary pattern their final outputs sit at

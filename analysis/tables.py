@@ -321,7 +321,7 @@ def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
 
     Returns
     -------
-    DataFrame, shape (n_rows, len(by) + 4)
+    DataFrame, shape (n_rows, len(by) + 4 or 5)
         One row per group and mode present, sorted by ``by`` then mode: ``count``;
         ``share`` of the group's non-converged networks; ``theoretical_loss``, the
         pattern's loss (:data:`STATIONARY_LOSSES`) under the loss function of the
@@ -329,7 +329,8 @@ def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
         under bce, and for a row whose networks were trained under more than one
         loss function (group by ``loss`` to have it per loss).  The table does not
         depend on the order of ``df``'s rows.  ``attrs["pooled"]`` lists the
-        varying axes that were pooled.
+        varying axes that were pooled.  With a ``final_loss`` column, also
+        ``observed_median_loss``: the median final loss of the row's networks.
 
     Examples
     --------
@@ -357,6 +358,8 @@ def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
     counts["theoretical_loss"] = [
         STATIONARY_LOSSES.get(lf, {}).get(m, math.nan) if k == 1 else math.nan
         for k, lf, m in zip(n_losses, first, counts["failure_mode"], strict=True)]
+    if "final_loss" in df:
+        counts["observed_median_loss"] = grouped["final_loss"].median().to_numpy()
     counts.attrs["pooled"] = _pooled(df, by)
     return counts
 

@@ -110,6 +110,15 @@ def test_failure_modes_by_hand():
         analysis.failure_modes(df.assign(task="parity3"))
 
 
+def test_failure_mode_table_has_the_observed_median_loss_beside_the_theoretical():
+    df = _frame([(1.0, -1, "plateau", 0.70, HALF4), (1.0, -1, "plateau", 0.68, HALF4),
+                 (1.0, -1, "plateau", 0.60, HALF4), (1.0, -1, "stuck", 0.35, HALF2),
+                 (1.0, 5, "converged", 0.01, GOOD)])
+    t = analysis.failure_mode_table(df).set_index("failure_mode")
+    assert t["observed_median_loss"].to_dict() == {"half2": 0.35, "half4": 0.68}
+    assert "observed_median_loss" not in analysis.failure_mode_table(df.drop(columns="final_loss"))
+
+
 def test_reads_a_run_without_numba(tmp_path):
     import sweeps
 
