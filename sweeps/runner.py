@@ -423,12 +423,18 @@ def _check_options(spec: Spec, jobs, backend, chunk_size, scheduler, device
     """
     if device not in kernels.DEVICES:
         raise store.RunError(f"device {device!r} is not one of {', '.join(kernels.DEVICES)}")
-    known = joblib.parallel.BACKENDS  # joblib's own and any registered with it
+    # joblib's own and any registered with it that hand back each result as it is done,
+    # so that chunks are stored as they finish: not multiprocessing (the flag is False on
+    # the class of one that cannot, a property otherwise); sequential work is in order
+    known = {n for n, cls in joblib.parallel.BACKENDS.items()
+             if n == "sequential" or getattr(cls, "supports_return_generator", True) is not False}
     if not isinstance(backend, str) or (backend != "dask"
                                         and BACKENDS.get(backend, backend) not in known):
-        raise store.RunError(f"backend {backend!r} is unknown; use threads, loky, processes, "
-                             f"dask, or a backend registered with joblib "
-                             f"({', '.join(sorted(known))})")
+        unusable = "" if BACKENDS.get(backend, backend) not in joblib.parallel.BACKENDS else \
+            " here (it hands back no chunk before the last, so none could be stored as it finishes)"
+        raise store.RunError(f"backend {backend!r} is {'unknown' if not unusable else 'unusable'}"
+                             f"{unusable}; use threads, loky, processes, dask, or a backend "
+                             f"registered with joblib ({', '.join(sorted(known))})")
     if scheduler is not None and backend != "dask":
         raise store.RunError("--scheduler needs --backend dask")
     if device == "cuda":  # one GPU, fed from this process; checked before anything is written

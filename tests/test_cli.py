@@ -71,7 +71,7 @@ def _tiny_spec(tmp_path, replicates=1):
 
 @pytest.mark.parametrize("args", [
     ["--backend", "bogus"], ["--backend", ""], ["--jobs", "0"], ["--chunk-size", "0"],
-    ["--scheduler", "tcp://127.0.0.1:1"],
+    ["--scheduler", "tcp://127.0.0.1:1"], ["--backend", "multiprocessing"],
 ])
 def test_bad_run_options_are_refused_before_anything_is_written(tmp_path, capsys, args):
     out = tmp_path / "out"

@@ -110,7 +110,8 @@ def _run_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--backend", default="threads",
                    help="threads (default), loky or processes (worker processes), dask "
                         "(a dask.distributed cluster: "
-                        "pip install 'xorsweep[dask]'), or any joblib backend")
+                        "pip install 'xorsweep[dask]'), or a joblib backend that hands "
+                        "back results as they finish")
     p.add_argument("--scheduler", default=None, metavar="ADDRESS",
                    help="with --backend dask: the scheduler, e.g. tcp://10.0.0.5:8786 "
                         "(default: $XORSWEEP_SCHEDULER; with neither, a local cluster)")
