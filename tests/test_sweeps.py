@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -185,7 +186,11 @@ def test_status_and_specs_commands(tmp_path, capsys):
     assert "complete" in out
     assert "112 of 112" in out
     assert main(["specs"]) == 0
-    assert "quickstart" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "quickstart" in out
+    # a refined spec's size is its level 0 grid's, marked as such
+    assert re.search(r"kolen-pollack-zoom +10,201\+ +2\.04 M\+ .*\(level 0\)", out)
+    assert "+: a refined spec's grid (level 0)" in " ".join(out.split())
     assert main(["status", str(tmp_path)]) == 2
     assert "not a run directory" in capsys.readouterr().err
 

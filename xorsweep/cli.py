@@ -270,7 +270,7 @@ def _dry_run(spec, args) -> int:
             r.finest) - est.n_networks
         print(f"refine           {r.levels} level{'s' * (r.levels > 1)} by {r.factor} over "
               f"{r.axes[0]} x {r.axes[1]} (finest grid {r.finest[0]:,} x {r.finest[1]:,}); "
-              "the figures below are level 0's")
+              "the counts and times below are level 0's")
         print(f"refined levels   depend on the results: at most {most:,} networks more "
               "(every cell refined)")
     print(f"networks         {est.n_networks:,}")
@@ -504,18 +504,24 @@ def cmd_specs(args) -> int:
     jobs = plan.cores()
     print(f"{'spec':{width}s}  {'networks':>9s}  {'network-epochs':>14s}  estimated time "
           f"({jobs} core{'s' * (jobs > 1)})")
+    refined = False
     for name, path in bundled:
         spec = sweeps.load_spec(path)
         est = estimate.estimate(spec, jobs=jobs, chunk_size=plan.default_chunk_size(spec, jobs),
                                 calibrate=False)
         when = _duration(est.train_s) + (f" + {_duration(est.compile_s)} compiling"
                                          if est.compile_s else "")
-        print(f"{name:{width}s}  {spec.n_networks:>9,}  {_count(est.network_epochs):>14s}  "
-              f"{when}")
+        plus = "+" if spec.refine is not None else ""  # level 0; the boundary decides the rest
+        refined = refined or bool(plus)
+        print(f"{name:{width}s}  {f'{spec.n_networks:,}{plus}':>9s}  "
+              f"{_count(est.network_epochs) + plus:>14s}  {when}{' (level 0)' * bool(plus)}")
         for line in textwrap.wrap(spec.description, columns - 4):
             print(f"    {line}")
     print(textwrap.fill("Times use the documented kernel speeds; `xorsweep run SPEC --dry-run` "
-                        "measures them on this machine.", columns))
+                        "measures them on this machine."
+                        + (" +: a refined spec's grid (level 0); the levels it refines add "
+                           "networks, as many as its convergence boundary needs."
+                           if refined else ""), columns))
     return 0
 
 
