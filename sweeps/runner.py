@@ -474,9 +474,12 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
         undecided = spec.refine is not None and (len(manifest["refine"]["decided"])
                                                  <= spec.refine.levels)
         if (todo or undecided) and stored and say is not None:
+            kept = manifest["chunk_size"]  # a resume keeps the run's chunks
             say(f"resuming: {stored:,} of {n_chunks:,} chunks stored, {len(todo):,} to train"
                 + (f"; levels 0-{len(manifest['refine']['decided']) - 1} of 0-"
-                   f"{spec.refine.levels} decided" if spec.refine is not None else ""))
+                   f"{spec.refine.levels} decided" if spec.refine is not None else "")
+                + (f"; in the run's chunks of {kept:,} networks (--chunk-size {chunk_size:,} "
+                   "applies to a new run)" if chunk_size not in (None, kept) else ""))
 
         wall = (manifest.get("wall_s", 0.0), t0)  # earlier sessions' wall time; this one's start
 

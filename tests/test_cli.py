@@ -203,9 +203,11 @@ def test_resume_says_so_first_and_a_complete_run_says_it_is_complete(tmp_path, c
     m = json.loads(manifest.read_text())
     del m["done"]["1"]
     manifest.write_text(json.dumps(m))
-    assert main(["run", str(spec), "--out", str(out), "--jobs", "1"]) == 0
+    assert main(["run", str(spec), "--out", str(out), "--jobs", "1", "--chunk-size", "7"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "resuming: 2 of 3 chunks stored, 1 to train"
+    assert lines[0] == ("resuming: 2 of 3 chunks stored, 1 to train; in the run's chunks of 10 "
+                        "networks (--chunk-size 7 applies to a new run)")
+    assert json.loads(manifest.read_text())["chunk_size"] == 10
     assert "30 networks x 1 epochs done; wall time" in lines[1]
     assert main(["run", str(spec), "--out", str(out)]) == 0
     assert capsys.readouterr().out == (f"tiny: already complete (30 networks x 1 epochs); "
