@@ -110,7 +110,8 @@ def summarize_run(path) -> RunSummary:
     else:
         state = f"{100 * nets // m['n_networks']}% done"  # down: 99.5% is not 100% done
         if levels is not None:  # of the networks decided so far
-            state += f", level {levels[0] - 1} of {levels[1] - 1}"
+            done_levels = "level 0" if levels[0] == 1 else f"levels 0-{levels[0] - 1}"
+            state += f", {done_levels} of 0-{levels[1] - 1} decided"  # status's words
     return RunSummary(path.name, path, state, m["n_networks"], m["epochs"], created, size,
                       nets)
 

@@ -353,4 +353,4 @@ def test_list_says_which_level_an_unfinished_refined_run_is_at(tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         sweeps.run(SLICE, out=tmp_path, jobs=1)
     assert main(["list", str(tmp_path)]) == 0
-    assert "100% done, level 0 of 2" in capsys.readouterr().out
+    assert "100% done, level 0 of 0-2 decided" in capsys.readouterr().out
