@@ -183,18 +183,27 @@ def _group_axis(df, x, varying) -> str | None:
     return min(small, key=lambda a: df[a].nunique()) if small else None
 
 
+def is_slice(df, x: str | None, y: str | None) -> bool:
+    """Return whether the report draws ``df`` over ``x`` and ``y`` as a slice of initial values.
+
+    Both are initial-parameter axes of a grid (not a sample's continuous ones).
+    """
+    cont = continuous_axes(df)
+    return x is not None and y is not None and is_param_axis(x) and is_param_axis(y) \
+        and x not in cont and y not in cont
+
+
 def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]:
     figs: list[_Figure] = []
     cont = continuous_axes(df)
-    is_slice = x is not None and y is not None and is_param_axis(x) and is_param_axis(y) \
-        and x not in cont and y not in cont
-    refined = is_slice and boundary.is_refined(df)
+    slice_ = is_slice(df, x, y)
+    refined = slice_ and boundary.is_refined(df)
     if refined:
         figs += _refined_figures(df, x, y)
-    elif is_slice:
+    elif slice_:
         figs += _slice_figures(df, x, y, grid)
     if x is not None and y is not None and not refined \
-            and (not is_slice or df.duplicated([x, y]).any()):
+            and (not slice_ or df.duplicated([x, y]).any()):
         metrics = [metric] + (["expected_epochs"] if metric == "rate" else [])
         for m in metrics:
             data = plots.heatmap_data(df, x, y, m)
@@ -209,7 +218,7 @@ def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]
             fig, ax = _new_figure(size, height)
             plots.plot_heatmap(data, ax)
             figs.append(_Figure(name, caption, _png(fig)))
-    elif x is not None and not is_slice:
+    elif x is not None and not slice_:
         t = convergence_table(df, by=[x])
         fig, ax = _new_figure()
         plots.plot_rate(t, x, ax)

@@ -521,7 +521,7 @@ def test_the_list_and_compare_pages_in_the_browser(server, browser):
 def test_a_refined_slice_is_drawn_as_the_report_draws_it(tmp_path):
     from xorsweep.server import views
 
-    spec = {"name": "ref", "epochs": 20, "replicates": 1, "criterion": "right-side",
+    spec = {"name": "ref", "epochs": 40, "replicates": 1, "criterion": "right-side",
             "refine": {"levels": 1},
             "grid": {"loss": ["mse"], "lr": [2.0], "momentum": [0.9],
                      "W1[0,1]": {"linspace": [-10, 10, 5]}, "W2[1]": {"linspace": [-10, 10, 5]}},
@@ -536,6 +536,15 @@ def test_a_refined_slice_is_drawn_as_the_report_draws_it(tmp_path):
     assert "refinement level" in detail["figures"][0]["caption"]
     png = views.figure_png(runs, "ref", "refined")
     assert png.startswith(b"\x89PNG")
+    # the headline: every level pooled (crowding the boundary) and level 0's grid apart
+    df = sweeps.open_run(tmp_path / "ref").networks()
+    grid = df[df["level"] == 0]
+    assert detail["summary"]["networks"] == len(df) > len(grid)
+    assert detail["summary"]["level0"]["networks"] == len(grid) == 25
+    assert detail["summary"]["level0"]["rate"] == (grid["converged_epoch"] >= 0).mean()
+    sweeps.run({**spec, "name": "plain", "refine": {"levels": 1}, "epochs": 1}, out=tmp_path,
+               jobs=1)  # one epoch: nothing converges, so nothing is refined
+    assert views.run_detail(runs, "plain")["summary"]["level0"] is None
 
 
 def test_a_sampled_run_has_the_reports_axes_bins_and_table(tmp_path):
@@ -593,3 +602,18 @@ def test_compare_bins_a_sampled_run_as_the_report_and_skips_axes_without_common_
     sweeps.run({**grid, "name": "g_long", "epochs": 80}, out=tmp_path, jobs=1)
     assert server_compare.comparison(*sides("g", "g_long"), None)["method"] == \
         "paired by seed; the runs differ in epochs"
+
+
+def test_a_refined_grid_of_lr_and_init_scale_has_the_reports_heatmaps(tmp_path):
+    from xorsweep.server import views
+
+    spec = {"name": "gr", "epochs": 60, "replicates": 3, "refine": {"levels": 1},
+            "grid": {"lr": {"logspace": [-0.5, 1, 4]}, "init_scale": {"linspace": [0.5, 3, 4]}}}
+    sweeps.run(spec, out=tmp_path, jobs=1)
+    from analysis.report import write_report
+
+    names = {f.stem for f in write_report(tmp_path / "gr").parent.glob("*.png")}
+    detail = views.run_detail(server_runs.Runs(tmp_path), "gr")
+    shown = [f["name"] for f in detail["figures"]]
+    assert "refined" not in shown  # not a slice of initial values: one replicate of many
+    assert {"heatmap", "heatmap_expected_epochs"} <= set(shown) & names

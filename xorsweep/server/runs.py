@@ -55,13 +55,18 @@ class ChunkStats:
     converged: int
     #: one row per distinct grid point of the chunk (its grid-axis columns)
     cells: pd.DataFrame
+    #: of a refined run's level 0 grid (all networks of any other run)
+    n0: int = 0
+    converged0: int = 0
 
 
 def chunk_stats(part: pd.DataFrame) -> ChunkStats:
     """Return a chunk's :class:`ChunkStats` from its network rows."""
     axes = [c for c in part.columns if c in GRID_AXES or is_param_axis(c)]
-    return ChunkStats(len(part), int((part["converged_epoch"] >= 0).sum()),
-                      part[axes].drop_duplicates(ignore_index=True))
+    ok = (part["converged_epoch"] >= 0).to_numpy()
+    grid = (part["level"] == 0).to_numpy() if "level" in part else np.ones(len(part), bool)
+    return ChunkStats(len(part), int(ok.sum()), part[axes].drop_duplicates(ignore_index=True),
+                      int(grid.sum()), int((ok & grid).sum()))
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class Snapshot:
     converged: int
     cells: pd.DataFrame
     columns: tuple[str, ...]
+    #: networks and converged ones of a refined run's level 0 grid (as n, converged else)
+    n0: int = 0
+    converged0: int = 0
 
 
 @dataclass
@@ -155,10 +163,10 @@ class RunData:
                 cells = [s.cells for s in self.stats.values()]
                 self.cells = (concat(cells).drop_duplicates(ignore_index=True) if cells
                               else pd.DataFrame())
-            return Snapshot(run.path, run.manifest, version, mtime,
-                            sum(s.n for s in self.stats.values()),
-                            sum(s.converged for s in self.stats.values()), self.cells,
-                            self.columns)
+            stats = self.stats.values()
+            return Snapshot(run.path, run.manifest, version, mtime, sum(s.n for s in stats),
+                            sum(s.converged for s in stats), self.cells, self.columns,
+                            sum(s.n0 for s in stats), sum(s.converged0 for s in stats))
 
     def frame(self) -> pd.DataFrame:
         """Return the network rows of every chunk read so far (in the order they were read)."""

@@ -18,7 +18,8 @@ import pandas as pd
 
 from analysis import plots, slices
 from analysis.axes import sample_attrs, slice_attrs
-from analysis.report import choose_axes, refined_axes, refined_slice_figure
+from analysis.boundary import REFINED_COLUMNS
+from analysis.report import choose_axes, is_slice, refined_axes, refined_slice_figure
 from analysis.tables import (
     convergence_table,
     fraction_converged,
@@ -130,7 +131,7 @@ def _axes(data: RunData, snap: Snapshot) -> dict:
         varying = varying_axes(cells)
         xor = "task" in cells and "out_3" in snap.columns and \
             bool((cells["task"].astype(str) == "xor").all())
-        refined = x and y and all(c in snap.columns for c in ("level", "ix", "iy"))
+        refined = is_slice(cells, x, y) and all(c in snap.columns for c in REFINED_COLUMNS)
         figures = (["refined"] if refined else ["heatmap", "heatmap_expected_epochs"]
                    if x and y else ["rate"] if x else [])
         figures += ["fraction_converged"] + (["failure_modes"] if xor else []) + ["epochs"]
@@ -166,6 +167,12 @@ def run_detail(runs: Runs, name: str) -> dict:
     spec = run_spec(data, snap)
     n, conv = snap.n, snap.converged
     lo, hi = wilson_interval(conv, n)
+    level0 = None
+    if snap.n0 != n and snap.n0:  # refined: the levels crowd the boundary; the grid does not
+        lo0, hi0 = wilson_interval(snap.converged0, snap.n0)
+        level0 = {"networks": snap.n0, "converged": snap.converged0,
+                  "rate": snap.converged0 / snap.n0, "rate_low": float(lo0),
+                  "rate_high": float(hi0)}
     pooled = [a for a in axes["varying"] if a not in (axes["x"], axes["y"])]
     figures = [{"name": f, "url": f"/api/runs/{name}/figures/{f}.png?v={snap.version}",
                 "caption": FIGURES[f].format(x=axes["x"], y=axes["y"],
@@ -176,7 +183,7 @@ def run_detail(runs: Runs, name: str) -> dict:
             "version": snap.version, "progress": progress(snap),
             "summary": {"networks": n, "converged": conv, "rate": conv / n if n else None,
                         "rate_low": float(lo) if n else None,
-                        "rate_high": float(hi) if n else None},
+                        "rate_high": float(hi) if n else None, "level0": level0},
             "axes": axes, "figures": figures,
             "table": f"/api/runs/{name}/table", "heatmap": f"/api/runs/{name}/heatmap"}
 

@@ -275,13 +275,17 @@
         ["state", p.complete ? "complete" : p.running ? "running" : d.state],
         ["networks", count(p.networks_done), "of " + count(p.networks)],
         ["chunks", p.chunks_done + " of " + p.chunks],
-        ["converged", pct(s.rate), s.rate === null ? "" :
+        [s.level0 ? "converged, every level" : "converged", pct(s.rate), s.rate === null ? "" :
           "95% interval " + pct(s.rate_low) + " - " + pct(s.rate_high)],
         ["training", duration(p.elapsed_s), speed(p.rate)],
         ["time left", p.eta_s === null ? "-" : duration(p.eta_s),
           p.eta_s === null ? (p.complete ? "done" : "when running") : "at this rate"],
         ["last chunk", duration(Math.max(0, Date.now() / 1000 - p.updated)) + " ago",
           when(p.updated)]];
+      if (s.level0) {  // a refined run: its levels crowd the boundary; the grid does not
+        cards.splice(4, 0, ["converged, level 0 grid", pct(s.level0.rate), "95% interval " +
+          pct(s.level0.rate_low) + " - " + pct(s.level0.rate_high)]);
+      }
       var cbox = $("cards");
       cbox.textContent = "";
       cards.forEach(function (c) {
