@@ -41,6 +41,10 @@ METRICS: dict[str, tuple[str, bool]] = {
     "final_loss_median": ("median final loss", True),
 }
 
+#: A heatmap cell with no network (outside a sample's points, or a refined run's cells
+#: that no level reached).
+_EMPTY_CELL = "#e3e3e3"
+
 #: Colours that stay apart for colour-blind readers too (Okabe & Ito), yellow left out:
 #: the groups of a loss-band plot that share one panel.
 QUALITATIVE = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#56B4E9", "#E69F00", "#000000")
@@ -196,11 +200,13 @@ def _new_ax(ax):
 def plot_heatmap(data: HeatmapData, ax=None):
     """Draw a heatmap: log axes where the values are log-spaced, cells annotated, colour bar.
 
-    Cells show the value and n (when there are at most 400 cells); empty cells
-    and cells whose value is undefined (no converged network) are left blank.
+    Cells show the value and n (when there are at most 400 cells); a cell with no
+    network is light grey, one whose value is undefined because none of its networks
+    converged (expected or median epochs) black, each named in a key above the plot.
     Returns ``ax``.
     """
-    from matplotlib.colors import LogNorm
+    from matplotlib.colors import ListedColormap, LogNorm
+    from matplotlib.patches import Patch
 
     ax = _new_ax(ax)
     xe = cell_edges(data.x_values, data.x_log) if data.x_edges is None else data.x_edges
@@ -214,6 +220,20 @@ def plot_heatmap(data: HeatmapData, ax=None):
     kw = {"vmin": 0.0, "vmax": 1.0} if data.metric == "rate" else {"norm": norm}
     mesh = ax.pcolormesh(xe, ye, vals, cmap=cmap, shading="flat", **kw)
     ax.figure.colorbar(mesh, ax=ax, label=label)
+    # cells the colour scale leaves out: none of the networks converged (expected epochs
+    # infinite, or no epochs to take a median of), or no network at all
+    never = (data.n > 0) & ~np.isfinite(data.values)
+    empty = data.n == 0
+    keys = []
+    for where, colour, what in ((never, "black", "none converged"),
+                                (empty, _EMPTY_CELL, "no network")):
+        if where.any():
+            ax.pcolormesh(xe, ye, np.ma.masked_where(~where, np.ones(where.shape)),
+                          cmap=ListedColormap([colour]), shading="flat")
+            keys.append(Patch(facecolor=colour, edgecolor="#999999", label=what))
+    if keys:
+        ax.legend(handles=keys, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(keys),
+                  frameon=False, fontsize=8, handlelength=1.2, borderaxespad=0.2)
     if data.x_log:
         ax.set_xscale("log")
     if data.y_log:
@@ -227,10 +247,10 @@ def plot_heatmap(data: HeatmapData, ax=None):
         for i, yv in enumerate(yc):
             for j, xv in enumerate(xc):
                 v = data.values[i, j]
-                if data.n[i, j] == 0 or np.isnan(v):
+                if data.n[i, j] == 0:
                     continue
-                if np.isinf(v):  # expected epochs when nothing converged
-                    text, colour = "never", "black"
+                if not np.isfinite(v):  # epochs when nothing converged: on black
+                    text, colour = "never", "white"
                 else:
                     text = _cell_text(v, data.metric)
                     dark = mesh.norm(v) < 0.5 if data.metric == "rate" else mesh.norm(v) > 0.5

@@ -173,9 +173,22 @@ def test_heatmap_renderer_labels_log_axis_colour_bar_and_annotations():
     assert texts == sorted(["0.50\nn=2", "1.00\nn=2", "0.00\nn=2", "0.00\nn=1", "1.00\nn=1",
                             "0.00\nn=1"])
     _saves(ax)
+    assert ax.get_legend() is None  # every cell has networks and a rate
     e = plots.plot_heatmap(plots.heatmap_data(DF, "lr", "init_scale", "expected_epochs"), _ax())
     assert "never\nn=2" in [t.get_text() for t in e.texts]
+    assert [t.get_text() for t in e.get_legend().get_texts()] == ["none converged"]
     _saves(e)
+
+
+def test_heatmap_cells_without_networks_are_grey_and_named():
+    d = plots.heatmap_data(DF[DF["network"] != 7], "lr", "init_scale", "expected_epochs")
+    assert d.n[1, 1] == 0
+    ax = plots.plot_heatmap(d, _ax())
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["none converged", "no network"]
+    grey = [m for m in ax.collections[1:] if m.get_array() is not None]
+    assert len(grey) == 2  # the black and the grey layers over the colour scale
+    assert grey[1].get_array().count() == 1  # the one empty cell
+    _saves(ax)
 
 
 def test_other_renderers_draw_and_save():
