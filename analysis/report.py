@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pandas as pd
 
-from sweeps.store import RunError, atomic_write, open_run, remove_orphan_temp_files
+from sweeps.store import (
+    RunError,
+    StoreError,
+    atomic_write,
+    open_run,
+    remove_orphan_temp_files,
+)
 
 from . import _page, boundary, plots, slices
 from .axes import continuous_axes, fill_xy, sample_attrs, slice_attrs
@@ -139,7 +145,8 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
         If ``run_dir`` is not a run directory or has no finished chunk.
     StoreError
         If the manifest or a finished part is damaged or missing (every part read
-        is checked against the manifest's SHA-256 before anything is written).
+        is checked against the manifest's SHA-256 before anything is written), or
+        the run's ``report`` is a link or a file.
     ReportError
         On an unknown axis or metric, or an axis that takes one value.
     """
@@ -162,6 +169,11 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     figures = _figures(run, df, x, y, metric, group, varying,
                        grid if isinstance(grid, dict) else {})
     out_dir = run.path / "report" if out is None else Path(out)
+    if out is None and (out_dir.is_symlink() or out_dir.exists() and not out_dir.is_dir()):
+        # a link planted in the run (an unpacked archive) would send the files elsewhere
+        raise StoreError(f"{out_dir} is {'a link' if out_dir.is_symlink() else 'not a folder'}; "
+                         "move it out of the run directory, or write the report elsewhere "
+                         "with --out DIR")
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_orphan_temp_files(out_dir)  # a report killed while writing left them
     for f in figures:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +49,19 @@ class RunSummary:
 
 
 def _part_intact(path: Path) -> bool:
-    try:
-        with open(path, "rb") as f:
-            f.seek(-len(_PARQUET_END), os.SEEK_END)
-            return f.read() == _PARQUET_END
-    except OSError:  # missing, a directory, or shorter than the marker
+    try:  # not blocking on a FIFO, not reading a device: a part is a regular file
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:  # missing
         return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        os.lseek(fd, -len(_PARQUET_END), os.SEEK_END)
+        return os.read(fd, len(_PARQUET_END)) == _PARQUET_END
+    except OSError:  # shorter than the marker
+        return False
+    finally:
+        os.close(fd)
 
 
 def _spec_intact(path: Path, manifest: dict) -> bool:

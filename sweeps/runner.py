@@ -209,7 +209,7 @@ def axis_order_message(run_dir: Path, spec: Spec, manifest: dict) -> str | None:
     recorded = manifest.get("param_axes")
     if recorded is None:
         try:
-            grid = tomllib.loads((run_dir / "spec.toml").read_text()).get("grid")
+            grid = tomllib.loads(store.read_regular(run_dir / store.SPEC_FILE).decode()).get("grid")
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return None
         if not isinstance(grid, dict):
@@ -254,8 +254,13 @@ def _verify(run_dir: Path, manifest: dict) -> None:
         ok = True
         for sub in store.PARTS:
             path = run_dir / sub / store.part_name(int(key))
-            if not path.is_file() or store.sha256(path.read_bytes()) != info[sub]:
+            data = path.read_bytes() if path.is_file() else None
+            if data is None or store.sha256(data) != info[sub]:
                 ok = False
+            else:  # intact: it must hold its chunk's networks (else the manifest lies)
+                ids = store.part_ids(data)
+                store.check_part_rows(run_dir, manifest, sub, int(key), len(ids), ids,
+                                      fix="run the same command with --force to start over")
         if not ok:
             log.warning("chunk %s of %s is missing or corrupt; computing it again", key, run_dir)
             del manifest["done"][key]

@@ -32,10 +32,12 @@ import math
 import os
 import re
 import shlex
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -156,7 +158,7 @@ def frozen_spec(run_dir, manifest: dict) -> bytes | None:
         If the manifest records the file's SHA-256 and the file is not that file.
     """
     try:
-        data = (Path(run_dir) / SPEC_FILE).read_bytes()
+        data = read_regular(Path(run_dir) / SPEC_FILE)
     except OSError:  # missing: the report says so, and a resume writes it again
         return None
     recorded = manifest.get("spec_sha256")
@@ -210,8 +212,8 @@ def resume_command(run_dir, *, force: bool = False) -> str:
 def _recorded_name(run_dir: Path) -> str | None:
     """Return the run's name as its manifest records it, or None if that cannot be read."""
     try:
-        name = json.loads((run_dir / MANIFEST).read_bytes()).get("name")
-    except (OSError, ValueError, AttributeError):
+        name = json.loads(read_regular(run_dir / MANIFEST)).get("name")
+    except (OSError, ValueError, AttributeError, RecursionError):
         return None
     return name if isinstance(name, str) else None
 
@@ -232,6 +234,21 @@ def _is_int(x) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
+def _seconds(v) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v) and v >= 0
+
+
+#: Manifest keys that only reports read, and what each must be where present.
+_OPTIONAL = (
+    ("created", lambda v: _seconds(v) and v < 2**33, "a time (seconds since 1970)"),
+    ("wall_s", _seconds, "a number of seconds >= 0"),
+    ("compile_s", _seconds, "a number of seconds >= 0"),
+    ("workers", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    ("versions", lambda v: isinstance(v, dict) and all(
+        isinstance(x, str) for kv in v.items() for x in kv), "an object of version strings"),
+    ("machine", lambda v: isinstance(v, dict), "an object"))
+
+
 def _manifest_problem(m) -> str | None:
     """Return what is wrong with a parsed manifest, or None if it is well formed."""
     if not isinstance(m, dict):
@@ -240,7 +257,7 @@ def _manifest_problem(m) -> str | None:
             ("format", lambda v: v == 1, "1"),
             ("name", lambda v: isinstance(v, str) and v != "", "a name"),
             ("spec_digest", lambda v: isinstance(v, str) and _HEX64.fullmatch(v), "a SHA-256"),
-            ("epochs", lambda v: _is_int(v) and v >= 0, "an integer >= 0"),
+            ("epochs", lambda v: _is_int(v) and 0 <= v <= 2**62, "an integer 0 .. 2**62"),
             ("n_networks", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
             ("chunk_size", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
             ("elapsed_s", lambda v: isinstance(v, int | float) and not isinstance(v, bool)
@@ -277,6 +294,9 @@ def _manifest_problem(m) -> str | None:
     for key in ("design_digest", "spec_sha256"):
         if key in m and not (isinstance(m[key], str) and _HEX64.fullmatch(m[key])):
             return f"{key!r} is {json.dumps(m[key])[:40]}, not a SHA-256"
+    for key, check, what in _OPTIONAL:  # what the reports show: absent in older runs
+        if key in m and not check(m[key]):
+            return f"{key!r} is {json.dumps(m[key])[:40]}, not {what}"
     if "refine" in m:
         return _refine_problem(m)
     return None
@@ -292,10 +312,10 @@ def _refine_problem(m: dict) -> str | None:
     for i, rec in enumerate(r["decided"]):
         if not (isinstance(rec, dict) and _is_int(rec.get("points")) and rec["points"] >= 0
                 and isinstance(rec.get("digest"), str) and _HEX64.fullmatch(rec["digest"])
-                and rec.get("networks", [None])[0] == network
-                and rec.get("chunks", [None])[0] == chunk
-                and all(_is_int(v) for v in (*rec["networks"], *rec["chunks"]))
-                and len(rec["networks"]) == len(rec["chunks"]) == 2):
+                and all(isinstance(rec.get(k), list) and len(rec[k]) == 2
+                        and all(map(_is_int, rec[k])) for k in ("networks", "chunks"))
+                and rec["networks"][0] == network and rec["chunks"][0] == chunk
+                and rec["networks"][1] >= network and rec["chunks"][1] >= chunk):
             return f"refine level {i} is not a record that follows level {i - 1}"
         network, chunk = rec["networks"][1], rec["chunks"][1]
         if chunk > len(m["chunks"]) or (rec["chunks"][0] < chunk
@@ -343,7 +363,7 @@ def read_manifest(run_dir, *, fix: str | None = None) -> dict:
         raise RunError(f"{Path(run_dir)} is not a run directory (no {MANIFEST}); "
                        "give the directory that `xorsweep run` created")
     try:
-        problem = _manifest_problem(manifest := json.loads(path.read_bytes()))
+        problem = _manifest_problem(manifest := json.loads(read_regular(path)))
     except OSError as exc:
         problem = f"cannot be read: {exc.strerror or exc}"
     except ValueError:  # also UnicodeDecodeError
@@ -408,6 +428,79 @@ def sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+def read_regular(path) -> bytes:
+    """Return the bytes of a regular file (a link to one is read).
+
+    Anything else in a run directory (a FIFO, a device such as ``/dev/zero``, a
+    directory) raises :class:`OSError` at once instead of blocking or filling memory:
+    the file is opened without blocking and checked before it is read.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(errno.EINVAL, "not a regular file", str(path))
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return f.read()
+    finally:
+        os.close(fd)
+
+
+def check_folders(run_dir: Path) -> None:
+    """Refuse a run directory whose part folders or lock are links or of the wrong kind.
+
+    Writes into a run follow no link planted in it (an unpacked archive can carry
+    them): a link ``networks -> ../other/networks`` would write into another run.
+
+    Raises
+    ------
+    StoreError
+        If ``networks/`` or ``curves/`` is a link or not a directory, or ``.lock``
+        is a link or not a regular file.
+    """
+    for name, kind, ok in [(sub, "directory", stat.S_ISDIR) for sub in PARTS] + [
+            (".lock", "regular file", stat.S_ISREG)]:
+        path = Path(run_dir) / name
+        try:
+            mode = os.lstat(path).st_mode
+        except FileNotFoundError:
+            continue
+        if not ok(mode):
+            what = "a link" if stat.S_ISLNK(mode) else f"not a {kind}"
+            raise StoreError(f"{path} is {what}; a run writes only into its own {kind}s: "
+                             "move it out of the run directory and run again")
+
+
+def check_part_rows(run_dir, manifest: dict, sub: str, index: int, n_rows: int,
+                    ids=None, *, fix: str | None = None) -> None:
+    """Refuse a manifest whose chunk range disagrees with its (intact) part.
+
+    ``ids``, the part's ``network`` column where read, must be the chunk's range in
+    order: a part copied over another's, with the manifest's hashes edited to match,
+    holds another chunk's networks.  ``fix``: what the message tells the user to do
+    (default: the ``--force`` command that starts the run over).
+
+    Raises
+    ------
+    StoreError
+        Naming the chunk, its range and what the part holds.
+    """
+    start, stop = manifest["chunks"][index]
+    if n_rows != stop - start:  # the part is as written: the ranges were edited
+        held = f"holds {n_rows} rows"
+    elif ids is not None and not np.array_equal(ids, np.arange(start, stop)):
+        held = f"holds networks {ids[0]} .. {ids[-1]}" if len(ids) else "holds none"
+    else:
+        return
+    fix = fix or f"start the run over with `{resume_command(run_dir, force=True)}`"
+    raise StoreError(f"{Path(run_dir) / MANIFEST} is damaged (chunk {index} is networks "
+                     f"{start} .. {stop - 1}, but its {sub} part {held}); {fix}")
+
+
+def part_ids(data: bytes) -> np.ndarray:
+    """Return the ``network`` column of a part's Parquet bytes."""
+    return pq.read_table(pa.BufferReader(data), columns=["network"]).column(0).to_numpy()
+
+
 class RunLock:
     """An exclusive lock on a run directory, released by the OS if the holder dies."""
 
@@ -416,7 +509,12 @@ class RunLock:
         self._fd: int | None = None
 
     def __enter__(self) -> RunLock:
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        check_folders(self.path.parent)  # .lock itself: no link to follow, no directory
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644)
+        except OSError as exc:  # a link or directory put there since the check
+            raise StoreError(f"{self.path} cannot be opened as the run's lock "
+                             f"({exc.strerror or exc}); move it away and run again") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -489,7 +587,7 @@ class Run:
         name = f"{sub}/{part_name(index)}"
         again = f"run `{resume_command(self.path)}` to recompute it"
         try:
-            data = (self.path / name).read_bytes()
+            data = read_regular(self.path / name)
         except FileNotFoundError:
             raise StoreError(f"{self.path / name} is missing; {again}") from None
         except OSError as exc:
@@ -500,19 +598,15 @@ class Run:
                              f"manifest); {again}")
         return data
 
-    def _check_rows(self, sub: str, index: int, n_rows: int) -> None:
-        """Refuse a manifest whose chunk range disagrees with its (intact) part."""
-        start, stop = self.manifest["chunks"][index]
-        if n_rows != stop - start:  # the part is as written: the ranges were edited
-            raise StoreError(
-                f"{self.path / MANIFEST} is damaged (chunk {index} is networks {start} .. "
-                f"{stop - 1}, but its {sub} part holds {n_rows} rows); start the run "
-                f"over with `{resume_command(self.path, force=True)}`")
+    def _check_rows(self, sub: str, index: int, n_rows: int, ids=None) -> None:
+        check_part_rows(self.path, self.manifest, sub, index, n_rows, ids)
 
     def _read_part(self, sub: str, index: int, columns=None) -> pa.Table:
-        table = pq.read_table(pa.BufferReader(self._part_bytes(sub, index)), columns=columns)
-        self._check_rows(sub, index, table.num_rows)
-        return table
+        read = None if columns is None else list(dict.fromkeys([*columns, "network"]))
+        table = pq.read_table(pa.BufferReader(self._part_bytes(sub, index)), columns=read)
+        ids = table.column("network").to_numpy() if "network" in table.column_names else None
+        self._check_rows(sub, index, table.num_rows, ids)
+        return table if columns is None or "network" in columns else table.drop(["network"])
 
     def networks(self, columns: list[str] | None = None, *,
                  chunks: list[int] | None = None) -> pd.DataFrame:
@@ -583,7 +677,7 @@ class Run:
             for sub in PARTS:
                 name = f"{sub}/{part_name(i)}"
                 try:
-                    data = (self.path / name).read_bytes()
+                    data = read_regular(self.path / name)
                 except FileNotFoundError:
                     found["missing"].append(name)
                     continue
@@ -592,7 +686,8 @@ class Run:
                 if data is None or sha256(data) != self.manifest["done"][str(i)][sub]:
                     found["damaged"].append(name)
                 else:
-                    self._check_rows(sub, i, pq.read_metadata(pa.BufferReader(data)).num_rows)
+                    ids = part_ids(data)
+                    self._check_rows(sub, i, len(ids), ids)
         return found
 
 

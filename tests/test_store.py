@@ -122,6 +122,13 @@ def _edit(change):
     return damage
 
 
+def _copy_part_over_another(run_dir):
+    """Chunk 0's parts in chunk 1's place, with the manifest's hashes edited to match."""
+    for sub in store.PARTS:
+        shutil.copy(run_dir / sub / store.part_name(0), run_dir / sub / store.part_name(1))
+    _edit(lambda m: m["done"].update({"1": m["done"]["0"]}))(run_dir)
+
+
 def _move_first_boundary(m):
     m["chunks"][0][1] = m["chunks"][1][0] = 2
 
@@ -144,6 +151,13 @@ DAMAGED_MANIFESTS = {
     "fewer networks": (_edit(lambda m: m.update(n_networks=9)), "the chunks end at network 12"),
     "boundary moved": (_edit(_move_first_boundary),
                        "chunk 0 is networks 0 .. 1, but its networks part holds 3 rows"),
+    "epochs absurd": (_edit(lambda m: m.update(epochs=10**30)), "'epochs' is 1000000000000"),
+    "created far ahead": (_edit(lambda m: m.update(created=1e20)), "'created' is 1e\\+20"),
+    "versions a list": (_edit(lambda m: m.update(versions=[1])), "'versions' is \\[1\\]"),
+    "machine a string": (_edit(lambda m: m.update(machine="x")), "'machine' is \"x\""),
+    "part copied over another": (_copy_part_over_another,
+                                 "chunk 1 is networks 3 .. 5, but its (curves|networks) part "
+                                 "holds networks 0 .. 2"),
 }
 
 
@@ -367,3 +381,64 @@ def test_parts_written_with_parquet_defaults_still_read_and_resume(run_dir, refe
     pd.testing.assert_frame_equal(open_run(run_dir).networks(), open_run(reference).networks())
     for got, want in zip(open_run(run_dir).curves(), open_run(reference).curves(), strict=True):
         pd.testing.assert_frame_equal(got, want, check_dtype=False)
+
+
+@pytest.mark.parametrize("planted", [".lock", "curves"])
+def test_a_link_planted_in_a_run_is_refused_and_nothing_outside_is_written(planted, run_dir,
+                                                                            tmp_path, capsys):
+    victim = tmp_path / "victim"
+    victim.mkdir() if planted == "curves" else victim.write_text("precious")
+    before = sorted(p.name for p in victim.iterdir()) if victim.is_dir() else victim.read_text()
+    target = run_dir / planted
+    shutil.rmtree(target) if target.is_dir() else target.unlink(missing_ok=True)
+    target.symlink_to(victim)
+    _edit(lambda m: m["done"].pop("1"))(run_dir)  # a chunk to train into the link
+    assert main(["run", spec_file(run_dir), "--out", str(run_dir.parent), "--quiet"]) == 1
+    assert f"{target} is a link; a run writes only into its own" in one_line(
+        capsys.readouterr().err)
+    after = sorted(p.name for p in victim.iterdir()) if victim.is_dir() else victim.read_text()
+    assert after == before
+
+
+def test_a_report_folder_that_is_a_link_is_refused(run_dir, tmp_path, capsys):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (run_dir / "report").symlink_to(elsewhere)
+    assert main(["report", str(run_dir)]) == 1
+    assert "report is a link; move it out of the run directory, or write the report " \
+           "elsewhere with --out DIR" in one_line(capsys.readouterr().err)
+    assert list(elsewhere.iterdir()) == []
+
+
+@pytest.mark.parametrize("what", ["fifo spec", "fifo part", "device spec", "device manifest"])
+def test_a_fifo_or_device_in_a_run_neither_hangs_nor_fills_memory(what, run_dir):
+    import subprocess
+    import sys
+
+    path = run_dir / ("networks/part-00001.parquet" if "part" in what else
+                      "manifest.json" if "manifest" in what else "spec.toml")
+    path.unlink()
+    if what.startswith("fifo"):
+        os.mkfifo(path)
+    else:
+        path.symlink_to("/dev/zero")
+    for command in (["status"], ["list"], ["report"]):
+        target = run_dir.parent if command == ["list"] else run_dir
+        done = subprocess.run([sys.executable, "-m", "xorsweep.cli", *command, str(target)],
+                              capture_output=True, text=True, timeout=120)
+        assert done.returncode in (0, 1), done.stderr
+        assert "Traceback" not in done.stderr
+        if what == "device manifest" and command != ["list"]:
+            assert "manifest.json is damaged (cannot be read: not a regular file)" in done.stderr
+
+
+def test_a_refine_record_of_the_wrong_type_is_a_damaged_manifest(tmp_path, capsys):
+    spec = {"name": "rf", "epochs": 20, "replicates": 1, "refine": {"levels": 1},
+            "grid": {"W1[0,1]": {"linspace": [-4, 4, 3]}, "W2[1]": {"linspace": [-4, 4, 3]}}}
+    sweeps.run(spec, out=tmp_path, jobs=1)
+    for bad in (5, {"a": 1}, [3]):
+        _edit(lambda m, bad=bad: m["refine"]["decided"][0].update(networks=bad))(tmp_path / "rf")
+        assert main(["status", str(tmp_path / "rf")]) == 1
+        assert "is damaged (refine level 0 is not a record" in one_line(capsys.readouterr().err)
+        assert main(["list", str(tmp_path)]) == 0
+        assert "damaged" in capsys.readouterr().out
