@@ -617,3 +617,27 @@ def test_a_refined_grid_of_lr_and_init_scale_has_the_reports_heatmaps(tmp_path):
     shown = [f["name"] for f in detail["figures"]]
     assert "refined" not in shown  # not a slice of initial values: one replicate of many
     assert {"heatmap", "heatmap_expected_epochs"} <= set(shown) & names
+
+
+def test_runs_whose_names_hold_url_characters_are_linked_by_quoted_urls(tmp_path):
+    sweeps.run(SPEC_A, out=tmp_path, chunk_size=16)
+    names = ("q?x=1", "h#x", "p%20c")
+    for name in names:
+        shutil.copytree(tmp_path / SPEC_A["name"], tmp_path / name)
+    proc, url = _start_server(tmp_path)
+    try:
+        with httpx.Client(base_url=url, timeout=60) as c:
+            listed = {r["name"]: r for r in c.get("/api/runs").json()}
+            for name in names:
+                assert c.get(listed[name]["url"]).status_code == 200, name
+                detail = c.get(listed[name]["api"]).json()
+                assert detail["name"] == name
+                for f in detail["figures"]:
+                    assert c.get(f["url"]).status_code == 200, f["url"]
+                assert c.get(detail["table"]).status_code == 200
+            cmp = c.get("/api/compare", params={"a": "q?x=1", "b": "h#x"}).json()
+            assert cmp["a"]["url"] == "/runs/q%3Fx%3D1"
+            for f in cmp["figures"]:
+                assert c.get(f["url"]).status_code == 200, f["url"]
+    finally:
+        _stop(proc)

@@ -11,6 +11,7 @@ axes, and the figures are drawn from it.
 from __future__ import annotations
 
 import math
+from urllib.parse import quote, urlencode
 
 import numpy as np
 import pandas as pd
@@ -176,7 +177,8 @@ def comparison(a: tuple[RunData, Snapshot], b: tuple[RunData, Snapshot],
     names = ["rates", "difference"] if len(by) in (1, 2) and len(t) else []
     either = set(varying_axes(snap_a.cells)) | set(varying_axes(snap_b.cells))
     pooled = [a for a in grid_axes(snap_a.cells) if a in either and a not in by]
-    query = f"a={snap_a.path.name}&b={snap_b.path.name}" + "".join(f"&by={a}" for a in by)
+    query = urlencode([("a", snap_a.path.name), ("b", snap_b.path.name),
+                       *(("by", a) for a in by)])
     version = f"{snap_a.version}-{snap_b.version}"
     return {"a": _side(snap_a), "b": _side(snap_b), "by": by, "method": result["method"],
             "cells": len(t), "version": version, "pooled": pooled,
@@ -191,7 +193,7 @@ def _side(snap: Snapshot) -> dict:
     return {"name": snap.path.name, "version": snap.version, "networks": snap.n,
             "networks_total": m["n_networks"], "epochs": m["epochs"],
             "rate": snap.converged / snap.n, "complete": len(m["done"]) == len(m["chunks"]),
-            "url": f"/runs/{snap.path.name}"}
+            "url": f"/runs/{quote(snap.path.name, safe='')}"}
 
 
 def comparison_png(result: dict, figure: str) -> bytes | None:

@@ -12,6 +12,7 @@ import io
 import json
 import math
 import threading
+from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
@@ -98,7 +99,8 @@ def run_list(runs: Runs) -> list[dict]:
                     "progress": (r.n_done / r.n_networks if r.n_networks and
                                  r.n_done is not None else None),
                     "running": lock_held(r.path),
-                    "url": f"/runs/{r.name}", "api": f"/api/runs/{r.name}"})
+                    "url": f"/runs/{quote(r.name, safe='')}",
+                    "api": f"/api/runs/{quote(r.name, safe='')}"})
     return out
 
 
@@ -174,7 +176,8 @@ def run_detail(runs: Runs, name: str) -> dict:
                   "rate": snap.converged0 / snap.n0, "rate_low": float(lo0),
                   "rate_high": float(hi0)}
     pooled = [a for a in axes["varying"] if a not in (axes["x"], axes["y"])]
-    figures = [{"name": f, "url": f"/api/runs/{name}/figures/{f}.png?v={snap.version}",
+    path = f"/api/runs/{quote(name, safe='')}"  # a directory's name may hold ? # % /
+    figures = [{"name": f, "url": f"{path}/figures/{f}.png?v={snap.version}",
                 "caption": FIGURES[f].format(x=axes["x"], y=axes["y"],
                                              pooled=plots.pooled_note(pooled))}
                for f in axes["figures"]]
@@ -185,7 +188,7 @@ def run_detail(runs: Runs, name: str) -> dict:
                         "rate_low": float(lo) if n else None,
                         "rate_high": float(hi) if n else None, "level0": level0},
             "axes": axes, "figures": figures,
-            "table": f"/api/runs/{name}/table", "heatmap": f"/api/runs/{name}/heatmap"}
+            "table": f"{path}/table", "heatmap": f"{path}/heatmap"}
 
 
 def table_json(t: pd.DataFrame, max_rows: int = MAX_TABLE_ROWS) -> dict:
