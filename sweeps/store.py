@@ -200,10 +200,17 @@ def resume_command(run_dir, *, force: bool = False) -> str:
 
     A run lives in ``OUT/NAME``, NAME its spec's name; in a directory of another
     name (copied or renamed), the command sets the name to the directory's, so that
-    it writes there and not into the run it was copied from.
+    it writes there and not into the run it was copied from.  Without its frozen
+    ``spec.toml`` (deleted), the command names ``SPEC``: the spec file the run was
+    made from, which writes it again.
     """
     run_dir = Path(run_dir)
-    words = ["xorsweep", "run", str(run_dir / SPEC_FILE), "--out", str(run_dir.parent)]
+    try:
+        frozen = stat.S_ISREG(os.stat(run_dir / SPEC_FILE).st_mode)
+    except OSError:
+        frozen = False
+    words = ["xorsweep", "run", str(run_dir / SPEC_FILE) if frozen else "SPEC", "--out",
+             str(run_dir.parent)]
     if _recorded_name(run_dir) not in (None, run_dir.name):
         words += ["--set", f"name={_toml_string(run_dir.name)}"]
     return " ".join(shlex.quote(w) for w in words + (["--force"] if force else []))

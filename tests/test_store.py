@@ -442,3 +442,19 @@ def test_a_refine_record_of_the_wrong_type_is_a_damaged_manifest(tmp_path, capsy
         assert "is damaged (refine level 0 is not a record" in one_line(capsys.readouterr().err)
         assert main(["list", str(tmp_path)]) == 0
         assert "damaged" in capsys.readouterr().out
+
+
+def test_without_its_frozen_spec_a_run_is_resumed_from_the_spec_it_was_made_from(
+        run_dir, reference, tmp_path, capsys):
+    _edit(lambda m: m["done"].pop("2"))(run_dir)
+    (run_dir / "spec.toml").unlink()
+    assert main(["status", str(run_dir)]) == 0
+    out = capsys.readouterr().out
+    assert "missing    spec.toml  (resuming needs SPEC, the spec file the run was made" in out
+    command = out.split("`")[1]
+    assert command == f"xorsweep run SPEC --out {run_dir.parent}"
+    original = tmp_path / "original.toml"
+    original.write_text(sweeps.load_spec(SPEC).to_toml())
+    assert main(command.replace("SPEC", str(original)).split()[1:] + ["--quiet"]) == 0
+    assert parts(run_dir) == parts(reference)
+    assert (run_dir / "spec.toml").read_bytes() == (reference / "spec.toml").read_bytes()

@@ -341,6 +341,9 @@ def cmd_status(args) -> int:
         print(f"missing    {part}")
     if edited is not None:
         print("edited     spec.toml  (not the file the manifest records)")
+    elif run.spec_text() is None:
+        print("missing    spec.toml  (resuming needs SPEC, the spec file the run was made "
+              "from)")
     n_bad = len(bad["damaged"]) + len(bad["missing"])
     if n_bad:
         print(f"state      damaged: {n_bad} part{'s' if n_bad > 1 else ''} to compute again")
