@@ -315,11 +315,22 @@ def _read(source) -> dict:
                             f"({', '.join(sorted(bundled))}); check the path")
         path = bundled[text]
     try:
-        data = tomllib.loads(path.read_bytes().decode("utf-8"))
+        text = path.read_bytes().decode("utf-8")
+        if text.startswith("\ufeff"):
+            raise SpecError(f"{path}: starts with a byte order mark (U+FEFF), which TOML does "
+                            "not allow; save the spec as UTF-8 without one")
+        data = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise SpecError(f"{path}: not UTF-8 text (byte {exc.start}); save the spec as UTF-8"
                         ) from None
-    except tomllib.TOMLDecodeError as exc:
+    except RecursionError:
+        raise SpecError(f"{path}: nested too deeply to read; a spec needs a few levels "
+                        "of tables and lists") from None
+    except SpecError:
+        raise
+    except ValueError as exc:  # TOMLDecodeError, or an integer of thousands of digits
+        if "digits" in str(exc) and not isinstance(exc, tomllib.TOMLDecodeError):
+            raise SpecError(f"{path}: holds a number of thousands of digits; fix it") from None
         raise SpecError(f"{path}: not valid TOML ({exc}); fix the syntax") from None
     except OSError as exc:
         raise SpecError(f"{path}: cannot be read ({exc.strerror})") from None

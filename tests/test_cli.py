@@ -255,3 +255,19 @@ def test_specs_wraps_to_the_terminal_and_shows_size_and_time(capsys, monkeypatch
     assert row.startswith("activations")
     for figure in ("6,000", "30 M", " s"):
         assert figure in row
+
+
+def test_a_path_the_file_system_refuses_is_one_line_with_the_way_out(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(_tiny_spec(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["report", str(out / "tiny"), "--out", str(blocker / "report")]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert err.endswith("; write the report elsewhere with --out DIR\n")
+    assert main(["compare", str(out / "tiny"), str(out / "tiny"), "--csv",
+                 str(blocker / "c.csv")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # refused before the table is printed
+    assert captured.err.endswith("; write the table elsewhere with --csv PATH\n")

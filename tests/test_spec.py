@@ -180,6 +180,18 @@ def test_malformed_specs_are_refused_in_one_line_before_writing(tmp_path, capsys
     assert not out.exists()
 
 
+@pytest.mark.parametrize(("text", "message"), [
+    ("\ufeffname = \"b\"\n", r"starts with a byte order mark \(U\+FEFF\), which TOML"),
+    ('name = "d"\nx = ' + "[" * 100_000 + "1" + "]" * 100_000 + "\n", "nested too deeply"),
+    ('name = "n"\nepochs = ' + "9" * 5000 + "\n", "holds a number of thousands of digits"),
+])
+def test_spec_files_python_cannot_read_as_toml_are_one_line(tmp_path, text, message):
+    path = tmp_path / "s.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(sweeps.SpecError, match=f"s.toml: {message}"):
+        sweeps.load_spec(path)
+
+
 def test_spec_that_is_not_utf8(tmp_path):
     path = tmp_path / "s.toml"
     path.write_bytes(b'name = "t"\ndescription = "caf\xe9"\n')  # Latin-1

@@ -414,6 +414,7 @@ def cmd_compare(args) -> int:
     if out.is_dir():
         raise CompareError(f"--csv {out} is a directory; give a file name, e.g. "
                            f"{out / 'compare.csv'}")
+    out.parent.mkdir(parents=True, exist_ok=True)  # a folder that cannot be: before the table
     n_pairs = int(table["n_pairs"].sum())
     left_a, left_b = table.attrs["unpaired"]
     print(f"a: {a} ({len(df_a):,} networks)    b: {b} ({len(df_b):,} networks)")
@@ -429,7 +430,6 @@ def cmd_compare(args) -> int:
     _print_rows(_compare_rows(table, list(args.by)))
     print("b - a: Newcombe's paired score interval (95%); p: exact McNemar test; epochs: "
           "median of b - a over pairs converged in both, Wilcoxon signed-rank p")
-    out.parent.mkdir(parents=True, exist_ok=True)
     atomic_write(out, table.to_csv(index=False).encode())
     shown = os.path.relpath(out) if not os.path.relpath(out).startswith("..") else out
     print(f"written: {shown}")
@@ -685,6 +685,18 @@ def _main(argv: list[str] | None) -> int:
         return 2
     except BrokenPipeError:
         raise  # see main
+    except OSError as exc:  # the file system refused: a read-only folder, a file in the way
+        if args.debug:
+            raise
+        where = Path(exc.filename) if exc.filename else None
+        if where is not None and where.name.startswith(".") and ".tmp-" in where.name:
+            where = where.parent  # a write's temporary file: the folder is what refused
+        hint = {"report": "write the report elsewhere with --out DIR",
+                "compare": "write the table elsewhere with --csv PATH",
+                "run": "give another --out DIR"}.get(args.command, "check the path")
+        print(f"xorsweep: error: {exc.strerror or exc}"
+              + (f": {where}" if where is not None else "") + f"; {hint}", file=sys.stderr)
+        return 1
     except Exception as exc:  # noqa: BLE001 - one line for the user, traceback with --debug
         if args.debug:
             raise
