@@ -86,13 +86,18 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
         _verify(run_dir, manifest)
         for sub in store.PARTS:  # a deleted part directory: its parts are computed again
             (run_dir / sub).mkdir(exist_ok=True)
-        frozen = spec.to_toml().encode()
         spec_path = run_dir / store.SPEC_FILE
-        if not spec_path.is_file() or spec_path.read_bytes() != frozen:
-            store.atomic_write(spec_path, frozen)  # missing, edited, or frozen otherwise before
-        digest = hashlib.sha256(frozen).hexdigest()
-        if manifest.get("spec_sha256") != digest:
-            manifest["spec_sha256"] = digest
+        try:
+            kept = store.read_regular(spec_path)
+        except OSError:
+            kept = None
+        if kept is None or manifest.get("spec_sha256") != hashlib.sha256(kept).hexdigest():
+            # missing, edited, or from before its hash was recorded: frozen again; an intact
+            # one stays as the run began (a --set that changes nothing notes nothing in it)
+            frozen = spec.to_toml().encode()
+            if kept != frozen:
+                store.atomic_write(spec_path, frozen)
+            manifest["spec_sha256"] = hashlib.sha256(frozen).hexdigest()
             _save_manifest(run_dir, manifest)
         return manifest
     for sub in store.PARTS:  # parts of an earlier run (or of a lost manifest's) are stale

@@ -458,3 +458,11 @@ def test_without_its_frozen_spec_a_run_is_resumed_from_the_spec_it_was_made_from
     assert main(command.replace("SPEC", str(original)).split()[1:] + ["--quiet"]) == 0
     assert parts(run_dir) == parts(reference)
     assert (run_dir / "spec.toml").read_bytes() == (reference / "spec.toml").read_bytes()
+
+
+def test_a_set_that_changes_nothing_leaves_a_complete_runs_frozen_spec_as_it_was(run_dir):
+    before = (run_dir / "spec.toml").read_bytes()
+    spec = spec_file(run_dir)
+    assert main(["run", spec, "--out", str(run_dir.parent), "--set", "seed=0", "--quiet"]) == 0
+    assert (run_dir / "spec.toml").read_bytes() == before
+    assert open_run(run_dir).spec_text() == before.decode()

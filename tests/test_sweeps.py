@@ -116,7 +116,7 @@ def test_lock_held_refuses_and_stale_lock_does_not_block(tmp_path):
     assert sweeps.run(SPEC, out=tmp_path).complete
 
 
-KILL_SPEC = {"name": "kill", "epochs": 10000, "replicates": 400, "record_every": 100,
+KILL_SPEC = {"name": "kill", "epochs": 60000, "replicates": 400, "record_every": 1000,
              "grid": {"lr": [0.5, 1.0, 2.0, 4.0], "init_scale": [0.5, 1.0, 2.0]}}
 
 
