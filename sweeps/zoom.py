@@ -119,8 +119,13 @@ def zoom_spec(run_dir, *, x: tuple[float, float], y: tuple[float, float],
         kind, start, stop = ranges[axis]
         values = np.asarray(parent.grid[axis], dtype=np.float64)
         lo_p, hi_p = float(values.min()), float(values.max())
-        if not (math.isfinite(low) and math.isfinite(high) and low < high):
+        if not (math.isfinite(low) and math.isfinite(high)):
+            raise RunError(f"{flag} {low!r} {high!r}: LOW and HIGH must be finite numbers")
+        if not low < high:
             raise RunError(f"{flag} {low!r} {high!r}: LOW must be below HIGH")
+        if len(np.unique(np.linspace(low, high, n))) < n:
+            raise RunError(f"{flag} {low!r} {high!r} is too narrow for {n} distinct values "
+                           "in float64; give a wider box or a lower --resolution")
         if low < lo_p or high > hi_p:
             raise RunError(f"{flag} {low!r} {high!r} is outside {parent.name}'s {axis} range "
                            f"[{lo_p!r}, {hi_p!r}]; give a box inside it")

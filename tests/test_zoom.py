@@ -111,6 +111,8 @@ BAD = [
     (["--x", "-1", "1", "--y", "-1", "11"], "is outside kp's W2\\[1\\] range"),
     (["--x", "1", "1", "--y", "-1", "1"], "--x 1.0 1.0: LOW must be below HIGH"),
     (["--x", "2", "1", "--y", "-1", "1"], "LOW must be below HIGH"),
+    (["--x", "-1", "inf", "--y", "-1", "1"], "LOW and HIGH must be finite numbers"),
+    (["--x", "1", "1.0000000000000002", "--y", "-1", "1"], "is too narrow for 5 distinct"),
     (["--x", "-1", "1", "--y", "-1", "1", "--resolution", "1"], "--resolution 1 must be"),
 ]
 
