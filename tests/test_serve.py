@@ -641,3 +641,24 @@ def test_runs_whose_names_hold_url_characters_are_linked_by_quoted_urls(tmp_path
                 assert c.get(f["url"]).status_code == 200, f["url"]
     finally:
         _stop(proc)
+
+
+def test_a_refined_run_stopped_between_levels_is_not_complete(tmp_path, monkeypatch):
+    from sweeps import levels
+
+    spec = {"name": "lv", "epochs": 40, "replicates": 1, "criterion": "right-side",
+            "refine": {"levels": 2},
+            "grid": {"loss": ["mse"], "lr": [2.0], "momentum": [0.9],
+                     "W1[0,1]": {"linspace": [-10, 10, 5]}, "W2[1]": {"linspace": [-10, 10, 5]}},
+            "init_values": {"W1[0,0]": 0.30, "W1[1,0]": 0.36, "W1[1,1]": 0.05, "b1[0]": 0.26,
+                            "b1[1]": 0.54, "W2[0]": -0.71, "b2": -0.25}}
+    monkeypatch.setattr(levels, "next_points", lambda *a: (_ for _ in ()).throw(
+        KeyboardInterrupt))
+    with pytest.raises(KeyboardInterrupt):
+        sweeps.run(spec, out=tmp_path, jobs=1)
+    runs = server_runs.Runs(tmp_path)
+    p = server_runs.progress(runs.data("lv").snapshot())
+    assert p["levels"] == [1, 3]
+    assert p["chunks_done"] == p["chunks"]  # level 0 is trained, levels 1-2 undecided
+    assert not p["complete"]
+    assert p["resume"] is not None

@@ -34,7 +34,16 @@ from pandas.api.types import union_categoricals
 
 from analysis.tables import GRID_AXES, is_param_axis
 from sweeps import catalog
-from sweeps.store import MANIFEST, Run, StoreError, lock_held, open_run, part_name, resume_command
+from sweeps.store import (
+    MANIFEST,
+    Run,
+    StoreError,
+    levels_decided,
+    lock_held,
+    open_run,
+    part_name,
+    resume_command,
+)
 
 __all__ = ["ChunkStats", "RunNotFound", "Runs", "RunData", "Snapshot", "chunk_stats", "concat",
            "lock_held", "progress", "read_spec"]
@@ -289,7 +298,10 @@ def progress(snap: Snapshot) -> dict:
     ``rate`` is network-epochs per second of training (the manifest's
     ``elapsed_s``); ``eta_s`` the training seconds left at that rate, given only
     while a sweep holds the run's lock; ``resume`` the command that resumes an
-    incomplete run (absolute paths), None once it is complete.
+    incomplete run (absolute paths), None once it is complete.  A refined run's
+    ``levels`` are ``[decided, in all]`` (counting level 0): its ``networks``, and
+    the time left, are those of the levels decided so far, and it is complete when
+    every level is decided and trained.
     """
     m = snap.manifest
     chunks = m["chunks"]
@@ -298,13 +310,15 @@ def progress(snap: Snapshot) -> dict:
     total = m["n_networks"]
     rate = nets * m["epochs"] / m["elapsed_s"] if m["elapsed_s"] > 0 and nets else None
     running = lock_held(snap.path)
-    complete = len(done) == len(chunks)
-    eta = ((total - nets) * m["epochs"] / rate if rate and running and not complete
+    levels = levels_decided(m)  # a refined run: its networks grow as levels are decided
+    complete = len(done) == len(chunks) and (levels is None or levels[0] == levels[1])
+    eta = ((total - nets) * m["epochs"] / rate if rate and running and nets < total
            else None)
     return {"chunks_done": len(done), "chunks": len(chunks), "networks_done": nets,
             "networks": total, "epochs": m["epochs"], "fraction": nets / total,
             "complete": complete, "running": running, "elapsed_s": m["elapsed_s"],
             "rate": rate, "eta_s": eta, "updated": snap.mtime,
+            "levels": None if levels is None else list(levels),
             "resume": None if complete else resume_command(snap.path.resolve()),
             "created": m.get("created") if isinstance(m.get("created"), int | float) else None}
 

@@ -268,9 +268,12 @@
         p.resume + ")" : d.state;
       var box = $("progress");
       box.textContent = "";
+      var undecided = p.levels && p.levels[0] < p.levels[1];  // a refined run's levels to come
       box.appendChild(bar(p.fraction, count(p.networks_done) + " of " + count(p.networks) +
                           " networks (" + pct(p.fraction) + "), " + p.chunks_done + " of " +
-                          p.chunks + " chunks: " + status));
+                          p.chunks + " chunks" + (p.levels ? " of levels 0-" +
+                          (p.levels[0] - 1) + " (of 0-" + (p.levels[1] - 1) + ")" : "") +
+                          ": " + status));
       var cards = [
         ["state", p.complete ? "complete" : p.running ? "running" : d.state],
         ["networks", count(p.networks_done), "of " + count(p.networks)],
@@ -279,7 +282,8 @@
           "95% interval " + pct(s.rate_low) + " - " + pct(s.rate_high)],
         ["training", duration(p.elapsed_s), speed(p.rate)],
         ["time left", p.eta_s === null ? "-" : duration(p.eta_s),
-          p.eta_s === null ? (p.complete ? "done" : "when running") : "at this rate"],
+          p.eta_s === null ? (p.complete ? "done" : "when running") :
+          undecided ? "for the levels decided so far" : "at this rate"],
         ["last chunk", duration(Math.max(0, Date.now() / 1000 - p.updated)) + " ago",
           when(p.updated)]];
       if (s.level0) {  // a refined run: its levels crowd the boundary; the grid does not
