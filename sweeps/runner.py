@@ -491,7 +491,7 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
                 + (f"; in the run's chunks of {kept:,} networks (--chunk-size {chunk_size:,} "
                    "applies to a new run)" if chunk_size not in (None, kept) else ""))
 
-        wall = (manifest.get("wall_s", 0.0), t0)  # earlier sessions' wall time; this one's start
+        wall = (manifest.get("wall_s", 0.0), t0)  # earlier calls' wall time; this call's start
 
         def train(todo, **how):
             _execute(run_dir, spec, manifest, todo, jobs, joblib_backend, progress, client,
@@ -565,8 +565,8 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
              device="cpu", times=None, wall=None, placement=None, desc=None) -> None:
     """Train the chunks ``todo`` and store each as it arrives; add to ``times``.
 
-    ``wall``: the run's wall time before this session and the session's start, so
-    that a session that calls this once per level counts its time once.
+    ``wall``: the run's wall time before the current ``run`` call, and when that call
+    began, so that a call that trains level by level counts its time once.
 
     ``placement(start, stop)``, for a refined run, gives each chunk's levels-side
     layout (:func:`sweeps.levels.placement`), sent to the worker with the chunk.
