@@ -276,7 +276,8 @@ def render(run, df, table, figures, x, y, metric, spec: tuple[str, dict]) -> str
     best = _best_section(table, df, partial=not run.complete)
     warn = ""
     if not run.complete:
-        what = (" Resume it with <code>" + esc(resume_command(run.path.resolve()))
+        what = (" Resume it with <code>" + esc(resume_command(run.path.resolve(),
+                                                                name=m["name"]))
                 + "</code>, then report "
                 "again." if not lock_held(run.path) else " It is running: report again when "
                 "it has finished.")

@@ -110,16 +110,14 @@ def summarize_run(path) -> RunSummary:
     nets = sum(m["chunks"][i][1] - m["chunks"][i][0] for i in done)
     intact = all(_part_intact(path / sub / store.part_name(i)) for i in done
                  for sub in store.PARTS)
-    levels = store.levels_decided(m)
     if not intact or not _spec_intact(path, m):
         state = "damaged"
-    elif len(done) == len(m["chunks"]) and (levels is None or levels[0] == levels[1]):
+    elif store.is_complete(m):
         state = "complete"
     else:
         state = f"{100 * nets // m['n_networks']}% done"  # down: 99.5% is not 100% done
-        if levels is not None:  # of the networks decided so far
-            done_levels = "level 0" if levels[0] == 1 else f"levels 0-{levels[0] - 1}"
-            state += f", {done_levels} of 0-{levels[1] - 1} decided"  # status's words
+        if (levels := store.levels_text(m)) is not None:  # of the networks decided so far
+            state += f", {levels}"
     return RunSummary(path.name, path, state, m["n_networks"], m["epochs"], created, size,
                       nets)
 

@@ -263,8 +263,7 @@ def _verify(run_dir: Path, manifest: dict) -> None:
             if data is None or store.sha256(data) != info[sub]:
                 ok = False
             else:  # intact: it must hold its chunk's networks (else the manifest lies)
-                ids = store.part_ids(data)
-                store.check_part_rows(run_dir, manifest, sub, int(key), len(ids), ids,
+                store.check_part_rows(run_dir, manifest, sub, int(key), *store.part_rows(data),
                                       fix="run the same command with --force to start over")
         if not ok:
             log.warning("chunk %s of %s is missing or corrupt; computing it again", key, run_dir)
@@ -486,8 +485,7 @@ def _run(spec, out, jobs, joblib_backend, chunk_size, force, progress, client=No
         if (todo or undecided) and stored and say is not None:
             kept = manifest["chunk_size"]  # a resume keeps the run's chunks
             say(f"resuming: {stored:,} of {n_chunks:,} chunks stored, {len(todo):,} to train"
-                + (f"; levels 0-{len(manifest['refine']['decided']) - 1} of 0-"
-                   f"{spec.refine.levels} decided" if spec.refine is not None else "")
+                + (f"; {store.levels_text(manifest)}" if spec.refine is not None else "")
                 + (f"; in the run's chunks of {kept:,} networks (--chunk-size {chunk_size:,} "
                    "applies to a new run)" if chunk_size not in (None, kept) else ""))
 

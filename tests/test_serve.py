@@ -656,9 +656,15 @@ def test_a_refined_run_stopped_between_levels_is_not_complete(tmp_path, monkeypa
         KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
         sweeps.run(spec, out=tmp_path, jobs=1)
+    monkeypatch.undo()
     runs = server_runs.Runs(tmp_path)
     p = server_runs.progress(runs.data("lv").snapshot())
     assert p["levels"] == [1, 3]
+    assert p["levels_text"] == "level 0 of 0-2 decided"  # status's and list's words
     assert p["chunks_done"] == p["chunks"]  # level 0 is trained, levels 1-2 undecided
     assert not p["complete"]
     assert p["resume"] is not None
+    sweeps.run({**spec, "name": "other", "refine": {"levels": 2}}, out=tmp_path, jobs=1)
+    c = server_compare.comparison(*[(runs.data(n), runs.data(n).snapshot())
+                                    for n in ("lv", "other")], None)
+    assert c["a"]["complete"] is False  # the compare page's sides say so too

@@ -394,3 +394,28 @@ def test_the_manifest_is_saved_at_most_every_interval_and_after_the_last_chunk(t
     saves.clear()
     sweeps.run(spec, out=tmp_path, jobs=1, chunk_size=8, force=True)
     assert saves == list(range(1, 11))
+
+
+def test_a_copys_commands_never_touch_the_original_whatever_is_damaged(tmp_path, capsys,
+                                                                        monkeypatch):
+    import shutil
+
+    from sweeps.store import resume_command
+
+    sweeps.run(SPEC, out=tmp_path, chunk_size=40)
+    shutil.copytree(tmp_path / "small", tmp_path / "copy")
+    (tmp_path / "copy" / "manifest.json").write_text("{")  # damaged: its name unreadable
+    assert main(["status", str(tmp_path / "copy")]) == 1
+    assert "--set name=copy --force`" in capsys.readouterr().err  # from the frozen spec's name
+    (tmp_path / "copy" / "spec.toml").unlink()  # neither file names the run
+    assert resume_command(tmp_path / "copy", force=True).endswith(" --set name=copy --force")
+    # a directory name no spec may take: renamed first
+    shutil.copytree(tmp_path / "small", tmp_path / "my copy")
+    command = resume_command(tmp_path / "my copy")
+    assert command.startswith(f"mv '{tmp_path / 'my copy'}' {tmp_path / 'my-copy'} && xorsweep "
+                              f"run {tmp_path / 'my-copy' / 'spec.toml'} --out {tmp_path} "
+                              "--set name=my-copy")
+    # `status .` names the folder by its own name
+    monkeypatch.chdir(tmp_path / "small")
+    assert resume_command(Path(".")) == \
+        f"xorsweep run {tmp_path / 'small' / 'spec.toml'} --out {tmp_path}"

@@ -305,7 +305,7 @@ def cmd_status(args) -> int:
     those parts are listed, and the error line gives the command that recomputes
     them.  Needs no kernels.
     """
-    from sweeps.store import StoreError, lock_held, open_run, resume_command
+    from sweeps.store import StoreError, levels_text, lock_held, open_run, resume_command
 
     run = open_run(args.run_dir)
     m = run.manifest
@@ -327,8 +327,7 @@ def cmd_status(args) -> int:
     if "refine" in m:  # a refined run: levels decided so far, and their networks
         decided = m["refine"]["decided"]
         per_level = ", ".join(f"{r['networks'][1] - r['networks'][0]:,}" for r in decided)
-        print(f"levels     {len(decided)} of {m['refine']['levels'] + 1} decided (levels 0-"
-              f"{m['refine']['levels']}); networks per level: {per_level}")
+        print(f"levels     {levels_text(m)}; networks per level: {per_level}")
     for key in ("wall_s", "compile_s"):  # (not in the manifests of older runs)
         if isinstance(m.get(key), int | float):
             print(f"{TIME_WORDS[key]:11s}{m[key]:.1f} s")
@@ -350,7 +349,8 @@ def cmd_status(args) -> int:
         sys.stdout.flush()
         raise StoreError(f"{run.path} has {len(bad['damaged'])} damaged and "
                          f"{len(bad['missing'])} missing parts; run "
-                         f"`{resume_command(run.path)}` to recompute them")
+                         f"`{resume_command(run.path, name=m['name'])}` to recompute "
+                         "them")
     if edited is not None:
         print("state      damaged: its spec.toml was changed")
         sys.stdout.flush()
@@ -360,7 +360,8 @@ def cmd_status(args) -> int:
     elif lock_held(run.path):
         print("state      running: `xorsweep status` again to follow it")
     else:
-        print(f"state      incomplete: resume with `{resume_command(run.path)}`")
+        again = resume_command(run.path, name=m["name"])
+        print(f"state      incomplete: resume with `{again}`")
     return 0
 
 

@@ -20,6 +20,7 @@ import analysis
 from analysis import plots
 from analysis.report import choose_axes
 from analysis.tables import grid_axes, varying_axes, wilson_interval
+from sweeps.store import is_complete
 
 from .runs import RunData, Snapshot
 from .views import DRAW_LOCK, new_figure, render_png, run_spec, spec_frame, table_json
@@ -192,7 +193,7 @@ def _side(snap: Snapshot) -> dict:
     m = snap.manifest
     return {"name": snap.path.name, "version": snap.version, "networks": snap.n,
             "networks_total": m["n_networks"], "epochs": m["epochs"],
-            "rate": snap.converged / snap.n, "complete": len(m["done"]) == len(m["chunks"]),
+            "rate": snap.converged / snap.n, "complete": is_complete(m),
             "url": f"/runs/{quote(snap.path.name, safe='')}"}
 
 

@@ -38,7 +38,9 @@ from sweeps.store import (
     MANIFEST,
     Run,
     StoreError,
+    is_complete,
     levels_decided,
+    levels_text,
     lock_held,
     open_run,
     part_name,
@@ -146,8 +148,8 @@ class RunData:
             try:
                 st = os.stat(p)
             except OSError:
-                raise StoreError(f"{p} is missing; run `{resume_command(run.path)}` to "
-                                 "recompute it") from None
+                again = resume_command(run.path, name=run.manifest["name"])
+                raise StoreError(f"{p} is missing; run `{again}` to recompute it") from None
             keys[i] = (run.manifest["done"][str(i)]["networks"], st.st_size, st.st_mtime_ns)
         with self.lock:
             gone = [i for i, k in self.keys.items() if keys.get(i) != k]
@@ -311,14 +313,15 @@ def progress(snap: Snapshot) -> dict:
     rate = nets * m["epochs"] / m["elapsed_s"] if m["elapsed_s"] > 0 and nets else None
     running = lock_held(snap.path)
     levels = levels_decided(m)  # a refined run: its networks grow as levels are decided
-    complete = len(done) == len(chunks) and (levels is None or levels[0] == levels[1])
+    complete = is_complete(m)
     eta = ((total - nets) * m["epochs"] / rate if rate and running and nets < total
            else None)
     return {"chunks_done": len(done), "chunks": len(chunks), "networks_done": nets,
             "networks": total, "epochs": m["epochs"], "fraction": nets / total,
             "complete": complete, "running": running, "elapsed_s": m["elapsed_s"],
             "rate": rate, "eta_s": eta, "updated": snap.mtime,
-            "levels": None if levels is None else list(levels),
-            "resume": None if complete else resume_command(snap.path.resolve()),
+            "levels": None if levels is None else list(levels), "levels_text": levels_text(m),
+            "resume": None if complete else resume_command(snap.path.resolve(),
+                                                           name=m["name"]),
             "created": m.get("created") if isinstance(m.get("created"), int | float) else None}
 

@@ -271,8 +271,7 @@
       var undecided = p.levels && p.levels[0] < p.levels[1];  // a refined run's levels to come
       box.appendChild(bar(p.fraction, count(p.networks_done) + " of " + count(p.networks) +
                           " networks (" + pct(p.fraction) + "), " + p.chunks_done + " of " +
-                          p.chunks + " chunks" + (p.levels ? " of levels 0-" +
-                          (p.levels[0] - 1) + " (of 0-" + (p.levels[1] - 1) + ")" : "") +
+                          p.chunks + " chunks" + (p.levels_text ? ", " + p.levels_text : "") +
                           ": " + status));
       var cards = [
         ["state", p.complete ? "complete" : p.running ? "running" : d.state],
