@@ -201,8 +201,9 @@ def plot_heatmap(data: HeatmapData, ax=None):
     """Draw a heatmap: log axes where the values are log-spaced, cells annotated, colour bar.
 
     Cells show the value and n (when there are at most 400 cells); a cell with no
-    network is light grey, one whose value is undefined because none of its networks
-    converged (expected or median epochs) black, each named in a key above the plot.
+    network is light grey, one whose value is undefined (none of its networks
+    converged, for the epochs; no finite loss) hatched, each named in a key above the
+    plot.
     Returns ``ax``.
     """
     from matplotlib.colors import ListedColormap, LogNorm
@@ -220,17 +221,21 @@ def plot_heatmap(data: HeatmapData, ax=None):
     kw = {"vmin": 0.0, "vmax": 1.0} if data.metric == "rate" else {"norm": norm}
     mesh = ax.pcolormesh(xe, ye, vals, cmap=cmap, shading="flat", **kw)
     ax.figure.colorbar(mesh, ax=ax, label=label)
-    # cells the colour scale leaves out: none of the networks converged (expected epochs
-    # infinite, or no epochs to take a median of), or no network at all
-    never = (data.n > 0) & ~np.isfinite(data.values)
-    empty = data.n == 0
+    # cells the colour scale leaves out, hatched over white (no colour of the scale is
+    # close to it): none of the networks converged (expected epochs infinite, no epochs
+    # to take a median of), or their losses are not finite; and, grey, no network at all
+    undefined = (data.n > 0) & ~np.isfinite(data.values)
+    what = "none converged" if "epochs" in data.metric else "no finite value"
     keys = []
-    for where, colour, what in ((never, "black", "none converged"),
-                                (empty, _EMPTY_CELL, "no network")):
+    for where, colour, hatch, label in ((undefined, "white", "xx", what),
+                                        (data.n == 0, _EMPTY_CELL, "", "no network")):
         if where.any():
-            ax.pcolormesh(xe, ye, np.ma.masked_where(~where, np.ones(where.shape)),
-                          cmap=ListedColormap([colour]), shading="flat")
-            keys.append(Patch(facecolor=colour, edgecolor="#999999", label=what))
+            cells = ax.pcolor(xe, ye, np.ma.masked_where(~where, np.ones(where.shape)),
+                              cmap=ListedColormap([colour]), hatch=hatch,
+                              edgecolor="#555555" if hatch else "none", linewidth=0)
+            if hatch:
+                cells.set_hatch_linewidth(0.6)
+            keys.append(Patch(facecolor=colour, edgecolor="#555555", hatch=hatch, label=label))
     if keys:
         ax.legend(handles=keys, loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=len(keys),
                   frameon=False, fontsize=8, handlelength=1.2, borderaxespad=0.2)
@@ -249,8 +254,8 @@ def plot_heatmap(data: HeatmapData, ax=None):
                 v = data.values[i, j]
                 if data.n[i, j] == 0:
                     continue
-                if not np.isfinite(v):  # epochs when nothing converged: on black
-                    text, colour = "never", "white"
+                if not np.isfinite(v):  # epochs when nothing converged: on the hatching
+                    text, colour = ("never" if "epochs" in data.metric else "n/a"), "black"
                 else:
                     text = _cell_text(v, data.metric)
                     dark = mesh.norm(v) < 0.5 if data.metric == "rate" else mesh.norm(v) > 0.5

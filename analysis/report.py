@@ -153,6 +153,12 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     if metric not in plots.METRICS:
         raise ReportError(f"unknown metric {metric!r}; choose one of {', '.join(plots.METRICS)}")
     run = open_run(run_dir)
+    out_dir = run.path / "report" if out is None else Path(out)
+    if out is None and (out_dir.is_symlink() or out_dir.exists() and not out_dir.is_dir()):
+        # before any work: a link planted in the run (an archive) would send the files elsewhere
+        raise StoreError(f"{out_dir} is {'a link' if out_dir.is_symlink() else 'not a folder'}; "
+                         "move it out of the run directory, or write the report elsewhere "
+                         "with --out DIR")
     if not run.done:
         raise RunError(f"{run.path} has no finished chunk yet; run the sweep first")
     df = run.networks(columns=_needed_columns(run))
@@ -168,12 +174,6 @@ def write_report(run_dir, *, x: str | None = None, y: str | None = None,
     grid = spec[1].get("grid", {})
     figures = _figures(run, df, x, y, metric, group, varying,
                        grid if isinstance(grid, dict) else {})
-    out_dir = run.path / "report" if out is None else Path(out)
-    if out is None and (out_dir.is_symlink() or out_dir.exists() and not out_dir.is_dir()):
-        # a link planted in the run (an unpacked archive) would send the files elsewhere
-        raise StoreError(f"{out_dir} is {'a link' if out_dir.is_symlink() else 'not a folder'}; "
-                         "move it out of the run directory, or write the report elsewhere "
-                         "with --out DIR")
     out_dir.mkdir(parents=True, exist_ok=True)
     remove_orphan_temp_files(out_dir)  # a report killed while writing left them
     for f in figures:

@@ -289,7 +289,8 @@ def run(spec, *, out="runs", jobs: int | None = None, backend: str = "threads",
         Workers (default: every core this process may use, :func:`plan.cores`).
     backend : str
         ``"threads"`` (default), ``"loky"``/``"processes"``, ``"dask"`` (a
-        dask.distributed cluster, see ``scheduler``), or any joblib backend name.
+        dask.distributed cluster, see ``scheduler``), or a joblib backend name of one
+        that hands back each result as it is done (not ``multiprocessing``).
     chunk_size : int, optional
         Networks per chunk (default: about eight chunks per worker).  Only a new
         run uses it; a resumed run keeps its chunk table.  Results never depend on it.
@@ -423,6 +424,19 @@ def dry_run(spec, *, out="runs", jobs: int | None = None, backend: str = "thread
                              done=done), state
 
 
+def _hands_back_each(cls) -> bool:
+    """Whether a joblib backend class can hand back results as they finish.
+
+    joblib's own say so with ``supports_return_generator``: a class attribute where a
+    backend cannot (multiprocessing), else a property that reads
+    ``supports_retrieve_callback``.
+    """
+    flag = getattr(cls, "supports_return_generator", False)
+    if isinstance(flag, property):
+        return bool(getattr(cls, "supports_retrieve_callback", False))
+    return bool(flag)
+
+
 def _check_options(spec: Spec, jobs, backend, chunk_size, scheduler, device
                    ) -> tuple[int | None, str, int | None]:
     """Check :func:`run`'s options; return the workers, joblib backend and chunk size.
@@ -433,10 +447,10 @@ def _check_options(spec: Spec, jobs, backend, chunk_size, scheduler, device
     if device not in kernels.DEVICES:
         raise store.RunError(f"device {device!r} is not one of {', '.join(kernels.DEVICES)}")
     # joblib's own and any registered with it that hand back each result as it is done,
-    # so that chunks are stored as they finish: not multiprocessing (the flag is False on
-    # the class of one that cannot, a property otherwise); sequential work is in order
+    # so that chunks are stored as they finish (not multiprocessing); sequential work is
+    # handed back in order
     known = {n for n, cls in joblib.parallel.BACKENDS.items()
-             if n == "sequential" or getattr(cls, "supports_return_generator", True) is not False}
+             if n == "sequential" or _hands_back_each(cls)}
     if not isinstance(backend, str) or (backend != "dask"
                                         and BACKENDS.get(backend, backend) not in known):
         unusable = "" if BACKENDS.get(backend, backend) not in joblib.parallel.BACKENDS else \

@@ -123,13 +123,14 @@ def zoom_spec(run_dir, *, x: tuple[float, float], y: tuple[float, float],
             raise RunError(f"{flag} {low!r} {high!r}: LOW and HIGH must be finite numbers")
         if not low < high:
             raise RunError(f"{flag} {low!r} {high!r}: LOW must be below HIGH")
-        if len(np.unique(np.linspace(low, high, n))) < n:
-            raise RunError(f"{flag} {low!r} {high!r} is too narrow for {n} distinct values "
-                           "in float64; give a wider box or a lower --resolution")
         if low < lo_p or high > hi_p:
             raise RunError(f"{flag} {low!r} {high!r} is outside {parent.name}'s {axis} range "
                            f"[{lo_p!r}, {hi_p!r}]; give a box inside it")
         ends = (math.log10(low), math.log10(high)) if kind == "logspace" else (low, high)
+        values = np.linspace(*ends, n)  # the values the zoom's grid will take
+        if len(np.unique(10.0 ** values if kind == "logspace" else values)) < n:
+            raise RunError(f"{flag} {low!r} {high!r} is too narrow for {n} distinct values "
+                           "in float64; give a wider box or a lower --resolution")
         if start > stop:  # the parent's direction
             ends = ends[::-1]
         data["grid"][axis] = {kind: [ends[0], ends[1], n]}

@@ -271,3 +271,18 @@ def test_a_path_the_file_system_refuses_is_one_line_with_the_way_out(tmp_path, c
     captured = capsys.readouterr()
     assert captured.out == ""  # refused before the table is printed
     assert captured.err.endswith("; write the table elsewhere with --csv PATH\n")
+
+
+def test_a_registered_backend_that_cannot_hand_back_each_result_is_refused(tmp_path, capsys,
+                                                                          monkeypatch):
+    import joblib
+
+    class Batched(joblib.parallel.ThreadingBackend):
+        supports_retrieve_callback = False  # results only when every task is done
+
+    monkeypatch.setitem(joblib.parallel.BACKENDS, "batched", Batched)
+    out = tmp_path / "out"
+    assert main(["run", str(_tiny_spec(tmp_path)), "--out", str(out), "--quiet",
+                 "--backend", "batched"]) == 2
+    assert "backend 'batched' is unusable here" in capsys.readouterr().err
+    assert not out.exists()

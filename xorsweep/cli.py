@@ -415,7 +415,8 @@ def cmd_compare(args) -> int:
     if out.is_dir():
         raise CompareError(f"--csv {out} is a directory; give a file name, e.g. "
                            f"{out / 'compare.csv'}")
-    out.parent.mkdir(parents=True, exist_ok=True)  # a folder that cannot be: before the table
+    out.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write(out, table.to_csv(index=False).encode())  # a path refused: before the table
     n_pairs = int(table["n_pairs"].sum())
     left_a, left_b = table.attrs["unpaired"]
     print(f"a: {a} ({len(df_a):,} networks)    b: {b} ({len(df_b):,} networks)")
@@ -431,7 +432,6 @@ def cmd_compare(args) -> int:
     _print_rows(_compare_rows(table, list(args.by)))
     print("b - a: Newcombe's paired score interval (95%); p: exact McNemar test; epochs: "
           "median of b - a over pairs converged in both, Wilcoxon signed-rank p")
-    atomic_write(out, table.to_csv(index=False).encode())
     shown = os.path.relpath(out) if not os.path.relpath(out).startswith("..") else out
     print(f"written: {shown}")
     return 0
@@ -692,9 +692,17 @@ def _main(argv: list[str] | None) -> int:
         where = Path(exc.filename) if exc.filename else None
         if where is not None and where.name.startswith(".") and ".tmp-" in where.name:
             where = where.parent  # a write's temporary file: the folder is what refused
-        hint = {"report": "write the report elsewhere with --out DIR",
-                "compare": "write the table elsewhere with --csv PATH",
-                "run": "give another --out DIR"}.get(args.command, "check the path")
+        hint = "check the path and its permissions"
+        for command, option, into, way in (
+                ("report", "out", getattr(args, "run_dir", None), "write the report elsewhere "
+                                                                  "with --out DIR"),
+                ("compare", "csv", None, "write the table elsewhere with --csv PATH"),
+                ("run", "out", None, "give another --out DIR")):
+            base = getattr(args, option, None) or into  # where the command writes
+            if args.command == command and where is not None and base is not None and (
+                    Path(os.path.abspath(where)).is_relative_to(os.path.abspath(base))
+                    or Path(os.path.abspath(base)).is_relative_to(os.path.abspath(where))):
+                hint = way
         print(f"xorsweep: error: {exc.strerror or exc}"
               + (f": {where}" if where is not None else "") + f"; {hint}", file=sys.stderr)
         return 1
