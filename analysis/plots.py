@@ -261,7 +261,9 @@ def plot_heatmap(data: HeatmapData, ax=None):
                     dark = mesh.norm(v) < 0.5 if data.metric == "rate" else mesh.norm(v) > 0.5
                     colour = "white" if dark else "black"
                 ax.text(xv, yv, f"{text}\nn={data.n[i, j]}", ha="center", va="center",
-                        fontsize=small, color=colour)
+                        fontsize=small, color=colour,
+                        bbox=None if np.isfinite(v) else {"facecolor": "white", "pad": 0.5,
+                                                          "edgecolor": "none"})
     ax.set_xlabel(axis_label(data.x))
     ax.set_ylabel(axis_label(data.y))
     ax.set_title(data.title, fontsize=10)
