@@ -124,6 +124,21 @@ def sample_attrs(spec_data: dict) -> dict[str, dict]:
     return {"sampled": sampled, "sample_bounds": bounds}
 
 
+#: Settings of a whole run that no column of its table holds, with their defaults:
+#: two runs that differ in one compare different things (:func:`settings_attrs`).
+RUN_SETTINGS = {"dtype": "float64", "criterion": "target-error"}
+
+
+def settings_attrs(spec_data: dict) -> dict[str, dict]:
+    """Return ``{"settings": {...}}``: the run's :data:`RUN_SETTINGS`, from its frozen spec.
+
+    >>> settings_attrs({"dtype": "float32"})["settings"]
+    {'dtype': 'float32', 'criterion': 'target-error'}
+    """
+    data = spec_data if isinstance(spec_data, dict) else {}
+    return {"settings": {k: data.get(k, default) for k, default in RUN_SETTINGS.items()}}
+
+
 def slice_attrs(spec_data: dict) -> dict[str, object]:
     """Return the attributes a refined or zoomed slice's table gets from its frozen spec.
 

@@ -83,7 +83,8 @@ def _select(df: pd.DataFrame, sel: dict, side: str) -> np.ndarray:
             v = col.to_numpy(dtype=np.float64)
             mask &= (v >= value[0]) & (v < value[1])
             continue
-        values = list(value) if isinstance(value, list | set | frozenset) else [value]
+        values = list(np.ravel(value)) if isinstance(value, list | set | frozenset | np.ndarray) \
+            else [value]
         hit = np.zeros(len(df), dtype=bool)
         for x in values:
             if numeric and isinstance(x, int | float | np.integer | np.floating):
@@ -329,7 +330,8 @@ def compare_runs(df_a: pd.DataFrame, df_b: pd.DataFrame, *, by=(), bins=None) ->
         As :func:`compare`: columns ``by`` then :data:`COLUMNS`.  ``attrs``:
         ``paired_on`` (``seed`` and the axes matched), ``differs`` (axes of both
         runs whose values do not overlap, the things compared, then the
-        :data:`SETTINGS` that differ), ``unpaired``
+        :data:`SETTINGS` that differ, then the ``dtype`` or ``criterion`` of
+        ``attrs["settings"]`` (:func:`analysis.load`) where they differ), ``unpaired``
         (networks of a and of b with no partner).
 
     Raises
@@ -364,6 +366,8 @@ def compare_runs(df_a: pd.DataFrame, df_b: pd.DataFrame, *, by=(), bins=None) ->
         (shared if common else differs).append(x)
     differs += [c for c in SETTINGS if c in df_a and c in df_b
                 and set(_plain(df_a[c]).unique()) != set(_plain(df_b[c]).unique())]
+    settings_a, settings_b = (df.attrs.get("settings", {}) for df in (df_a, df_b))
+    differs += [k for k in settings_a if k in settings_b and settings_a[k] != settings_b[k]]
     by = _check_by(by, [x for x in shared if x != "point"], "an axis both runs share values of")
     key = ["seed", *shared]
     for side, df in (("a", df_a), ("b", df_b)):

@@ -2,9 +2,12 @@
 
 A run of 10^6 networks recording 100 epochs holds 10^8 losses; the median and
 quartiles per group and epoch are computed from a histogram of log10(loss)
-accumulated over the chunks instead (:data:`BINS_PER_DECADE` bins per decade,
-so a quantile is exact to within half a bin: 2.9% relative, for losses
-between 1e-12 and 1e2; smaller or larger ones are counted in the end bins).  Memory is
+accumulated over the chunks instead (:data:`BINS_PER_DECADE` bins per decade).
+Quantile q is the ceil(q n)-th smallest loss of a group and epoch (an order
+statistic: the lower median for even n, not ``np.quantile``'s interpolation between
+two losses, which differs where the losses are far apart, as between converged and
+stuck networks), to within half a bin: 2.9% relative, for losses between 1e-12 and
+1e2; smaller or larger ones are counted in the end bins.  Memory is
 groups x epochs x bins counters, whatever the number of networks.
 """
 
@@ -50,7 +53,8 @@ def loss_bands(chunks: Iterable[pd.DataFrame], groups: pd.Series,
         Index ``epoch``; columns a MultiIndex (group, ``q25`` / ``q50`` / ``q75`` ...)
         plus, per group, ``n``: the networks with a finite loss at that epoch
         (diverged networks have NaN losses and are left out of the quantiles).
-        Quantiles are exact to within half a histogram bin (see the module notes).
+        Quantile q is the ceil(q n)-th smallest loss, to within half a histogram bin
+        (see the module notes).
 
     Examples
     --------

@@ -17,6 +17,7 @@ from .axes import (
     grid_axes,
     is_param_axis,
     sample_attrs,
+    settings_attrs,
     slice_attrs,
     varying_axes,
     with_bin_columns,
@@ -69,7 +70,8 @@ def load(run_dir, columns: list[str] | None = None) -> pd.DataFrame:
     distribution (empty for a grid run) and ``attrs["sample_bounds"]`` to its
     bounds: :func:`convergence_table` bins those axes.  ``attrs["name"]``,
     ``attrs["refine"]`` and ``attrs["zoom"]`` hold the run's name and its
-    ``[refine]`` and ``[zoom]`` tables (:func:`analysis.axes.slice_attrs`).
+    ``[refine]`` and ``[zoom]`` tables (:func:`analysis.axes.slice_attrs`);
+    ``attrs["settings"]`` its ``dtype`` and ``criterion``, which no column holds.
     """
     run = run_dir if isinstance(run_dir, Run) else open_run(run_dir)
     df = run.networks(columns=columns)
@@ -80,7 +82,23 @@ def load(run_dir, columns: list[str] | None = None) -> pd.DataFrame:
         spec_data = {}
     df.attrs.update(sample_attrs(spec_data))
     df.attrs.update(slice_attrs(spec_data))
+    if spec_data:
+        df.attrs.update(settings_attrs(spec_data))
     return df
+
+
+def _binned(df: pd.DataFrame, by: list[str], bins=None
+            ) -> tuple[pd.DataFrame, dict, int]:
+    """Return ``df`` with its continuous ``by`` axes as bin indexes, the bins, rows left out.
+
+    As :func:`convergence_table` groups them; rows outside every bin are left out.
+    """
+    chosen = choose_bins(df, by, bins)
+    if not chosen:
+        return df, chosen, 0
+    d = df.assign(**{a: bin_index(df[a], b) for a, b in chosen.items()})
+    inside = (d[list(chosen)] >= 0).all(axis=1)
+    return d[inside], chosen, int((~inside).sum())
 
 
 def _pooled(df: pd.DataFrame, by: list[str]) -> list[str]:
@@ -92,10 +110,15 @@ def grouping_axes(df: pd.DataFrame, by) -> list[str]:
 
     Raises
     ------
+    TypeError
+        If ``df`` is not a DataFrame (a NumPy array, a path).
     ValueError
         If an axis is not a column of ``df`` (the message lists the varying axes).
     """
-    by = [by] if isinstance(by, str) else list(by)
+    if not isinstance(df, pd.DataFrame):
+        raise TypeError(f"the network table must be a DataFrame, not {type(df).__name__}; "
+                        "read a run's with analysis.load(run_dir)")
+    by = [] if by is None else [by] if isinstance(by, str) else list(by)
     for axis in by:
         if axis not in df.columns:
             choices = ", ".join(varying_axes(df)) or "none vary"
@@ -162,14 +185,7 @@ def convergence_table(df: pd.DataFrame, by: list[str] | tuple = (), *,
     {'lr': [0.56, 17.78], 'lr_low': [0.1, 3.16], 'lr_high': [3.16, 100.0], 'n': [210, 190]}
     """
     by = grouping_axes(df, by)
-    chosen = choose_bins(df, by, bins)
-    d = df.assign(_ok=df["converged_epoch"] >= 0, _one=0)
-    left_out = 0
-    if chosen:
-        d = d.assign(**{a: bin_index(df[a], b) for a, b in chosen.items()})
-        inside = (d[list(chosen)] >= 0).all(axis=1)
-        left_out = int((~inside).sum())
-        d = d[inside]
+    d, chosen, left_out = _binned(df.assign(_ok=df["converged_epoch"] >= 0, _one=0), by, bins)
     keys = by or ["_one"]
     grouped = d.groupby(keys, observed=True, sort=True)
     out = pd.DataFrame({"n": grouped.size(), "converged": grouped["_ok"].sum()})
@@ -201,16 +217,24 @@ def convergence_table(df: pd.DataFrame, by: list[str] | tuple = (), *,
 
 
 def fraction_converged(df: pd.DataFrame, by: list[str] | tuple = (),
-                       epochs=None) -> pd.DataFrame:
+                       epochs=None, bins=None) -> pd.DataFrame:
     """Fraction of networks converged by epoch e, per group (index: e; one column per group).
 
     Networks that never converged are censored at the epoch limit: they count in
     the denominator at every e.  ``epochs`` defaults to 0 .. limit in 101 steps.
+    A continuous axis of ``by`` (a sampled run's) is grouped into bins as by
+    :func:`convergence_table` (``bins`` likewise), each column named by its bin's
+    centre.
     """
     by = grouping_axes(df, by)
+    if df.empty:
+        raise ValueError("fraction_converged: the network table has no rows (an empty "
+                         "selection?)")
     limit = int(df["epochs"].max())
     grid = np.unique(np.linspace(0, limit, 101).round().astype(np.int64)) if epochs is None \
         else np.asarray(epochs, dtype=np.int64)
+    df, chosen, _ = _binned(df, by, bins)
+    df = df.assign(**{a: b.centres[df[a].to_numpy(dtype=np.int64)] for a, b in chosen.items()})
     groups = df.groupby(by, observed=True, sort=True) if by else [((), df)]
     cols = {}
     for key, g in groups:
@@ -306,7 +330,7 @@ def failure_modes(df: pd.DataFrame, tol: float = FAILURE_TOL) -> pd.Series:
 
 
 def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
-                       tol: float = FAILURE_TOL) -> pd.DataFrame:
+                       tol: float = FAILURE_TOL, bins=None) -> pd.DataFrame:
     """Count the failure modes of non-converged XOR networks per group.
 
     Parameters
@@ -315,7 +339,9 @@ def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
         Network table, as for :func:`failure_modes`, with a ``loss`` column (a
         table without one is read as bce).
     by : str or list of str
-        Grouping axes; every other axis is pooled.
+        Grouping axes; every other axis is pooled.  A continuous one (a sampled
+        run's) is grouped into bins as by :func:`convergence_table` (``bins``
+        likewise), with ``<axis>_low`` and ``<axis>_high`` columns.
     tol : float
         Pattern tolerance, as for :func:`failure_modes`.
 
@@ -345,7 +371,8 @@ def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
     by = grouping_axes(df, by)
     modes = failure_modes(df, tol)
     loss = df["loss"].astype(str) if "loss" in df else pd.Series("bce", index=df.index)
-    d = df.assign(failure_mode=modes, _loss=loss)[modes != "converged"]
+    d, chosen, _ = _binned(df.assign(failure_mode=modes, _loss=loss), by, bins)
+    d = d[d["failure_mode"] != "converged"]
     keys = by + ["failure_mode"]
     grouped = d.groupby(keys, observed=True, sort=True)
     counts = grouped.size().rename("count").reset_index()
@@ -360,6 +387,7 @@ def failure_mode_table(df: pd.DataFrame, by: list[str] | tuple = (),
         for k, lf, m in zip(n_losses, first, counts["failure_mode"], strict=True)]
     if "final_loss" in df:
         counts["observed_median_loss"] = grouped["final_loss"].median().to_numpy()
+    counts = with_bin_columns(counts, chosen)
     counts.attrs["pooled"] = _pooled(df, by)
     return counts
 

@@ -685,12 +685,20 @@ class Run:
             If a chunk read is missing or does not match the manifest.
         RunError
             If a chunk of ``chunks`` is not done.
+        ValueError
+            If ``columns`` names a column the table does not have.
         """
         if chunks is None:
             chunks = self.done
         for i in chunks:
             if str(i) not in self.manifest["done"]:
                 raise RunError(f"chunk {i} of {self.path} is not done")
+        if columns is not None and chunks:
+            names = self.columns()
+            unknown = [c for c in columns if c not in names]
+            if unknown:
+                raise ValueError(f"no column {unknown[0]!r} in the network table of "
+                                 f"{self.path}; its columns: {', '.join(names)}")
         parts = [self._read_part("networks", i, columns) for i in chunks]
         if not parts:
             return pd.DataFrame(columns=columns or [])

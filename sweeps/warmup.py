@@ -9,6 +9,7 @@ Where a kernel was compiled never changes a result.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -86,14 +87,38 @@ def _warm_in_processes(dtype: str, variants: list, jobs: int, sizes=None,
     batches = [variants[k::n] for k in range(n)]
     log.info("compiling %d kernels in %d processes", len(variants), n)
     try:  # spawn: forking a process that runs threads is unsafe
-        with ProcessPoolExecutor(n, mp_context=multiprocessing.get_context("spawn"),
-                                 initializer=_exit_with_parent,
-                                 initargs=(os.getpid(),)) as pool:
+        with _caller_script_hidden(), ProcessPoolExecutor(
+                n, mp_context=multiprocessing.get_context("spawn"),
+                initializer=_exit_with_parent, initargs=(os.getpid(),)) as pool:
             return sum(pool.map(_warm_batch, [dtype] * n, batches, [sizes] * n,
                                 [momenta] * n))
     except Exception as exc:  # noqa: BLE001 - the caller compiles them itself
         log.warning("compiling kernels in worker processes failed (%s); compiling here", exc)
         return 0
+
+
+@contextlib.contextmanager
+def _caller_script_hidden():
+    """Start spawned processes without the script that called ``sweeps.run``.
+
+    A spawned child imports the parent's ``__main__`` (by its file, or by its name
+    under ``python -m``) and so runs the caller's top-level code again, unguarded by
+    ``if __name__ == "__main__"``: the whole sweep, once per compiler.  The compilers
+    need only ``sweeps.warmup``, so the main module's file and spec are hidden while
+    they start.
+    """
+    main = sys.modules.get("__main__")
+    if main is None:
+        yield
+        return
+    saved = {k: vars(main)[k] for k in ("__file__", "__spec__") if k in vars(main)}
+    main.__spec__ = None
+    vars(main).pop("__file__", None)
+    try:
+        yield
+    finally:
+        vars(main).pop("__spec__", None)
+        vars(main).update(saved)
 
 
 def _exit_with_parent(parent: int) -> None:

@@ -235,3 +235,22 @@ def test_failure_mode_table_does_not_depend_on_row_order(by):
     for _ in range(5):
         shuffled = MIXED_LOSSES.iloc[rng.permutation(len(MIXED_LOSSES))]
         pd.testing.assert_frame_equal(analysis.failure_mode_table(shuffled, by=by), want)
+
+
+def test_the_usual_mistakes_with_a_network_table_are_one_line_naming_the_fix(tmp_path):
+    import sweeps
+
+    sweeps.run({"name": "m", "epochs": 20, "replicates": 3, "grid": {"lr": [0.5, 2.0]}},
+               out=tmp_path, jobs=1)
+    df = analysis.load(tmp_path / "m")
+    with pytest.raises(TypeError, match="must be a DataFrame, not ndarray; read a run's with "
+                                        "analysis.load"):
+        analysis.convergence_table(df.to_numpy(), by=["lr"])
+    pd.testing.assert_frame_equal(analysis.convergence_table(df, by=None),
+                                  analysis.convergence_table(df))
+    with pytest.raises(ValueError, match="the network table has no rows"):
+        analysis.fraction_converged(df.iloc[:0], by=["lr"])
+    with pytest.raises(ValueError, match="no column 'lrr' in the network table of .*; its "
+                                         "columns: network, "):
+        sweeps.open_run(tmp_path / "m").networks(columns=["lrr"])
+    assert df.attrs["settings"] == {"dtype": "float64", "criterion": "target-error"}

@@ -68,3 +68,19 @@ def test_killed_driver_leaves_no_compiler_behind(tmp_path):
         driver.wait()
         for child in _alive(children):
             os.kill(child, signal.SIGKILL)
+
+
+def test_the_compilers_a_sweep_starts_do_not_run_the_callers_script(tmp_path):
+    # spawned processes import __main__ by its file unless it is hidden: a script
+    # without an `if __name__ == "__main__"` guard would run once per compiler
+    script = tmp_path / "t.py"
+    script.write_text("print('top-level code ran')\n"
+                      "from sweeps.warmup import _warm_in_processes\n"
+                      "variants = [('xor', 2, 'sigmoid', 'bce')] * 2\n"
+                      "print('compiled', _warm_in_processes('float64', variants, 2))\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("top-level code ran") == 1, done.stdout
+    assert "compiled 2" in done.stdout
+    assert "failed" not in done.stderr

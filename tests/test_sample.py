@@ -436,3 +436,20 @@ def test_a_sampled_run_is_not_resumed_where_scipy_would_draw_other_points(tmp_pa
            f"{metadata.version('scipy')} and NumPy {np.__version__}" in err
     assert "--force" in err
     assert {p: p.read_bytes() for p in run_dir.rglob("*") if p.is_file()} == before
+
+
+def test_failure_modes_and_fractions_bin_a_sampled_axis_as_the_convergence_table(tmp_path):
+    import analysis
+
+    sweeps.run(SAMPLED, out=tmp_path, jobs=1)
+    df = analysis.load(tmp_path / "sampled")
+    table = analysis.convergence_table(df, by=["lr"], bins=2)
+    modes = analysis.failure_mode_table(df, by=["lr"], bins=2)
+    assert set(modes["lr"]) <= set(table["lr"])  # bin centres, not the 16 points
+    assert {"lr_low", "lr_high"} <= set(modes.columns)
+    for lr, rows in modes.groupby("lr"):
+        row = table[table["lr"] == lr].iloc[0]
+        assert rows["count"].sum() == row["n"] - row["converged"]
+    frac = analysis.fraction_converged(df, by=["lr"], bins=2)
+    assert list(frac.columns) == table["lr"].tolist()
+    assert frac.iloc[-1].tolist() == pytest.approx(table["rate"].tolist())

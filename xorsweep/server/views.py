@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from analysis import plots, slices
-from analysis.axes import sample_attrs, slice_attrs
+from analysis.axes import sample_attrs, settings_attrs, slice_attrs
 from analysis.boundary import REFINED_COLUMNS
 from analysis.report import choose_axes, is_slice, refined_axes, refined_slice_figure
 from analysis.tables import (
@@ -118,6 +118,8 @@ def spec_frame(df: pd.DataFrame, spec: dict) -> pd.DataFrame:
     out = df.copy(deep=False)
     out.attrs.update(sample_attrs(spec))
     out.attrs.update(slice_attrs(spec))
+    if spec:
+        out.attrs.update(settings_attrs(spec))
     return out
 
 
