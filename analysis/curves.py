@@ -38,7 +38,7 @@ def loss_bands(chunks: Iterable[pd.DataFrame], groups: pd.Series,
 
     Parameters
     ----------
-    chunks : iterable of DataFrame
+    chunks : iterable of DataFrame, or one DataFrame
         Curve chunks as ``Run.curves()`` yields them: a ``network`` column and one
         ``loss_<epoch>`` column per recorded epoch (the same in every chunk).
     groups : Series
@@ -56,6 +56,13 @@ def loss_bands(chunks: Iterable[pd.DataFrame], groups: pd.Series,
         Quantile q is the ceil(q n)-th smallest loss, to within half a histogram bin
         (see the module notes).
 
+    Raises
+    ------
+    TypeError
+        If ``groups`` is not a Series indexed by network id.
+    ValueError
+        If a quantile is outside 0 .. 1, or chunks record different epochs.
+
     Examples
     --------
     >>> from sweeps import open_run
@@ -63,6 +70,14 @@ def loss_bands(chunks: Iterable[pd.DataFrame], groups: pd.Series,
     >>> lr = run.networks(columns=["network", "lr"]).set_index("network")["lr"]  # doctest: +SKIP
     >>> bands = loss_bands(run.curves(), lr)  # doctest: +SKIP
     """
+    if not isinstance(groups, pd.Series):
+        raise TypeError(f"groups must be a Series of labels indexed by network id, not "
+                        f"{type(groups).__name__}; e.g. df.set_index('network')['lr']")
+    bad = [q for q in quantiles if not 0 <= q <= 1]
+    if bad:
+        raise ValueError(f"quantile {bad[0]!r} is outside 0 .. 1; e.g. quantiles=(0.25, 0.5)")
+    if isinstance(chunks, pd.DataFrame):  # the curves in one table
+        chunks = [chunks]
     labels = pd.Categorical(groups.to_numpy())
     cats = list(labels.categories)
     code_of = pd.Series(labels.codes, index=groups.index)

@@ -124,6 +124,10 @@ def grouping_axes(df: pd.DataFrame, by) -> list[str]:
             choices = ", ".join(varying_axes(df)) or "none vary"
             raise ValueError(f"by: {axis!r} is not an axis of the table; its varying axes: "
                              f"{choices}")
+        missing = int(df[axis].isna().sum())
+        if missing:  # a group of them would be dropped without a word
+            raise ValueError(f"by: {axis!r} is missing in {missing:,} rows; drop or fill "
+                             "them first")
     return by
 
 
@@ -232,7 +236,10 @@ def fraction_converged(df: pd.DataFrame, by: list[str] | tuple = (),
                          "selection?)")
     limit = int(df["epochs"].max())
     grid = np.unique(np.linspace(0, limit, 101).round().astype(np.int64)) if epochs is None \
-        else np.asarray(epochs, dtype=np.int64)
+        else np.atleast_1d(np.asarray(epochs, dtype=np.int64))
+    if len(grid) and (grid.min() < 0 or grid.max() > limit):
+        raise ValueError(f"epochs must lie in 0 .. {limit}, the run's last epoch (networks "
+                         "not converged by then are censored there)")
     df, chosen, _ = _binned(df, by, bins)
     df = df.assign(**{a: b.centres[df[a].to_numpy(dtype=np.int64)] for a, b in chosen.items()})
     groups = df.groupby(by, observed=True, sort=True) if by else [((), df)]

@@ -9,6 +9,7 @@ import pandas as pd
 import pytest
 
 import analysis
+from analysis import curves
 
 
 def _frame(rows):
@@ -254,3 +255,16 @@ def test_the_usual_mistakes_with_a_network_table_are_one_line_naming_the_fix(tmp
                                          "columns: network, "):
         sweeps.open_run(tmp_path / "m").networks(columns=["lrr"])
     assert df.attrs["settings"] == {"dtype": "float64", "criterion": "target-error"}
+    with pytest.raises(ValueError, match="by: 'lr' is missing in 2 rows; drop or fill them"):
+        analysis.convergence_table(df.assign(lr=df["lr"].where(df.index % 3 != 0)), by=["lr"])
+    with pytest.raises(ValueError, match="epochs must lie in 0 .. 20, the run's last epoch"):
+        analysis.fraction_converged(df, epochs=[5000])
+    assert analysis.fraction_converged(df, epochs=10).index.tolist() == [10]
+    run = sweeps.open_run(tmp_path / "m")
+    lr = df.set_index("network")["lr"]
+    with pytest.raises(ValueError, match="quantile 1.5 is outside 0 .. 1"):
+        curves.loss_bands(run.curves(), lr, quantiles=(1.5,))
+    with pytest.raises(TypeError, match="groups must be a Series of labels indexed by network"):
+        curves.loss_bands(run.curves(), lr.tolist())
+    pd.testing.assert_frame_equal(curves.loss_bands(pd.concat(list(run.curves())), lr),
+                                  curves.loss_bands(run.curves(), lr))
