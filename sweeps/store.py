@@ -361,15 +361,14 @@ def levels_decided(manifest: dict) -> tuple[int, int] | None:
 
 
 def levels_text(manifest: dict) -> str | None:
-    """Return a refined run's levels decided in words (``"levels 0-1 of 0-3 decided"``), else None.
+    """Return a refined run's levels decided in words (``"2 of 4 levels decided"``), else None.
 
     The words of ``status``, ``list``, ``serve`` and a resumed run alike.
     """
     levels = levels_decided(manifest)
     if levels is None:
         return None
-    done = "level 0" if levels[0] == 1 else f"levels 0-{levels[0] - 1}"
-    return f"{done} of 0-{levels[1] - 1} decided"
+    return f"{levels[0]} of {levels[1]} levels decided"
 
 
 def is_complete(manifest: dict) -> bool:

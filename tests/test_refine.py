@@ -320,7 +320,7 @@ def test_list_status_dry_run_and_report_on_a_refined_run(reference, tmp_path, ca
     assert "slice  complete" in capsys.readouterr().out
     assert main(["status", str(tmp_path / "slice")]) == 0
     out = capsys.readouterr().out
-    assert "levels     levels 0-2 of 0-2 decided; networks per level: " in out
+    assert "levels     3 of 3 levels decided; networks per level: " in out
     assert "state      complete" in out
     spec = tmp_path / "s.toml"
     spec.write_text(sweeps.load_spec(SLICE).to_toml())
@@ -353,4 +353,4 @@ def test_list_says_which_level_an_unfinished_refined_run_is_at(tmp_path, monkeyp
     with pytest.raises(KeyboardInterrupt):
         sweeps.run(SLICE, out=tmp_path, jobs=1)
     assert main(["list", str(tmp_path)]) == 0
-    assert "100% done, level 0 of 0-2 decided" in capsys.readouterr().out
+    assert "100% done, 1 of 3 levels decided" in capsys.readouterr().out

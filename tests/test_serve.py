@@ -660,7 +660,7 @@ def test_a_refined_run_stopped_between_levels_is_not_complete(tmp_path, monkeypa
     runs = server_runs.Runs(tmp_path)
     p = server_runs.progress(runs.data("lv").snapshot())
     assert p["levels"] == [1, 3]
-    assert p["levels_text"] == "level 0 of 0-2 decided"  # status's and list's words
+    assert p["levels_text"] == "1 of 3 levels decided"  # status's and list's words
     assert p["chunks_done"] == p["chunks"]  # level 0 is trained, levels 1-2 undecided
     assert not p["complete"]
     assert p["resume"] is not None

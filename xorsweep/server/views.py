@@ -240,12 +240,12 @@ def run_table(runs: Runs, name: str) -> bytes:
         note = ""
         if len(table) > MAX_TABLE_ROWS and any(is_param_axis(a) for a in varying):
             table = convergence_table(df, by=[a for a in varying if not is_param_axis(a)])
-            note = "initial-parameter axes pooled. "
+            note = "initial-parameter axes pooled; "
         if "n_converged" in table and (table["n_converged"] == table["converged"]).all():
             table = table.drop(columns="n_converged")
         if len(table) > MAX_TABLE_ROWS:
-            note += f"Shown: the first {MAX_TABLE_ROWS:,} of {len(table):,} rows."
-        return {"version": snap.version, **table_json(table), "note": note.strip(),
+            note += f"shown: the first {MAX_TABLE_ROWS:,} of {len(table):,} rows"
+        return {"version": snap.version, **table_json(table), "note": note.strip("; "),
                 "pooled": table.attrs.get("pooled", [])}
     return data.cached(snap, ("table",), lambda: to_json(compute()))
 

@@ -323,8 +323,10 @@
     });
     if (!c) {
       showError(first.error);
-      $("method").textContent = names.length < 2 ? "Two runs are needed to compare." :
-        "Choose two runs.";
+      $("method").textContent = first.error ? "" : names.length < 2 ?
+        "Two runs are needed to compare." : "Choose two runs.";
+      var heading = $("table").previousElementSibling;  // "By cell": nothing to show
+      if (heading) { heading.hidden = true; }
       return;
     }
     var version = null, sorted = {col: null, up: true};
