@@ -195,12 +195,13 @@ def _group_axis(df, x, varying) -> str | None:
     return min(small, key=lambda a: df[a].nunique()) if small else None
 
 
-def is_slice(df, x: str | None, y: str | None) -> bool:
+def is_slice(df, x: str | None, y: str | None, cont: dict | None = None) -> bool:
     """Return whether the report draws ``df`` over ``x`` and ``y`` as a slice of initial values.
 
-    Both are initial-parameter axes of a grid (not a sample's continuous ones).
+    Both are initial-parameter axes of a grid (not a sample's continuous ones);
+    ``cont``: :func:`continuous_axes` of ``df``, where the caller has it.
     """
-    cont = continuous_axes(df)
+    cont = continuous_axes(df) if cont is None else cont
     return x is not None and y is not None and is_param_axis(x) and is_param_axis(y) \
         and x not in cont and y not in cont
 
@@ -208,7 +209,7 @@ def is_slice(df, x: str | None, y: str | None) -> bool:
 def _figures(run, df, x, y, metric, group, varying, grid: dict) -> list[_Figure]:
     figs: list[_Figure] = []
     cont = continuous_axes(df)
-    slice_ = is_slice(df, x, y)
+    slice_ = is_slice(df, x, y, cont)
     refined = slice_ and boundary.is_refined(df)
     if refined:
         figs += _refined_figures(df, x, y)

@@ -660,6 +660,11 @@ class Run:
             table = pq.read_table(pa.BufferReader(data))
             ids = table.column("network").to_numpy() if "network" in table.column_names else None
         else:
+            names = pq.read_schema(pa.BufferReader(data)).names  # the bytes in hand: no I/O
+            unknown = [c for c in columns if c not in names]
+            if unknown:
+                raise ValueError(f"no column {unknown[0]!r} in the network table of "
+                                 f"{self.path}; its columns: {', '.join(names)}")
             table = pq.read_table(pa.BufferReader(data), columns=columns)
             ids = table.column("network").to_numpy() if "network" in columns else \
                 part_rows(data)[1]
@@ -692,12 +697,6 @@ class Run:
         for i in chunks:
             if str(i) not in self.manifest["done"]:
                 raise RunError(f"chunk {i} of {self.path} is not done")
-        if columns is not None and chunks:
-            names = self.columns()
-            unknown = [c for c in columns if c not in names]
-            if unknown:
-                raise ValueError(f"no column {unknown[0]!r} in the network table of "
-                                 f"{self.path}; its columns: {', '.join(names)}")
         parts = [self._read_part("networks", i, columns) for i in chunks]
         if not parts:
             return pd.DataFrame(columns=columns or [])

@@ -518,15 +518,18 @@ def test_the_list_and_compare_pages_in_the_browser(server, browser):
     assert errors == []
 
 
-def test_a_refined_slice_is_drawn_as_the_report_draws_it(tmp_path):
-    from xorsweep.server import views
-
-    spec = {"name": "ref", "epochs": 40, "replicates": 1, "criterion": "right-side",
-            "refine": {"levels": 1},
+#: A small Kolen & Pollack slice to refine (5 x 5 points at level 0).
+KP_SLICE = {"epochs": 40, "replicates": 1, "criterion": "right-side",
             "grid": {"loss": ["mse"], "lr": [2.0], "momentum": [0.9],
                      "W1[0,1]": {"linspace": [-10, 10, 5]}, "W2[1]": {"linspace": [-10, 10, 5]}},
             "init_values": {"W1[0,0]": 0.30, "W1[1,0]": 0.36, "W1[1,1]": 0.05, "b1[0]": 0.26,
                             "b1[1]": 0.54, "W2[0]": -0.71, "b2": -0.25}}
+
+
+def test_a_refined_slice_is_drawn_as_the_report_draws_it(tmp_path):
+    from xorsweep.server import views
+
+    spec = {**KP_SLICE, "name": "ref", "refine": {"levels": 1}}
     sweeps.run(spec, out=tmp_path, jobs=1)
     runs = server_runs.Runs(tmp_path)
     detail = views.run_detail(runs, "ref")
@@ -646,12 +649,7 @@ def test_runs_whose_names_hold_url_characters_are_linked_by_quoted_urls(tmp_path
 def test_a_refined_run_stopped_between_levels_is_not_complete(tmp_path, monkeypatch):
     from sweeps import levels
 
-    spec = {"name": "lv", "epochs": 40, "replicates": 1, "criterion": "right-side",
-            "refine": {"levels": 2},
-            "grid": {"loss": ["mse"], "lr": [2.0], "momentum": [0.9],
-                     "W1[0,1]": {"linspace": [-10, 10, 5]}, "W2[1]": {"linspace": [-10, 10, 5]}},
-            "init_values": {"W1[0,0]": 0.30, "W1[1,0]": 0.36, "W1[1,1]": 0.05, "b1[0]": 0.26,
-                            "b1[1]": 0.54, "W2[0]": -0.71, "b2": -0.25}}
+    spec = {**KP_SLICE, "name": "lv", "refine": {"levels": 2}}
     monkeypatch.setattr(levels, "next_points", lambda *a: (_ for _ in ()).throw(
         KeyboardInterrupt))
     with pytest.raises(KeyboardInterrupt):
