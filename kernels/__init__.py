@@ -30,10 +30,16 @@ from .training import (
 
 __version__ = "0.1.0"
 
+#: Which arithmetic the kernels compute, bumped whenever a change alters any bit of
+#: their results (2: exp's multiply-adds fused).  A run records it, and a resume
+#: under other numerics is refused: its chunks would mix two arithmetics.
+NUMERICS = 2
+
 __all__ = [
     "ACTIVATIONS",
     "DEVICES",
     "LOSSES",
+    "NUMERICS",
     "OUTCOMES",
     "SCHEMES",
     "Params",

@@ -1,14 +1,20 @@
-"""Reinterpret floats as integers and back: the CPU primitives behind the fast exp.
+"""The target primitives behind the fast exp: float bits, and fused multiply-add.
 
 Each operation has a plain-Python definition (used when the scalar math runs
 uncompiled, e.g. in tests and in numba's CUDA simulator) and a numba intrinsic
-that is a single LLVM ``bitcast`` (free, and vectorizable).  ``_elementary.py``
-calls them by name; the CPU and GPU builds bind these names to the intrinsics.
+that is a single LLVM instruction: ``bitcast`` for the bits (free, and
+vectorizable), ``llvm.fma`` for ``fma`` (one ``vfmadd`` on x86-64 CPUs with FMA,
+as every AVX2 CPU has; one ``fma.rn`` on a GPU).  ``_elementary.py`` calls them by
+name; the CPU and GPU builds bind these names to the intrinsics.  ``fma`` is
+rounded once on every target, so the results are the same bits everywhere,
+which a ``a * b + c`` that the compiler may or may not fuse would not be.
 """
 
 from __future__ import annotations
 
+import math
 import struct
+from fractions import Fraction
 
 import numpy as np
 from llvmlite import ir
@@ -34,6 +40,44 @@ def f32_bits(x):
 def bits_f32(i):
     """Return the float32 whose IEEE bits are the low 32 bits of ``i``."""
     return np.float32(struct.unpack("<f", struct.pack("<I", int(i) & (2**32 - 1)))[0])
+
+
+def fma(a, b, c):
+    """Return ``a * b + c`` rounded once, in the precision of ``a`` (float32 or float64).
+
+    The reference for the compiled ``llvm.fma``: float64 by ``math.fma`` where Python
+    has it (3.13+), else exactly in fractions; float32 from the float64 product (exact:
+    24 + 24 bits) and an error-free sum, rounded to odd in float64 and then to float32
+    (53 >= 24 + 2 bits, so the second rounding is correct).
+    """
+    if isinstance(a, np.float32):
+        ab = float(a) * float(b)
+        s = ab + float(c)
+        if not math.isfinite(s):
+            return np.float32(s)
+        t = s - ab  # TwoSum: ab + c == s + err exactly
+        err = (ab - (s - t)) + (float(c) - t)
+        if err != 0.0:
+            bits = f64_bits(s)
+            if (err > 0.0) != (s > 0.0):  # |s| > |exact|: truncate toward zero
+                bits -= 1
+            s = bits_f64(bits | 1)
+        with np.errstate(over="ignore"):  # beyond float32's range: inf, as the hardware
+            return np.float32(s)
+    a, b, c = float(a), float(b), float(c)
+    if hasattr(math, "fma"):
+        return math.fma(a, b, c)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return a * b + c
+    if not math.isfinite(c):  # the exact product is finite, even where a * b overflows
+        return c
+    exact = Fraction(a) * Fraction(b) + Fraction(c)
+    if exact == 0:  # the sign of an exact zero: -0 only for (-0) + (-0)
+        return a * b + c if a * b == 0 else 0.0
+    try:
+        return float(exact)
+    except OverflowError:
+        return math.inf if exact > 0 else -math.inf
 
 
 def _cast(builder, value, width):
@@ -88,12 +132,28 @@ def bits_f32_intrinsic(typingctx, i):
     return types.float32(i), codegen
 
 
+@intrinsic
+def fma_intrinsic(typingctx, a, b, c):
+    out = typingctx.unify_types(a, b, c)
+    if not isinstance(out, types.Float):
+        return None
+
+    def codegen(context, builder, sig, args):
+        args = [context.cast(builder, v, t, out) for v, t in zip(args, sig.args, strict=True)]
+        ty = args[0].type
+        f = builder.module.declare_intrinsic("llvm.fma", [ty], ir.FunctionType(ty, [ty] * 3))
+        return builder.call(f, args)
+
+    return out(a, b, c), codegen
+
+
 #: What the CPU and GPU builds bind each primitive's name to.
 CPU_PRIMITIVES = {
     "f64_bits": f64_bits_intrinsic,
     "bits_f64": bits_f64_intrinsic,
     "f32_bits": f32_bits_intrinsic,
     "bits_f32": bits_f32_intrinsic,
+    "fma": fma_intrinsic,
 }
 
 

@@ -108,7 +108,7 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
     chunks = plan.make_chunks(spec, chunk_size)
     manifest = {"format": 1, "name": spec.name, "spec_digest": spec.digest(), "device": device,
                 "epochs": spec.epochs, "n_networks": spec.n_networks,
-                "versions": _versions(spec),
+                "versions": _versions(spec), "numerics": kernels.NUMERICS,
                 "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
                 "chunk_size": chunk_size, "chunks": [[c.start, c.stop] for c in chunks],
                 "done": {}, "created": time.time(), "elapsed_s": 0.0}
@@ -147,13 +147,30 @@ def resume_refusal(run_dir: Path, spec: Spec, manifest: dict, device: str) -> st
     """Return why ``spec`` cannot resume the run of ``manifest`` on ``device``, or None.
 
     Another spec (:func:`changed_spec_message`), its parameter axes in another order,
-    another sampled design, or another device.
+    another sampled design, another device, or other kernel numerics.
     """
     if manifest["spec_digest"] != spec.digest():
         return changed_spec_message(run_dir, spec, manifest)
     return (axis_order_message(run_dir, spec, manifest)
             or design_message(run_dir, spec, manifest)
-            or device_message(run_dir, manifest, device))
+            or device_message(run_dir, manifest, device)
+            or numerics_message(run_dir, manifest))
+
+
+def numerics_message(run_dir: Path, manifest: dict) -> str | None:
+    """Return the refusal of finishing a run begun under other kernel numerics, or None.
+
+    A run records ``kernels.NUMERICS`` (absent: 1, every run before it was recorded).
+    Its chunks trained under other numerics differ from this xorsweep's in the last
+    bits, so finishing it would mix two arithmetics in one table; a complete run has
+    nothing left to train and is not refused.
+    """
+    numerics = manifest.get("numerics", 1)
+    if numerics == kernels.NUMERICS or store.is_complete(manifest):
+        return None
+    return (f"{run_dir} was begun by an xorsweep whose kernels compute in other numerics "
+            f"({numerics}; this one's are {kernels.NUMERICS}: results differ in the last bits); "
+            "finish it with the xorsweep that began it, or use --force to start over")
 
 
 def device_message(run_dir: Path, manifest: dict, device: str) -> str | None:

@@ -272,6 +272,7 @@ _OPTIONAL = (
     ("wall_s", _seconds, "a number of seconds >= 0"),
     ("compile_s", _seconds, "a number of seconds >= 0"),
     ("workers", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
+    ("numerics", lambda v: _is_int(v) and v >= 1, "an integer >= 1"),
     ("versions", lambda v: isinstance(v, dict) and all(
         isinstance(x, str) for kv in v.items() for x in kv), "an object of version strings"),
     ("machine", lambda v: isinstance(v, dict), "an object"))

@@ -235,6 +235,27 @@ def test_progress_bar_only_when_asked(tmp_path, capsys):
     assert "net-ep/s" not in capsys.readouterr().err
 
 
+def test_finishing_a_run_begun_under_other_numerics_is_refused(tmp_path):
+    spec = {"name": "num", "epochs": 20, "replicates": 3}
+    sweeps.run(spec, out=tmp_path, chunk_size=10)
+    path = tmp_path / "num" / store.MANIFEST
+    m = json.loads(path.read_text())
+    assert m["numerics"] == kernels.NUMERICS
+    del m["numerics"]  # a run from before numerics were recorded: numerics 1
+    path.write_text(json.dumps(m))
+    assert sweeps.run(spec, out=tmp_path).complete  # complete: nothing to train, not refused
+    del m["done"]["0"]  # its first chunk still to train
+    path.write_text(json.dumps(m))
+    with pytest.raises(store.RunError, match=r"other numerics \(1; this one's are 2") as info:
+        sweeps.run(spec, out=tmp_path)
+    assert "--force" in str(info.value)
+    assert "0" not in json.loads(path.read_text())["done"]  # nothing trained
+    assert main(["run", str(tmp_path / "num" / "spec.toml"), "--out", str(tmp_path),
+                 "--dry-run"]) == 2
+    assert sweeps.run(spec, out=tmp_path, force=True).complete
+    assert json.loads(path.read_text())["numerics"] == kernels.NUMERICS
+
+
 def test_resume_on_another_device_and_stray_scheduler_are_refused(tmp_path):
     spec = {"name": "dev", "epochs": 20, "replicates": 3}
     sweeps.run(spec, out=tmp_path)
