@@ -111,3 +111,55 @@ def test_log1p_edges(dtype):
     big = np.concatenate([2.0 ** np.arange(41, np.finfo(dtype).maxexp) * 1.37,
                           [np.finfo(dtype).max]]).astype(dtype)
     assert _ulps(run(big), big, np.log1p, dtype).max() <= 2.5
+
+
+def _fma_operands(dtype, rng, n):
+    """Triples (a, b, c) where a * b + c rounds differently fused: near-cancellation, ties
+    (c a multiple of a's ulp), huge and tiny products, signed zeros, infinities, NaN."""
+    a = rng.standard_normal(n) * np.exp2(rng.integers(-20, 20, n))
+    b = rng.standard_normal(n) * np.exp2(rng.integers(-20, 20, n))
+    c = np.where(rng.random(n) < 0.5, -(a * b) * (1 + rng.standard_normal(n) * 1e-7),
+                 rng.standard_normal(n))
+    a, b, c = (v.astype(dtype) for v in (a, b, c))
+    big, tiny = np.finfo(dtype).max, np.finfo(dtype).smallest_subnormal
+    edge = np.array([[0.0, 1.0, -0.0], [-0.0, 1.0, -0.0], [-0.0, -1.0, 0.0], [big, 2.0, -big],
+                     [big, 2.0, -np.inf], [np.inf, 0.0, 1.0], [np.nan, 1.0, 1.0],
+                     [tiny, 0.5, 0.0], [tiny, -0.5, -0.0], [1.5, tiny, tiny], [3.0, 1 / 3, -1.0]],
+                    dtype)
+    return (np.concatenate([a, edge[:, 0]]), np.concatenate([b, edge[:, 1]]),
+            np.concatenate([c, edge[:, 2]]))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_fma_is_rounded_once_and_compiled_bit_for_bit(dtype):
+    from fractions import Fraction
+
+    from kernels._bits import fma, fma_intrinsic
+
+    @njit
+    def compiled(a, b, c, out):
+        for i in range(a.size):
+            out[i] = fma_intrinsic(a[i], b[i], c[i])
+
+    a, b, c = _fma_operands(dtype, np.random.default_rng(2), 4000)
+    got = np.empty_like(a)
+    compiled(a, b, c, got)
+    py = np.array([fma(x, y, z) for x, y, z in zip(a, b, c, strict=True)], dtype)
+    uint = f"u{got.itemsize}"
+    np.testing.assert_array_equal(got.view(uint), py.view(uint))  # NaN, -0 and inf included
+    # each finite result is the float nearest the exact a b + c (ties to even)
+    for x, y, z, r in zip(a, b, c, py, strict=True):
+        if not (np.isfinite(x) and np.isfinite(y) and np.isfinite(z) and np.isfinite(r)):
+            continue
+        exact = Fraction(float(x)) * Fraction(float(y)) + Fraction(float(z))
+        err = abs(Fraction(float(r)) - exact)
+        with np.errstate(over="ignore"):
+            neighbours = [np.nextafter(r, dtype(d)) for d in (-np.inf, np.inf)]
+        for other in (abs(Fraction(float(v)) - exact) for v in neighbours if np.isfinite(v)):
+            assert err <= other
+            if err == other:  # a tie goes to the even neighbour
+                assert int(r.view(uint)) % 2 == 0
+    # and the edges by value: the exact product of big * 2 minus -inf is -inf, not NaN
+    assert np.isneginf(py[-7])
+    assert np.signbit(py[-10])  # (-0) 1 + (-0) = -0
+    assert not np.signbit(py[-11]) and not np.signbit(py[-9])
