@@ -9,9 +9,10 @@ operation for operation, so the two agree to rounding (and the initial
 parameters, drawn on the host by ``init_params``, are the same on any device).
 
 Differences that rounding can make: the GPU compiler fuses ``a * b + c`` into
-one FMA, the CPU build does not, so results agree to rounding rather than bit
-for bit (expected, unmeasured on a GPU: float64 within 1e-9 relative after
-1,000 epochs, the gpu-marked tests' bound); ``converged_epoch`` can
+one FMA, the CPU build does not (except exp's, written as the ``fma`` primitive
+on both), so results agree to rounding rather than bit for bit (expected,
+unmeasured on a GPU: float64 within 1e-9 relative after 1,000 epochs, the
+gpu-marked tests' bound); ``converged_epoch`` can
 differ only when a network's largest error passes ``target_error`` within that
 rounding of the threshold at some epoch.
 

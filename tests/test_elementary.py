@@ -162,4 +162,5 @@ def test_fma_is_rounded_once_and_compiled_bit_for_bit(dtype):
     # and the edges by value: the exact product of big * 2 minus -inf is -inf, not NaN
     assert np.isneginf(py[-7])
     assert np.signbit(py[-10])  # (-0) 1 + (-0) = -0
-    assert not np.signbit(py[-11]) and not np.signbit(py[-9])
+    assert not np.signbit(py[-11])
+    assert not np.signbit(py[-9])
