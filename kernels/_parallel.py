@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -31,11 +31,36 @@ def launch(run_range, n_items: int, parallel: bool, args: tuple) -> None:
         return
     n_chunks = min(n_items, threads * config.CHUNKS_PER_THREAD)
     bounds = np.linspace(0, n_items, n_chunks + 1).astype(np.int64)
-    pool = ThreadPoolExecutor(threads)
+    futures = [_pool(threads).submit(run_range, bounds[i], bounds[i + 1], *args)
+               for i in range(n_chunks)]
     try:
-        list(pool.map(lambda i: run_range(bounds[i], bounds[i + 1], *args), range(n_chunks)))
-    finally:  # on Ctrl-C, drop the ranges not yet started instead of running them all
-        pool.shutdown(wait=True, cancel_futures=True)
+        for f in futures:
+            f.result()
+    finally:  # on Ctrl-C (or an error), drop the ranges not yet started, wait for the rest
+        for f in futures:
+            f.cancel()
+        wait(futures)
+
+
+_pools: dict = {}
+
+
+def _pool(threads: int) -> ThreadPoolExecutor:
+    """Return this process's pool of ``threads`` threads, started on first use.
+
+    Kept between calls: starting threads anew cost a call about 1.5 ms (N = 1,024
+    networks train 2,000 epochs in 8 ms on two threads).  A pool is this process's
+    own: a child made by ``fork`` has none of its parent's threads, so it starts its
+    own; a pool whose size is no longer asked for is shut down.
+    """
+    key = (os.getpid(), threads)
+    pool = _pools.get(key)
+    if pool is None:
+        for old in [k for k in _pools if k[0] == os.getpid()]:
+            _pools.pop(old).shutdown(wait=False)
+        _pools.clear()  # a parent's pools, in a forked child: their threads are not here
+        pool = _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="xorsweep")
+    return pool
 
 
 def num_threads() -> int:

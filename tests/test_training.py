@@ -5,6 +5,7 @@ import math
 import os
 import re
 import sys
+import time
 import warnings
 
 import numba
@@ -725,3 +726,73 @@ def test_thread_count_is_numbas_even_before_numba_is_imported(monkeypatch):
     assert _parallel.num_threads() == 3
     monkeypatch.delenv("NUMBA_NUM_THREADS")
     assert _parallel.num_threads() == numba.config.NUMBA_DEFAULT_NUM_THREADS
+
+
+def test_the_thread_pool_is_kept_and_an_error_drops_the_ranges_not_started(monkeypatch):
+    import threading
+    import time
+
+    from kernels import _parallel
+
+    monkeypatch.setattr(_parallel, "num_threads", lambda: 2)
+    ran, threads = [], set()
+
+    def record(start, stop):
+        if stop > start:
+            time.sleep(0.01)  # long enough that both threads take ranges
+            ran.append((int(start), int(stop)))
+            threads.add(threading.current_thread())  # objects: idents are reused
+
+    _parallel.launch(record, 64, True, ())
+    assert sorted(ran) == [(8 * i, 8 * i + 8) for i in range(8)]  # 2 threads x 4 ranges each
+    first = set(threads)
+    _parallel.launch(record, 64, True, ())
+    assert threads == first  # the same two threads: the pool is kept between calls
+    assert len(first) == 2
+
+    ran.clear()
+
+    def failing(start, stop):
+        if stop > start:
+            ran.append(int(start))
+            time.sleep(0.05)
+            if start == 0:
+                raise ValueError("range 0 failed")
+
+    with pytest.raises(ValueError, match="range 0 failed"):
+        _parallel.launch(failing, 64, True, ())
+    assert 0 in ran
+    assert len(ran) < 8  # the ranges not yet started were dropped
+    ran.clear()
+    _parallel.launch(record, 64, True, ())  # and the pool still works
+    assert len(ran) == 8
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_forked_child_trains_on_threads_of_its_own():
+    X, Y = kernels.tasks.xor()
+    p = kernels.init_params(np.arange(300), dtype=np.float64)
+    want = kernels.train(p, X, Y, epochs=20, parallel=True).loss  # the parent's pool is up
+    r, w = os.pipe()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)  # fork of a threaded process
+        pid = os.fork()
+    if pid == 0:  # the child: its parent's pool threads do not exist here
+        try:
+            got = kernels.train(p, X, Y, epochs=20, parallel=True).loss
+            os.write(w, b"ok" if np.array_equal(got, want) else b"differ")
+        finally:
+            os._exit(0)
+    os.close(w)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        done, _ = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung in train(parallel=True)")
+    assert os.read(r, 16) == b"ok"
+    os.close(r)
