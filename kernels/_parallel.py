@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor, wait
 
 import numpy as np
@@ -43,24 +44,33 @@ def launch(run_range, n_items: int, parallel: bool, args: tuple) -> None:
 
 
 _pools: dict = {}
+_pools_lock = threading.Lock()
 
 
 def _pool(threads: int) -> ThreadPoolExecutor:
     """Return this process's pool of ``threads`` threads, started on first use.
 
     Kept between calls: starting threads anew cost a call about 1.5 ms (N = 1,024
-    networks train 2,000 epochs in 8 ms on two threads).  A pool is this process's
-    own: a child made by ``fork`` has none of its parent's threads, so it starts its
-    own; a pool whose size is no longer asked for is shut down.
+    networks train 2,000 epochs in 8 ms on two threads).  One pool per size, none
+    shut down (numba's thread count is per thread: two callers may ask for two
+    sizes at once); their threads idle between calls.
     """
-    key = (os.getpid(), threads)
-    pool = _pools.get(key)
-    if pool is None:
-        for old in [k for k in _pools if k[0] == os.getpid()]:
-            _pools.pop(old).shutdown(wait=False)
-        _pools.clear()  # a parent's pools, in a forked child: their threads are not here
-        pool = _pools[key] = ThreadPoolExecutor(threads, thread_name_prefix="xorsweep")
-    return pool
+    with _pools_lock:  # two threads calling train at once share one pool
+        pool = _pools.get(threads)
+        if pool is None:
+            pool = _pools[threads] = ThreadPoolExecutor(threads, thread_name_prefix="xorsweep")
+        return pool
+
+
+def _forget_pools_in_child() -> None:
+    """After ``fork``: the parent's pools have no threads here, and its lock may be held."""
+    global _pools_lock
+    _pools_lock = threading.Lock()
+    _pools.clear()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools_in_child)
 
 
 def num_threads() -> int:
