@@ -43,14 +43,16 @@ def bits_f32(i):
 
 
 def fma(a, b, c):
-    """Return ``a * b + c`` rounded once, in the precision of ``a`` (float32 or float64).
+    """Return ``a * b + c`` rounded once: float32 if all three are, else float64.
 
-    The reference for the compiled ``llvm.fma``: float64 by ``math.fma`` where Python
-    has it (3.13+), else exactly in fractions; float32 from the float64 product (exact:
-    24 + 24 bits) and an error-free sum, rounded to odd in float64 and then to float32
-    (53 >= 24 + 2 bits, so the second rounding is correct).
+    The reference for the compiled ``llvm.fma`` (numba widens mixed arguments to
+    float64, as here): float64 by ``math.fma`` where Python has it (3.13+; it raises
+    where the hardware gives inf or NaN, so those cases go on to the next way), else
+    exactly in fractions; float32 from the float64 product (exact: 24 + 24 bits) and
+    an error-free sum, rounded to odd in float64 and then to float32 (53 >= 24 + 2
+    bits, so the second rounding is correct).
     """
-    if isinstance(a, np.float32):
+    if isinstance(a, np.float32) and isinstance(b, np.float32) and isinstance(c, np.float32):
         ab = float(a) * float(b)
         s = ab + float(c)
         if not math.isfinite(s):
@@ -66,7 +68,10 @@ def fma(a, b, c):
             return np.float32(s)
     a, b, c = float(a), float(b), float(c)
     if hasattr(math, "fma"):
-        return math.fma(a, b, c)
+        try:
+            return math.fma(a, b, c)
+        except (ValueError, OverflowError):  # inf * 0, or a result beyond float64's range
+            pass
     if not (math.isfinite(a) and math.isfinite(b)):
         return a * b + c
     if not math.isfinite(c):  # the exact product is finite, even where a * b overflows

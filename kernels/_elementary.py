@@ -96,7 +96,7 @@ def exp_neg_f64(x):
     x = _EXP_MIN if x < _EXP_MIN else x
     t = fma(x, _LOG2E, _MAGIC)  # round(x / ln2), ties to even, in the low bits
     kf = t - _MAGIC
-    r = fma(-kf, _LN2_LO, fma(-kf, _LN2_HI, x))
+    r = fma(kf, -_LN2_LO, fma(kf, -_LN2_HI, x))  # -kf would flip a NaN's sign
     c = _E64
     r2 = r * r
     q = fma(fma(c[11], r, c[10]), r2, fma(c[9], r, c[8]))
@@ -113,7 +113,7 @@ def exp_neg_f32(x):
     x = _EXP_MIN32 if x < _EXP_MIN32 else x
     t = fma(x, _LOG2E32, _MAGIC32)
     kf = t - _MAGIC32
-    r = fma(-kf, _LN2_LO32, fma(-kf, _LN2_HI32, x))
+    r = fma(kf, -_LN2_LO32, fma(kf, -_LN2_HI32, x))  # -kf would flip a NaN's sign
     c = _E32
     r2 = r * r
     q = fma(fma(c[6], r2, fma(c[5], r, c[4])), r2, fma(c[3], r, c[2]))

@@ -216,8 +216,17 @@ def warm_workers(client, spec_data: dict, sizes=None) -> None:
     One worker per host compiles first, filling that host's on-disk caches; then
     the others load from them, so no cache is written by several processes at once.
     """
+    import kernels
+
     from .warmup import warm_kernels
 
+    # a lambda travels by value: a worker whose xorsweep predates NUMERICS answers 1
+    numerics = client.run(lambda: getattr(__import__("kernels"), "NUMERICS", 1))
+    for address, theirs in sorted(numerics.items()):
+        if theirs != kernels.NUMERICS:
+            raise RunError(f"the Dask worker {address} computes in kernel numerics {theirs} and "
+                           f"this xorsweep in {kernels.NUMERICS} (results differ in the last "
+                           "bits); install this xorsweep on every worker")
     workers = client.scheduler_info(n_workers=-1)["workers"]
     first: dict[str, str] = {}
     for address, info in sorted(workers.items()):

@@ -84,6 +84,8 @@ def _prepare(run_dir: Path, spec: Spec, chunk_size: int, force: bool, device: st
             raise store.StoreError(f"{manifest_path} is damaged (its chunk ranges are not the "
                                    "spec's); run the same command with --force to start over")
         _verify(run_dir, manifest)
+        if refusal := numerics_message(run_dir, manifest):  # a lost part is work left too
+            raise store.RunError(refusal)
         for sub in store.PARTS:  # a deleted part directory: its parts are computed again
             (run_dir / sub).mkdir(exist_ok=True)
         spec_path = run_dir / store.SPEC_FILE
@@ -163,14 +165,18 @@ def numerics_message(run_dir: Path, manifest: dict) -> str | None:
     A run records ``kernels.NUMERICS`` (absent: 1, every run before it was recorded).
     Its chunks trained under other numerics differ from this xorsweep's in the last
     bits, so finishing it would mix two arithmetics in one table; a complete run has
-    nothing left to train and is not refused.
+    nothing left to train and is not refused (one with a lost or damaged part has:
+    :func:`_prepare` asks again after checking the parts).
     """
     numerics = manifest.get("numerics", 1)
     if numerics == kernels.NUMERICS or store.is_complete(manifest):
         return None
-    return (f"{run_dir} was begun by an xorsweep whose kernels compute in other numerics "
-            f"({numerics}; this one's are {kernels.NUMERICS}: results differ in the last bits); "
-            "finish it with the xorsweep that began it, or use --force to start over")
+    versions = manifest.get("versions")
+    began = versions.get("xorsweep", "?") if isinstance(versions, dict) else "?"
+    return (f"{run_dir} was begun by xorsweep {began} with kernel numerics {numerics}, and "
+            f"this xorsweep's are {kernels.NUMERICS} (results differ in the last bits), so it "
+            f"cannot train the rest; finish it with an xorsweep of numerics {numerics}, or use "
+            "--force to start over")
 
 
 def device_message(run_dir: Path, manifest: dict, device: str) -> str | None:

@@ -88,6 +88,17 @@ def test_warm_workers_compiles_on_every_worker(local_cluster):
         assert sorted(client.run(n_generated).values()) == [2, 2]  # hidden 2 and 3
 
 
+def test_workers_of_other_numerics_are_refused_before_training(local_cluster, tmp_path,
+                                                               monkeypatch):
+    import kernels
+
+    monkeypatch.setattr(kernels, "NUMERICS", kernels.NUMERICS + 1)  # the driver only
+    with pytest.raises(store.RunError, match="install this xorsweep on every worker"):
+        sweeps.run(SPEC, out=tmp_path, backend="dask", chunk_size=7,
+                   scheduler=local_cluster.scheduler_address)
+    assert json.loads((tmp_path / SPEC["name"] / store.MANIFEST).read_text())["done"] == {}
+
+
 def test_backend_dask_without_address_starts_a_local_cluster(reference, tmp_path):
     run = sweeps.run(SPEC, out=tmp_path, backend="dask", jobs=2)
     _assert_same(run, reference)

@@ -75,8 +75,8 @@ def test_exp_neg_edges(dtype):
     # around the clamp and the bottom of the subnormal range, the pure-Python source
     # gives the same bits as the compiled code
     low = -745.2 if dtype == np.float64 else -103.98
-    x = np.concatenate([np.linspace(low - 1, low + 1, 401), [-87.3, -708.4, -0.5, -0.0]]
-                       ).astype(dtype)
+    x = np.concatenate([np.linspace(low - 1, low + 1, 401), [-87.3, -708.4, -0.5, -0.0],
+                        [np.nan, -np.nan]]).astype(dtype)  # NaNs: their sign bits kept alike
     got = run(x)
     py = _elementary.exp_neg_f64 if dtype == np.float64 else _elementary.exp_neg_f32
     want = np.array([py(v) for v in x], dtype)
@@ -164,3 +164,24 @@ def test_fma_is_rounded_once_and_compiled_bit_for_bit(dtype):
     assert np.signbit(py[-10])  # (-0) 1 + (-0) = -0
     assert not np.signbit(py[-11])
     assert not np.signbit(py[-9])
+
+
+def test_fma_mixed_types_widen_and_math_fma_errors_fall_back(monkeypatch):
+    import math
+
+    from kernels import _bits
+
+    @njit
+    def compiled(a, b, c):
+        return _bits.fma_intrinsic(a, b, c)
+
+    a, b, c = np.float32(3), 0.3333333532015483, np.float32(0)  # numba widens to float64
+    assert _bits.fma(a, b, c) == compiled(a, b, c) == 1.0000000596046448
+    # Python 3.13's math.fma raises where the hardware gives NaN or inf
+    def raising(x, y, z):
+        raise ValueError("invalid operation in fma") if x * y != x * y else OverflowError
+
+    monkeypatch.setattr(math, "fma", raising, raising=False)
+    assert np.isnan(_bits.fma(math.inf, 0.0, 1.0))
+    assert _bits.fma(1.7976931348623157e308, 2.0, 0.0) == math.inf
+    assert _bits.fma(1e308, 10.0, -math.inf) == -math.inf

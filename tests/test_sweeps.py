@@ -235,7 +235,7 @@ def test_progress_bar_only_when_asked(tmp_path, capsys):
     assert "net-ep/s" not in capsys.readouterr().err
 
 
-def test_finishing_a_run_begun_under_other_numerics_is_refused(tmp_path):
+def test_finishing_a_run_begun_under_other_numerics_is_refused(tmp_path, capsys):
     spec = {"name": "num", "epochs": 20, "replicates": 3}
     sweeps.run(spec, out=tmp_path, chunk_size=10)
     path = tmp_path / "num" / store.MANIFEST
@@ -244,14 +244,28 @@ def test_finishing_a_run_begun_under_other_numerics_is_refused(tmp_path):
     del m["numerics"]  # a run from before numerics were recorded: numerics 1
     path.write_text(json.dumps(m))
     assert sweeps.run(spec, out=tmp_path).complete  # complete: nothing to train, not refused
-    del m["done"]["0"]  # its first chunk still to train
+    entry = m["done"].pop("0")  # its first chunk still to train
     path.write_text(json.dumps(m))
-    with pytest.raises(store.RunError, match=r"other numerics \(1; this one's are 2") as info:
+    with pytest.raises(store.RunError, match=f"kernel numerics 1, and this xorsweep's are "
+                                             f"{kernels.NUMERICS} ") as info:
         sweeps.run(spec, out=tmp_path)
     assert "--force" in str(info.value)
     assert "0" not in json.loads(path.read_text())["done"]  # nothing trained
     assert main(["run", str(tmp_path / "num" / "spec.toml"), "--out", str(tmp_path),
                  "--dry-run"]) == 2
+    capsys.readouterr()
+    assert main(["status", str(tmp_path / "num")]) == 0  # status says how it can be finished
+    out = capsys.readouterr().out
+    assert f"numerics   1  (this xorsweep computes in {kernels.NUMERICS}" in out
+    assert "incomplete: resume with an xorsweep of kernel numerics 1, or start over" in out
+    assert "--force" in out
+    m["done"]["0"] = entry  # complete again, but
+    path.write_text(json.dumps(m))
+    (tmp_path / "num" / "networks" / store.part_name(0)).unlink()  # a part lost: work left
+    with pytest.raises(store.RunError, match="kernel numerics 1"):
+        sweeps.run(spec, out=tmp_path)
+    assert main(["status", str(tmp_path / "num")]) == 1
+    assert "recompute them with an xorsweep of kernel numerics 1" in capsys.readouterr().err
     assert sweeps.run(spec, out=tmp_path, force=True).complete
     assert json.loads(path.read_text())["numerics"] == kernels.NUMERICS
 

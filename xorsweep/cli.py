@@ -16,6 +16,7 @@ import time
 import warnings
 from pathlib import Path
 
+import kernels
 from kernels import __version__
 
 
@@ -343,14 +344,24 @@ def cmd_status(args) -> int:
     elif run.spec_text() is None:
         print("missing    spec.toml  (resuming needs SPEC, the spec file the run was made "
               "from)")
+    numerics = m.get("numerics", 1)  # a run from before it was recorded: 1
+    if numerics != kernels.NUMERICS:
+        print(f"numerics   {numerics}  (this xorsweep computes in {kernels.NUMERICS}: it "
+              "reads the run, and trains none of it)")
     n_bad = len(bad["damaged"]) + len(bad["missing"])
+    # the way to finish it: this xorsweep's resume command, or (other numerics) its own
+    again, fix = (f"`{resume_command(run.path, name=m['name'])}`",) * 2
+    if numerics != kernels.NUMERICS:
+        again = (f"an xorsweep of kernel numerics {numerics}, or start over with "
+                 f"`{resume_command(run.path, force=True, name=m['name'])}`")
+        fix = f"{again.replace('an xorsweep', 'with an xorsweep', 1)}"
     if n_bad:
         print(f"state      damaged: {n_bad} part{'s' if n_bad > 1 else ''} to compute again")
         sys.stdout.flush()
         raise StoreError(f"{run.path} has {len(bad['damaged'])} damaged and "
-                         f"{len(bad['missing'])} missing parts; run "
-                         f"`{resume_command(run.path, name=m['name'])}` to recompute "
-                         "them")
+                         f"{len(bad['missing'])} missing parts; "
+                         + (f"run {fix} to recompute them" if numerics == kernels.NUMERICS
+                            else f"recompute them {fix}"))
     if edited is not None:
         print("state      damaged: its spec.toml was changed")
         sys.stdout.flush()
@@ -360,8 +371,7 @@ def cmd_status(args) -> int:
     elif lock_held(run.path):
         print("state      running: `xorsweep status` again to follow it")
     else:
-        again = resume_command(run.path, name=m["name"])
-        print(f"state      incomplete: resume with `{again}`")
+        print(f"state      incomplete: resume with {again}")
     return 0
 
 
