@@ -231,6 +231,21 @@ def resume_command(run_dir, *, force: bool = False, name: str | None = None) -> 
     return " ".join(shlex.quote(w) for w in prefix) + " && " + command if prefix else command
 
 
+def finish_advice(run_dir, manifest: dict, numerics: int | None) -> str:
+    """Return how to finish an incomplete run, to end a sentence ("resume it with ...").
+
+    Its resume command in backquotes; for a run begun under other kernel numerics
+    than ``numerics`` (this xorsweep's, ``kernels.NUMERICS``; None: not known, where
+    the kernels are not loaded), which this xorsweep refuses to finish, the xorsweep
+    that can, or the command that starts it over.
+    """
+    theirs = manifest.get("numerics", 1)  # a run from before it was recorded: 1
+    if numerics is None or theirs == numerics:
+        return f"`{resume_command(run_dir, name=manifest['name'])}`"
+    return (f"an xorsweep of kernel numerics {theirs} (this one's are {numerics}), or start "
+            f"over with `{resume_command(run_dir, force=True, name=manifest['name'])}`")
+
+
 def _recorded_name(run_dir: Path) -> str | None:
     """Return the run's name from its manifest, else its frozen spec; None if neither says."""
     import tomllib

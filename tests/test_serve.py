@@ -666,3 +666,25 @@ def test_a_refined_run_stopped_between_levels_is_not_complete(tmp_path, monkeypa
     c = server_compare.comparison(*[(runs.data(n), runs.data(n).snapshot())
                                     for n in ("lv", "other")], None)
     assert c["a"]["complete"] is False  # the compare page's sides say so too
+
+
+def test_a_run_of_other_kernel_numerics_offers_no_resume_command_but_says_how(tmp_path):
+    import json
+
+    import kernels
+    from sweeps import store
+
+    sweeps.run({"name": "num", "epochs": 20, "replicates": 4}, out=tmp_path, chunk_size=2)
+    path = tmp_path / "num" / store.MANIFEST
+    m = json.loads(path.read_text())
+    del m["done"]["1"]  # incomplete
+    path.write_text(json.dumps(m))
+    p = server_runs.progress(server_runs.Runs(tmp_path).data("num").snapshot())
+    assert p["resume"] is not None  # this xorsweep can finish it
+    assert p["finish"] == f"`{p['resume']}`"
+    m["numerics"] = kernels.NUMERICS + 1  # begun by another xorsweep
+    path.write_text(json.dumps(m))
+    p = server_runs.progress(server_runs.Runs(tmp_path).data("num").snapshot())
+    assert p["resume"] is None  # its command would be refused
+    assert p["finish"].startswith(f"an xorsweep of kernel numerics {kernels.NUMERICS + 1} ")
+    assert "--force`" in p["finish"]

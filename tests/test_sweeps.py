@@ -257,7 +257,8 @@ def test_finishing_a_run_begun_under_other_numerics_is_refused(tmp_path, capsys)
     assert main(["status", str(tmp_path / "num")]) == 0  # status says how it can be finished
     out = capsys.readouterr().out
     assert f"numerics   1  (this xorsweep computes in {kernels.NUMERICS}" in out
-    assert "incomplete: resume with an xorsweep of kernel numerics 1, or start over" in out
+    assert ("incomplete: resume with an xorsweep of kernel numerics 1 (this one's are "
+            f"{kernels.NUMERICS}), or start over") in out
     assert "--force" in out
     m["done"]["0"] = entry  # complete again, but
     path.write_text(json.dumps(m))

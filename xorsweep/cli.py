@@ -306,7 +306,7 @@ def cmd_status(args) -> int:
     those parts are listed, and the error line gives the command that recomputes
     them.  Needs no kernels.
     """
-    from sweeps.store import StoreError, levels_text, lock_held, open_run, resume_command
+    from sweeps.store import StoreError, finish_advice, levels_text, lock_held, open_run
 
     run = open_run(args.run_dir)
     m = run.manifest
@@ -349,19 +349,14 @@ def cmd_status(args) -> int:
         print(f"numerics   {numerics}  (this xorsweep computes in {kernels.NUMERICS}: it "
               "reads the run, and trains none of it)")
     n_bad = len(bad["damaged"]) + len(bad["missing"])
-    # the way to finish it: this xorsweep's resume command, or (other numerics) its own
-    again, fix = (f"`{resume_command(run.path, name=m['name'])}`",) * 2
-    if numerics != kernels.NUMERICS:
-        again = (f"an xorsweep of kernel numerics {numerics}, or start over with "
-                 f"`{resume_command(run.path, force=True, name=m['name'])}`")
-        fix = f"{again.replace('an xorsweep', 'with an xorsweep', 1)}"
+    again = finish_advice(run.path, m, kernels.NUMERICS)
     if n_bad:
         print(f"state      damaged: {n_bad} part{'s' if n_bad > 1 else ''} to compute again")
         sys.stdout.flush()
         raise StoreError(f"{run.path} has {len(bad['damaged'])} damaged and "
                          f"{len(bad['missing'])} missing parts; "
-                         + (f"run {fix} to recompute them" if numerics == kernels.NUMERICS
-                            else f"recompute them {fix}"))
+                         + (f"run {again} to recompute them" if numerics == kernels.NUMERICS
+                            else f"recompute them with {again}"))
     if edited is not None:
         print("state      damaged: its spec.toml was changed")
         sys.stdout.flush()

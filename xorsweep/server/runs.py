@@ -32,12 +32,14 @@ import numpy as np
 import pandas as pd
 from pandas.api.types import union_categoricals
 
+import kernels
 from analysis.tables import GRID_AXES, is_param_axis
 from sweeps import catalog
 from sweeps.store import (
     MANIFEST,
     Run,
     StoreError,
+    finish_advice,
     is_complete,
     levels_decided,
     levels_text,
@@ -300,7 +302,9 @@ def progress(snap: Snapshot) -> dict:
     ``rate`` is network-epochs per second of training (the manifest's
     ``elapsed_s``); ``eta_s`` the training seconds left at that rate, given only
     while a sweep holds the run's lock; ``resume`` the command that resumes an
-    incomplete run (absolute paths), None once it is complete.  A refined run's
+    incomplete run (absolute paths), None once it is complete or where this
+    xorsweep cannot finish it (other kernel numerics); ``finish`` how to finish an
+    incomplete run, in words (:func:`sweeps.store.finish_advice`).  A refined run's
     ``levels`` are ``[decided, in all]`` (counting level 0): its ``networks``, and
     the time left, are those of the levels decided so far, and it is complete when
     every level is decided and trained.
@@ -321,7 +325,9 @@ def progress(snap: Snapshot) -> dict:
             "complete": complete, "running": running, "elapsed_s": m["elapsed_s"],
             "rate": rate, "eta_s": eta, "updated": snap.mtime,
             "levels": None if levels is None else list(levels), "levels_text": levels_text(m),
-            "resume": None if complete else resume_command(snap.path.resolve(),
-                                                           name=m["name"]),
+            "resume": None if complete or m.get("numerics", 1) != kernels.NUMERICS
+            else resume_command(snap.path.resolve(), name=m["name"]),
+            "finish": None if complete else finish_advice(snap.path.resolve(), m,
+                                                          kernels.NUMERICS),
             "created": m.get("created") if isinstance(m.get("created"), int | float) else None}
 

@@ -265,7 +265,7 @@
       $("description").textContent = d.description;
       var status = p.complete ? "complete" : p.running ? "running" :
         p.running === false ? "stopped at " + pct(p.fraction) + " (resume it with " +
-        p.resume + ")" : d.state;
+        (p.resume || p.finish) + ")" : d.state;
       var box = $("progress");
       box.textContent = "";
       var undecided = p.levels && p.levels[0] < p.levels[1];  // a refined run's levels to come
