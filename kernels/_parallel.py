@@ -32,8 +32,8 @@ def launch(run_range, n_items: int, parallel: bool, args: tuple) -> None:
         return
     n_chunks = min(n_items, threads * config.CHUNKS_PER_THREAD)
     bounds = np.linspace(0, n_items, n_chunks + 1).astype(np.int64)
-    futures = [_pool(threads).submit(run_range, bounds[i], bounds[i + 1], *args)
-               for i in range(n_chunks)]
+    pool = _pool(threads)
+    futures = [pool.submit(run_range, bounds[i], bounds[i + 1], *args) for i in range(n_chunks)]
     try:
         for f in futures:
             f.result()

@@ -168,15 +168,13 @@ def numerics_message(run_dir: Path, manifest: dict) -> str | None:
     nothing left to train and is not refused (one with a lost or damaged part has:
     :func:`_prepare` asks again after checking the parts).
     """
-    numerics = manifest.get("numerics", 1)
-    if numerics == kernels.NUMERICS or store.is_complete(manifest):
+    if store.run_numerics(manifest) == kernels.NUMERICS or store.is_complete(manifest):
         return None
     versions = manifest.get("versions")
     began = versions.get("xorsweep", "?") if isinstance(versions, dict) else "?"
-    return (f"{run_dir} was begun by xorsweep {began} with kernel numerics {numerics}, and "
-            f"this xorsweep's are {kernels.NUMERICS} (results differ in the last bits), so it "
-            f"cannot train the rest; finish it with an xorsweep of numerics {numerics}, or use "
-            "--force to start over")
+    return (f"{run_dir} was begun by xorsweep {began}, whose kernels compute otherwise "
+            "(results differ in the last bits), so this xorsweep cannot train the rest; "
+            f"finish it with {store.finish_advice(run_dir, manifest, kernels.NUMERICS)}")
 
 
 def device_message(run_dir: Path, manifest: dict, device: str) -> str | None:

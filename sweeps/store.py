@@ -44,7 +44,8 @@ import pyarrow.parquet as pq
 
 __all__ = ["Run", "open_run", "RunError", "StoreError", "atomic_write", "RunLock",
            "read_manifest", "remove_orphan_temp_files", "remove_temp_files", "resume_command",
-           "levels_decided", "lock_held", "edited_spec_message", "frozen_spec", "SPEC_FILE"]
+           "levels_decided", "levels_text", "is_complete", "lock_held", "edited_spec_message",
+           "frozen_spec", "finish_advice", "run_numerics", "SPEC_FILE"]
 
 MANIFEST = "manifest.json"
 SPEC_FILE = "spec.toml"
@@ -231,6 +232,11 @@ def resume_command(run_dir, *, force: bool = False, name: str | None = None) -> 
     return " ".join(shlex.quote(w) for w in prefix) + " && " + command if prefix else command
 
 
+def run_numerics(manifest: dict) -> int:
+    """Return the kernel numerics a run was begun under (1 where it predates the record)."""
+    return manifest.get("numerics", 1)
+
+
 def finish_advice(run_dir, manifest: dict, numerics: int | None) -> str:
     """Return how to finish an incomplete run, to end a sentence ("resume it with ...").
 
@@ -239,7 +245,7 @@ def finish_advice(run_dir, manifest: dict, numerics: int | None) -> str:
     the kernels are not loaded), which this xorsweep refuses to finish, the xorsweep
     that can, or the command that starts it over.
     """
-    theirs = manifest.get("numerics", 1)  # a run from before it was recorded: 1
+    theirs = run_numerics(manifest)
     if numerics is None or theirs == numerics:
         return f"`{resume_command(run_dir, name=manifest['name'])}`"
     return (f"an xorsweep of kernel numerics {theirs} (this one's are {numerics}), or start "

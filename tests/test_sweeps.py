@@ -246,8 +246,8 @@ def test_finishing_a_run_begun_under_other_numerics_is_refused(tmp_path, capsys)
     assert sweeps.run(spec, out=tmp_path).complete  # complete: nothing to train, not refused
     entry = m["done"].pop("0")  # its first chunk still to train
     path.write_text(json.dumps(m))
-    with pytest.raises(store.RunError, match=f"kernel numerics 1, and this xorsweep's are "
-                                             f"{kernels.NUMERICS} ") as info:
+    with pytest.raises(store.RunError, match=r"finish it with an xorsweep of kernel numerics 1 "
+                                             rf"\(this one's are {kernels.NUMERICS}\)") as info:
         sweeps.run(spec, out=tmp_path)
     assert "--force" in str(info.value)
     assert "0" not in json.loads(path.read_text())["done"]  # nothing trained

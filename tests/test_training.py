@@ -730,7 +730,6 @@ def test_thread_count_is_numbas_even_before_numba_is_imported(monkeypatch):
 
 def test_the_thread_pool_is_kept_and_an_error_drops_the_ranges_not_started(monkeypatch):
     import threading
-    import time
 
     from kernels import _parallel
 

@@ -306,7 +306,14 @@ def cmd_status(args) -> int:
     those parts are listed, and the error line gives the command that recomputes
     them.  Needs no kernels.
     """
-    from sweeps.store import StoreError, finish_advice, levels_text, lock_held, open_run
+    from sweeps.store import (
+        StoreError,
+        finish_advice,
+        levels_text,
+        lock_held,
+        open_run,
+        run_numerics,
+    )
 
     run = open_run(args.run_dir)
     m = run.manifest
@@ -344,7 +351,7 @@ def cmd_status(args) -> int:
     elif run.spec_text() is None:
         print("missing    spec.toml  (resuming needs SPEC, the spec file the run was made "
               "from)")
-    numerics = m.get("numerics", 1)  # a run from before it was recorded: 1
+    numerics = run_numerics(m)
     if numerics != kernels.NUMERICS:
         print(f"numerics   {numerics}  (this xorsweep computes in {kernels.NUMERICS}: it "
               "reads the run, and trains none of it)")

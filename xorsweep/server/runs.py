@@ -47,6 +47,7 @@ from sweeps.store import (
     open_run,
     part_name,
     resume_command,
+    run_numerics,
 )
 
 __all__ = ["ChunkStats", "RunNotFound", "Runs", "RunData", "Snapshot", "chunk_stats", "concat",
@@ -325,7 +326,7 @@ def progress(snap: Snapshot) -> dict:
             "complete": complete, "running": running, "elapsed_s": m["elapsed_s"],
             "rate": rate, "eta_s": eta, "updated": snap.mtime,
             "levels": None if levels is None else list(levels), "levels_text": levels_text(m),
-            "resume": None if complete or m.get("numerics", 1) != kernels.NUMERICS
+            "resume": None if complete or run_numerics(m) != kernels.NUMERICS
             else resume_command(snap.path.resolve(), name=m["name"]),
             "finish": None if complete else finish_advice(snap.path.resolve(), m,
                                                           kernels.NUMERICS),
