@@ -236,6 +236,9 @@ class TrainResult:
         0, k, 2k, ... and ``epochs`` for ``record_every=k``; empty when not recording.
     outcome : ndarray of str, shape (n_nets,)
         One of :data:`kernels.OUTCOMES` per network.
+    outcome_code : ndarray of int8, shape (n_nets,)
+        The same outcomes as indices into :data:`kernels.OUTCOMES` (what the kernels
+        compute; ``np.bincount`` counts them, and they cost no string comparisons).
     """
 
     params: Params
@@ -245,3 +248,4 @@ class TrainResult:
     curve: np.ndarray
     curve_epochs: np.ndarray
     outcome: np.ndarray
+    outcome_code: np.ndarray

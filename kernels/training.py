@@ -719,4 +719,4 @@ def train(
             epochs=epochs, curve_epochs=curve_epochs, target=target, parallel=parallel)
     return TrainResult(params=work, loss=loss_out, outputs=outputs, converged_epoch=conv,
                        curve=curve.T, curve_epochs=curve_epochs,
-                       outcome=_OUTCOME_LABELS[outcome])
+                       outcome=_OUTCOME_LABELS[outcome], outcome_code=outcome)

@@ -53,6 +53,7 @@ def compute_chunk(spec_data: dict, start: int, stop: int, device: str = "cpu",
     seconds = time.perf_counter() - t0
     result = {"start": start, "stop": stop, "loss": r.loss,
               "converged_epoch": r.converged_epoch, "outcome": r.outcome,
+              "outcome_code": r.outcome_code,
               "outputs": r.outputs, "curve": r.curve, "curve_epochs": r.curve_epochs}
     out = {"start": start, "stop": stop, "seconds": seconds,
            "parts": {"networks": store.table_bytes(network_table(spec, result, cols)),
@@ -80,7 +81,8 @@ def initial_params(spec: Spec, cols: dict[str, np.ndarray]) -> kernels.Params:
     init, scale = cols["init"], cols["init_scale"]
     # one initialization call per (scheme, scale): a chunk runs in cell order, so they
     # come in runs, usually a few; found by comparing neighbours (np.unique sorts)
-    starts = np.flatnonzero(np.r_[True, (init[1:] != init[:-1]) | (scale[1:] != scale[:-1])])
+    scheme = cols.get("init:code", init)  # indices compare faster than names
+    starts = np.flatnonzero(np.r_[True, (scheme[1:] != scheme[:-1]) | (scale[1:] != scale[:-1])])
     if len(starts) <= _MAX_RUNS:
         groups = [slice(a, b) for a, b in zip(starts, [*starts[1:], n], strict=True)]
     else:
@@ -125,7 +127,7 @@ def network_table(spec: Spec, result: dict, cols: dict[str, np.ndarray] | None =
                ["level", "ix", "iy"] if spec.refine else [])
     for axis in [*(a for a in spec.grid if a != "task"), *sampled, "task"]:
         values = cols[axis]
-        data[axis] = (_categorical(values, list(spec.grid[axis]))
+        data[axis] = (_categorical(values, list(spec.grid[axis]), cols.get(f"{axis}:code"))
                       if values.dtype.kind in "OU" else values)
     data["replicate"] = cols["replicate"]
     data["seed"] = cols["seed"]
@@ -133,7 +135,8 @@ def network_table(spec: Spec, result: dict, cols: dict[str, np.ndarray] | None =
     data["target_error"] = np.full(n, spec.target_error)
     data["final_loss"] = result["loss"].astype(np.float64)
     data["converged_epoch"] = result["converged_epoch"]
-    data["outcome"] = _categorical(np.asarray(result["outcome"]), list(kernels.OUTCOMES))
+    data["outcome"] = _categorical(np.asarray(result["outcome"]), list(kernels.OUTCOMES),
+                                   result.get("outcome_code"))
     outputs = result["outputs"]
     for s in range(max(len(kernels.tasks.by_name(t)[1]) for t in spec.tasks)):
         # a task with fewer samples than the run's largest has NaN in the extra columns
@@ -142,21 +145,27 @@ def network_table(spec: Spec, result: dict, cols: dict[str, np.ndarray] | None =
     return pa.table(data)
 
 
-def _categorical(values: np.ndarray, categories: list) -> pa.DictionaryArray:
+def _categorical(values: np.ndarray, categories: list, codes: np.ndarray | None = None
+                 ) -> pa.DictionaryArray:
     """Return ``values`` dictionary-encoded over ``categories`` (not one of them: null).
 
-    One comparison per category: hashing every value took three fifths of the time
-    it took to build a chunk's network table, and a grid has few names.  Indices are
+    ``codes``: the values' indices into ``categories`` where the caller has them (a
+    named grid axis, the kernels' outcomes): nothing is compared.  Else one
+    comparison per category: hashing every value took three fifths of the time it
+    took to build a chunk's network table, and a grid has few names.  Indices are
     int8 below 127 names, as pandas's categorical codes (old and new parts of a run
     share one schema).
     """
     n = len(categories)
-    codes = np.full(len(values), -1, dtype=np.int8 if n < 127 else np.int16 if n < 32767
-                    else np.int32)
-    for code, name in enumerate(categories):
-        codes[values == name] = code
-    return pa.DictionaryArray.from_arrays(pa.array(codes, mask=codes < 0),
-                                          _dictionary(tuple(categories)))
+    kind = np.int8 if n < 127 else np.int16 if n < 32767 else np.int32
+    if codes is not None:
+        indices = pa.array(np.asarray(codes).astype(kind, copy=False))
+    else:
+        found = np.full(len(values), -1, dtype=kind)
+        for code, name in enumerate(categories):
+            found[values == name] = code
+        indices = pa.array(found, mask=found < 0)
+    return pa.DictionaryArray.from_arrays(indices, _dictionary(tuple(categories)))
 
 
 @functools.lru_cache(maxsize=256)

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from . import store
+from . import plan, store
 from .refine import labels, points_digest, refine_points
 from .spec import KERNEL_AXES, Spec
 
@@ -133,7 +133,7 @@ def columns(spec: Spec, ids: np.ndarray, place: dict) -> dict[str, np.ndarray]:
         elif axis == y:
             cols[axis] = spec.refine.values(y)[place["iy"]]
         else:
-            cols[axis] = np.asarray(spec.grid[axis])[at[axis]]
+            cols.update(plan.axis_values(axis, spec.grid[axis], at[axis]))
     cols["level"] = np.full(len(ids), place["level"], dtype=np.int64)
     cols["ix"] = np.asarray(place["ix"], dtype=np.int64)
     cols["iy"] = np.asarray(place["iy"], dtype=np.int64)

@@ -10,7 +10,9 @@ import re
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -356,9 +358,26 @@ def test_parts_split_and_compress_floats_and_keep_the_runs_dtype(dtype, tmp_path
                             "converged_epoch")} == {"LZ4"}
     assert not any(c.is_stats_set for c in [*nets.values(), *curves.values()])
     assert "BYTE_STREAM_SPLIT" in curves["loss_10"].encodings
+    # number columns are required (no definition levels); named ones stay optional
+    for sub in store.PARTS:
+        path = run_dir / sub / store.part_name(0)
+        schema = pq.read_schema(path)
+        for field in schema:
+            assert field.nullable == pa.types.is_dictionary(field.type), (sub, field)
     chunk = next(open_run(run_dir).curves())
     assert chunk["loss_10"].dtype == dtype
     assert chunk["network"].dtype == "int64"
+
+
+def test_table_bytes_keeps_nulls_and_writes_a_file_that_outgrows_its_buffer(monkeypatch):
+    table = pa.table({"x": pa.array([1.5, None, 3.0]), "n": np.arange(3),
+                      "name": pa.array(["a", None, "b"]).dictionary_encode()})
+    data = store.table_bytes(table)
+    back = pq.read_table(pa.BufferReader(data))
+    assert back.to_pylist() == table.to_pylist()
+    assert [f.nullable for f in back.schema] == [True, False, True]  # x has a null
+    monkeypatch.setattr(store, "_parquet_capacity", lambda table: 64)
+    assert store.table_bytes(table) == data  # written again, into a growing stream
 
 
 def test_parts_written_with_parquet_defaults_still_read_and_resume(run_dir, reference):

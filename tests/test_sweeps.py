@@ -362,12 +362,43 @@ def test_a_chunk_initializes_each_network_from_its_own_seed_scheme_and_scale(mon
                                       "init_scale": [0.5, 1.0, 2.0]}})
     for start, stop in [(0, spec.n_networks), (2, 7), (8, 20)]:
         cols = chunk._columns(spec, start, stop, None)
-        p = chunk.initial_params(spec, cols)
-        for i in range(stop - start):
-            one = kernels.init_params(cols["seed"][i:i + 1], scheme=str(cols["init"][i]),
-                                      scale=float(cols["init_scale"][i]), dtype=np.float32)
-            for got, want in zip(p.arrays(), one.arrays(), strict=True):
-                np.testing.assert_array_equal(got[i], want[0])
+        names = {k: v for k, v in cols.items() if not k.endswith(":code")}  # schemes by name
+        for p in (chunk.initial_params(spec, cols), chunk.initial_params(spec, names)):
+            for i in range(stop - start):
+                one = kernels.init_params(cols["seed"][i:i + 1], scheme=str(cols["init"][i]),
+                                          scale=float(cols["init_scale"][i]), dtype=np.float32)
+                for got, want in zip(p.arrays(), one.arrays(), strict=True):
+                    np.testing.assert_array_equal(got[i], want[0])
+
+
+@pytest.mark.parametrize("refine", [False, True])
+def test_network_table_from_codes_equals_the_table_from_names(refine):
+    """Named axes and outcomes written from their indices, as from comparing names."""
+    from sweeps import chunk
+
+    grid = {"activation": ["tanh", "sigmoid"], "init": ["normal", "uniform", "xavier"],
+            "lr": {"linspace": [0.5, 8.0, 5]}, "init_scale": {"linspace": [0.5, 4.0, 5]}}
+    combos = 2 * 3
+    spec = sweeps.load_spec({"name": "c", "replicates": 4, "epochs": 30, "grid": grid} | (
+        {"refine": {"levels": 1}} if refine else {}))
+    points = len(spec.refine.level0_keys()) if refine else 5 * 5
+    n = combos * points * 4  # the whole grid, or refinement's level 0
+    cols = chunk._columns(spec, 0, n, None)
+    assert {"activation:code", "init:code"} <= set(cols)
+    X, Y = kernels.tasks.xor()
+    r = kernels.train(chunk.initial_params(spec, cols), X, Y, lr=cols["lr"], epochs=30,
+                      activation="tanh")
+    assert r.outcome_code.dtype == np.int8
+    np.testing.assert_array_equal(np.asarray(kernels.OUTCOMES)[r.outcome_code], r.outcome)
+    assert len(set(r.outcome)) > 1
+    result = {"start": 0, "stop": n, "loss": r.loss, "converged_epoch": r.converged_epoch,
+              "outcome": r.outcome, "outputs": r.outputs}
+    names = {k: v for k, v in cols.items() if not k.endswith(":code")}
+    by_codes = chunk.network_table(spec, result | {"outcome_code": r.outcome_code}, cols)
+    by_names = chunk.network_table(spec, result, names)
+    assert by_codes.equals(by_names)
+    assert store.table_bytes(by_codes) == store.table_bytes(by_names)
+    assert set(by_codes.column("init").to_pylist()) == set(grid["init"])
 
 
 def _slice_toml(path: Path, axes: list[str]) -> Path:

@@ -29,7 +29,8 @@ def _assert_results_identical(a: kernels.TrainResult, b: kernels.TrainResult):
 
     for x, y in zip(a.params.arrays(), b.params.arrays(), strict=True):
         np.testing.assert_array_equal(bits(x), bits(y))
-    for name in ("loss", "outputs", "converged_epoch", "curve", "curve_epochs", "outcome"):
+    for name in ("loss", "outputs", "converged_epoch", "curve", "curve_epochs", "outcome",
+                 "outcome_code"):
         np.testing.assert_array_equal(bits(getattr(a, name)), bits(getattr(b, name)),
                                       err_msg=name)
 
@@ -193,7 +194,8 @@ def test_serial_parallel_threads_lanes_and_chunks_agree_bitwise(dtype, monkeypat
         _assert_results_identical(sub, kernels.TrainResult(
             params=ref.params.take(part), loss=ref.loss[part], outputs=ref.outputs[part],
             converged_epoch=ref.converged_epoch[part], curve=ref.curve[part],
-            curve_epochs=ref.curve_epochs, outcome=ref.outcome[part]))
+            curve_epochs=ref.curve_epochs, outcome=ref.outcome[part],
+            outcome_code=ref.outcome_code[part]))
 
 
 def test_per_network_lr_equals_scalar_lr():
