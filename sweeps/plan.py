@@ -89,22 +89,36 @@ def make_chunks(spec: Spec, chunk_size: int) -> list[Chunk]:
     return chunks
 
 
-def axis_values(axis: str, values, idx: np.ndarray) -> dict[str, np.ndarray]:
+def axis_values(axis: str, values, idx: np.ndarray, repeats: np.ndarray | None = None
+                ) -> dict[str, np.ndarray]:
     """Return an axis's column at the value indices ``idx``; a named axis also its codes.
 
-    The codes (``"<axis>:code"``, the indices themselves) let the store write a named
-    column without comparing strings: comparing a chunk's 16,384 names with each of
-    an axis's names took 0.1 ms per name, half the cost of its network table.
+    ``repeats``: each index stands for that many consecutive networks.  The codes
+    (``"<axis>:code"``, the indices) let the store write a named column without
+    comparing strings: comparing a chunk's 16,384 names with each of an axis's names
+    took 0.1 ms per name, half the cost of its network table.
     """
     values = np.asarray(values)
-    if values.dtype.kind not in "OU":
-        return {axis: values[idx]}
-    return {axis: values[idx], f"{axis}:code": idx}
+    out = {axis: values[idx]}
+    if values.dtype.kind in "OU":
+        out[f"{axis}:code"] = idx
+    return out if repeats is None else {k: np.repeat(v, repeats) for k, v in out.items()}
 
 
 def network_columns(spec: Spec, start: int, stop: int) -> dict[str, np.ndarray]:
-    """Return ids, cells, replicates, seeds and every axis value of networks start .. stop-1."""
-    return columns_of(spec, np.arange(start, stop, dtype=np.int64))
+    """Return ids, cells, replicates, seeds and every axis value of networks start .. stop-1.
+
+    As :func:`columns_of`, each cell's values found once and repeated over its
+    networks: unravelling and indexing every network's cell took three quarters of a
+    chunk's columns (16,384 networks, 8 axes: 0.68 ms against 0.27 ms).
+    """
+    if stop <= start:
+        return columns_of(spec, np.arange(start, stop, dtype=np.int64))
+    first, last = start // spec.replicates, (stop - 1) // spec.replicates
+    bounds = np.arange(first, last + 2, dtype=np.int64) * spec.replicates
+    repeats = np.diff(np.clip(bounds, start, stop))
+    return _columns(spec, np.arange(start, stop, dtype=np.int64),
+                    np.arange(first, last + 1, dtype=np.int64), repeats)
 
 
 def columns_of(spec: Spec, ids: np.ndarray) -> dict[str, np.ndarray]:
@@ -116,15 +130,26 @@ def columns_of(spec: Spec, ids: np.ndarray) -> dict[str, np.ndarray]:
     (:func:`axis_values`).
     """
     ids = np.asarray(ids, dtype=np.int64)
-    cells = ids // spec.replicates
+    return _columns(spec, ids, ids // spec.replicates, None)
+
+
+def _columns(spec: Spec, ids: np.ndarray, cells: np.ndarray, repeats: np.ndarray | None
+             ) -> dict[str, np.ndarray]:
+    """Return the columns of networks ``ids`` from their cells.
+
+    ``cells``: each network's cell, or with ``repeats`` the distinct cells of
+    consecutive ``ids``, each repeated over that many networks.
+    """
     replicate = ids % spec.replicates
-    cols = {"network": ids, "cell": cells}
+    cols = {"network": ids,
+            "cell": cells if repeats is None else np.repeat(cells, repeats)}
     shape = [len(v) for v in spec.grid.values()] + ([spec.sample.n] if spec.sample else [])
     index = np.unravel_index(cells, shape)
     for axis, idx in zip(spec.grid, index, strict=False):
-        cols.update(axis_values(axis, spec.grid[axis], idx))
+        cols.update(axis_values(axis, spec.grid[axis], idx, repeats))
     if spec.sample is not None:
         point = index[-1].astype(np.int64)
+        point = point if repeats is None else np.repeat(point, repeats)
         values = spec.sample.values(spec.seed)
         for axis in spec.sample.names:
             cols[axis] = values[axis][point]

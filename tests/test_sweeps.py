@@ -371,6 +371,25 @@ def test_a_chunk_initializes_each_network_from_its_own_seed_scheme_and_scale(mon
                     np.testing.assert_array_equal(got[i], want[0])
 
 
+@pytest.mark.parametrize("spec", [
+    {"name": "g", "replicates": 7, "grid": {"init": ["normal", "uniform"], "lr": [0.5, 1, 2],
+                                            "hidden": [2, 3]}},
+    {"name": "one", "replicates": 1, "grid": {"lr": [0.5, 1.0]}},
+    {"name": "s", "replicates": 3, "grid": {"hidden": [2, 3], "loss": ["bce", "mse"]},
+     "sample": {"method": "sobol", "n": 16, "lr": {"loguniform": [0.1, 30]}}}])
+def test_a_range_of_networks_has_the_columns_of_its_ids(spec):
+    """Cells found once and repeated (a chunk's range) give each network's own values."""
+    spec = sweeps.load_spec(spec)
+    n = spec.n_networks
+    for a, b in [(0, n), (3, 10), (5, 6), (0, 1), (n - 1, n), (7, 14), (6, 15), (2, 2)]:
+        a, b = min(a, n), min(b, n)
+        got, want = plan.network_columns(spec, a, b), plan.columns_of(spec, np.arange(a, b))
+        assert got.keys() == want.keys()
+        for key, values in want.items():
+            assert got[key].dtype == values.dtype, key
+            np.testing.assert_array_equal(got[key], values, err_msg=key)
+
+
 @pytest.mark.parametrize("refine", [False, True])
 def test_network_table_from_codes_equals_the_table_from_names(refine):
     """Named axes and outcomes written from their indices, as from comparing names."""
