@@ -51,8 +51,20 @@ def cores() -> int:
 
 
 def default_chunk_size(spec: Spec, jobs: int) -> int:
-    """About eight chunks per worker (so no worker idles long at the end), 256 to 16,384 each."""
-    return int(np.clip(-(-spec.n_networks // (8 * jobs)), 256, 16_384))
+    """About eight chunks per worker (so no worker idles long at the end), 256 to 16,384 each.
+
+    A kernel group larger than that is cut into equal chunks, as many as a multiple
+    of the workers: its last chunks end together.  10^6 networks on 2 workers in 61
+    chunks of 16,384 and one of 576 left a worker idle for a chunk's training at the
+    end (1.6% of the run's wall time); 62 chunks of 16,130 leave none.
+    """
+    size = int(np.clip(-(-spec.n_networks // (8 * jobs)), 256, 16_384))
+    per_group = networks_per_group(spec)
+    if per_group <= size:
+        return size
+    chunks = -(-per_group // size)
+    chunks = -(-chunks // jobs) * jobs
+    return -(-per_group // chunks)
 
 
 def networks_per_group(spec: Spec) -> int:
