@@ -647,7 +647,7 @@ def _execute(run_dir, spec, manifest, todo, jobs, backend, progress, client=None
                 i = index[result["start"]]
                 entry = {"seconds": result["seconds"]}
                 for sub, blob in result["parts"].items():
-                    store.atomic_write(run_dir / sub / store.part_name(i), blob)
+                    store.atomic_write(run_dir / sub / store.part_name(i), blob, direct=True)
                     entry[sub] = store.sha256(blob)
                 manifest["done"][str(i)] = entry
                 manifest["elapsed_s"] = elapsed0 + time.perf_counter() - t0

@@ -319,6 +319,50 @@ def test_a_full_disk_is_one_line_naming_the_path(code, run_dir, reference, monke
     assert parts(run_dir) == parts(reference)
 
 
+def test_direct_writes_keep_every_byte_at_any_length(tmp_path):
+    rng = np.random.default_rng(0)
+    if not store._write_direct(tmp_path / "probe", b"x"):
+        pytest.skip(f"{tmp_path}'s file system has no direct I/O")
+    for n in (0, 1, 4095, 4096, 4097, 3 * 4096 + 5, 1_000_003):
+        data = rng.bytes(n)
+        path = tmp_path / f"f{n}"
+        store.atomic_write(path, data, direct=True)
+        assert path.read_bytes() == data, n
+    store.atomic_write(path, b"shorter", direct=True)  # replaces a longer file
+    assert path.read_bytes() == b"shorter"
+    assert not list(tmp_path.glob(".*.tmp-*"))
+
+
+@pytest.mark.parametrize("refuses", ["open", "write"])
+def test_a_file_system_without_direct_io_gets_an_ordinary_write(refuses, tmp_path,
+                                                                  monkeypatch):
+    real_open, real_write = os.open, os.write
+    calls = []
+
+    def open_(path, flags, *args):
+        direct = bool(flags & getattr(os, "O_DIRECT", 0))
+        calls.append(direct)
+        if direct and refuses == "open":
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_open(path, flags, *args)
+
+    def write(fd, data):
+        if refuses == "write" and len(calls) and calls[-1]:
+            real_write(fd, bytes(data)[:4096])  # a first page lands, then a refusal
+            raise OSError(errno.EINVAL, "Invalid argument")
+        return real_write(fd, data)
+
+    monkeypatch.setattr(store.os, "open", open_)
+    monkeypatch.setattr(store.os, "write", write)
+    data = bytes(range(256)) * 100
+    path = tmp_path / "f.bin"
+    store.atomic_write(path, data, direct=True)
+    assert path.read_bytes() == data
+    assert not list(tmp_path.glob(".*.tmp-*"))
+    if getattr(os, "O_DIRECT", 0):
+        assert calls[0] is True  # it was tried
+
+
 def test_atomic_write_keeps_the_old_file_and_no_temporary_one_on_a_full_disk(tmp_path,
                                                                              monkeypatch):
     path = tmp_path / "f.bin"
@@ -328,10 +372,11 @@ def test_atomic_write_keeps_the_old_file_and_no_temporary_one_on_a_full_disk(tmp
         raise OSError(errno.ENOSPC, "No space left on device")
 
     monkeypatch.setattr(store.os, "fsync", full)
-    with pytest.raises(StoreError, match=f"^disk full writing {path}; free space"):
-        store.atomic_write(path, b"new" * 1000)
-    assert path.read_bytes() == b"old"
-    assert sorted(tmp_path.iterdir()) == [path]
+    for direct in (False, True):
+        with pytest.raises(StoreError, match=f"^disk full writing {path}; free space"):
+            store.atomic_write(path, b"new" * 1000, direct=direct)
+        assert path.read_bytes() == b"old"
+        assert sorted(tmp_path.iterdir()) == [path]
 
 
 def _column_chunks(path: Path) -> dict[str, object]:
