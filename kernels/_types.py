@@ -239,6 +239,7 @@ class TrainResult:
     outcome_code : ndarray of int8, shape (n_nets,)
         The same outcomes as indices into :data:`kernels.OUTCOMES` (what the kernels
         compute; ``np.bincount`` counts them, and they cost no string comparisons).
+        Found from ``outcome`` when a result is built without it.
     """
 
     params: Params
@@ -248,4 +249,11 @@ class TrainResult:
     curve: np.ndarray
     curve_epochs: np.ndarray
     outcome: np.ndarray
-    outcome_code: np.ndarray
+    outcome_code: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        if self.outcome_code is None:
+            codes = np.full(np.shape(self.outcome), -1, np.int8)
+            for code, name in enumerate(OUTCOMES):
+                codes[np.asarray(self.outcome) == name] = code
+            object.__setattr__(self, "outcome_code", codes)

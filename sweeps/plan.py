@@ -25,7 +25,7 @@ __all__ = ["Chunk", "make_chunks", "count_chunks", "network_columns", "default_c
 
 #: The most chunks a run may have: the manifest lists every chunk, and is rewritten
 #: after each one.  Default chunk sizes stay far below it (2**32 networks, the most a
-#: spec holds, make 2**18 chunks of 16,384).
+#: spec holds, make 2**18 chunks of about 16,384, and at least 256 networks each).
 MAX_CHUNKS = 1_000_000
 
 
@@ -53,18 +53,20 @@ def cores() -> int:
 def default_chunk_size(spec: Spec, jobs: int) -> int:
     """About eight chunks per worker (so no worker idles long at the end), 256 to 16,384 each.
 
-    A kernel group larger than that is cut into equal chunks, as many as a multiple
-    of the workers: its last chunks end together.  10^6 networks on 2 workers in 61
-    chunks of 16,384 and one of 576 left a worker idle for a chunk's training at the
-    end (1.6% of the run's wall time); 62 chunks of 16,130 leave none.
+    A kernel group larger than that is cut into near-equal chunks (the last one a few
+    networks short), as many as a multiple of the workers, so that its last chunks
+    end together, unless that would make them smaller than 256 networks.  10^6
+    networks on 2 workers in 61 chunks of 16,384 and one of 576 left a worker idle
+    for a chunk's training at the end (1.6% of the run's wall time); 62 chunks of
+    16,130 (the last 16,070) leave none.
     """
     size = int(np.clip(-(-spec.n_networks // (8 * jobs)), 256, 16_384))
     per_group = networks_per_group(spec)
     if per_group <= size:
         return size
     chunks = -(-per_group // size)
-    chunks = -(-chunks // jobs) * jobs
-    return -(-per_group // chunks)
+    even = -(-per_group // (-(-chunks // jobs) * jobs))
+    return even if even >= 256 else size
 
 
 def networks_per_group(spec: Spec) -> int:

@@ -125,15 +125,6 @@ def _write_direct(tmp: Path, data: bytes) -> bool:
     flag = getattr(os, "O_DIRECT", 0)
     if not flag:
         return False
-    n = len(data)
-    padded = -(-n // _ALIGN) * _ALIGN or _ALIGN
-    buffer = getattr(_buffers, "buffer", None)
-    if buffer is None or len(buffer) < padded:
-        buffer = mmap.mmap(-1, padded)  # anonymous memory: page-aligned
-        if padded <= _KEEP_BUFFER:
-            _buffers.buffer = buffer
-    buffer[:n] = data
-    buffer[n:padded] = bytes(padded - n)
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | flag, 0o666)
     except OSError as exc:
@@ -141,6 +132,16 @@ def _write_direct(tmp: Path, data: bytes) -> bool:
             return False
         raise
     try:
+        n = len(data)
+        padded = -(-n // _ALIGN) * _ALIGN or _ALIGN
+        buffer = getattr(_buffers, "buffer", None)
+        if buffer is None or len(buffer) < padded:
+            # anonymous memory, page-aligned; private: a forked child gets its own copy
+            buffer = mmap.mmap(-1, padded, flags=mmap.MAP_PRIVATE)
+            if padded <= _KEEP_BUFFER:
+                _buffers.buffer = buffer
+        buffer[:n] = data
+        buffer[n:padded] = bytes(padded - n)
         view = memoryview(buffer)[:padded]
         while view:
             view = view[os.write(fd, view):]
@@ -524,7 +525,10 @@ def table_bytes(table: pa.Table) -> bytes:
     curve encoding (16,384 networks: 4.8 ms -> 3.0 ms).  The file is written into
     one buffer sized for it, not a stream that grows by copying itself (a further
     0.2 to 0.4 ms a part).  Readers decode any encoding (pyarrow, pandas, DuckDB
-    and Polars read version 2 pages) and read required columns as nullable ones.
+    and Polars read version 2 pages).  pyarrow reads required columns as ``not
+    null`` fields: joining a part written before they were required with a newer one
+    takes ``pa.concat_tables(..., promote_options="default")``, as :meth:`Run.networks`
+    does (pandas and ``pq.read_table`` on a directory join them as they are).
     """
     fields, encoding, compression, categorical = [], {}, {}, []
     for f, column in zip(table.schema, table.columns, strict=True):

@@ -286,21 +286,22 @@ def test_resume_on_another_device_and_stray_scheduler_are_refused(tmp_path):
     assert not (tmp_path / "other").exists()
 
 
-@pytest.mark.parametrize("jobs", [1, 2, 3, 8])
+@pytest.mark.parametrize("jobs", [1, 2, 3, 8, 64])
 @pytest.mark.parametrize(("grid", "replicates"), [
     ({"lr": {"logspace": [-1, 1, 10]}, "init_scale": {"linspace": [0.5, 3.0, 10]}}, 10_000),
-    ({"hidden": [2, 3], "lr": [0.5, 1.0, 2.0]}, 30_001), ({"lr": [1.0]}, 100)])
-def test_default_chunks_are_equal_and_a_multiple_of_the_workers_per_group(grid, replicates,
-                                                                          jobs):
+    ({"hidden": [2, 3], "lr": [0.5, 1.0, 2.0]}, 30_001), ({"lr": [1.0]}, 100),
+    ({"activation": ["sigmoid", "tanh", "relu"], "lr": [0.5, 1.0]}, 1_000),
+    ({"hidden": [1, 2, 3, 4], "lr": [1.0]}, 400)])
+def test_default_chunks_are_near_equal_and_a_multiple_of_the_workers_per_group(grid, replicates,
+                                                                               jobs):
     spec = sweeps.load_spec({"name": "c", "replicates": replicates, "grid": grid})
     size = plan.default_chunk_size(spec, jobs)
-    assert 1 <= size <= 16_384
+    assert 256 <= size <= 16_384
     per_group = plan.networks_per_group(spec)
     for g0 in range(0, spec.n_networks, per_group):
-        sizes = [c.stop - c.start for c in plan.make_chunks(spec, size) if g0 <= c.start
-                 < g0 + per_group]
-        assert sum(sizes) == per_group
-        if per_group > 16_384:  # cut evenly: the last chunk short by less than one a chunk
+        sizes = [c.stop - c.start for c in plan.make_chunks(spec, size)
+                 if g0 <= c.start < g0 + per_group]
+        if per_group > 16_384:  # cut evenly: only the last chunk is short, by a few networks
             assert len(sizes) % jobs == 0
             assert max(sizes) - min(sizes) < len(sizes)
 

@@ -196,6 +196,12 @@ def test_serial_parallel_threads_lanes_and_chunks_agree_bitwise(dtype, monkeypat
             converged_epoch=ref.converged_epoch[part], curve=ref.curve[part],
             curve_epochs=ref.curve_epochs, outcome=ref.outcome[part],
             outcome_code=ref.outcome_code[part]))
+    # a result built by hand without the codes finds them from the names
+    by_hand = kernels.TrainResult(params=ref.params, loss=ref.loss, outputs=ref.outputs,
+                                  converged_epoch=ref.converged_epoch, curve=ref.curve,
+                                  curve_epochs=ref.curve_epochs, outcome=ref.outcome)
+    assert by_hand.outcome_code.dtype == np.int8
+    np.testing.assert_array_equal(by_hand.outcome_code, ref.outcome_code)
 
 
 def test_per_network_lr_equals_scalar_lr():
