@@ -249,9 +249,11 @@ def _part_sizes(spec: Spec) -> tuple[float, float, float]:
     n2 = min(N, n1 + min(1024, max(64, 200_000 // K)))
     for n in (n1, n2):
         S = max(len(kernels.tasks.by_name(t)[1]) for t in spec.tasks)
+        codes = rng.integers(0, len(kernels.OUTCOMES), n).astype(np.int8)
         result = {"start": 0, "stop": n, "loss": rng.random(n),
                   "converged_epoch": rng.integers(-1, spec.epochs + 1, n),
-                  "outcome": rng.choice(np.array(kernels.OUTCOMES), n),
+                  # as a chunk's: names and the kernels' codes, which the store writes
+                  "outcome": np.array(kernels.OUTCOMES)[codes], "outcome_code": codes,
                   "outputs": rng.random((n, S)), "curve": rng.random((n, K)),
                   "curve_epochs": curve_epochs}
         t0 = time.perf_counter()
