@@ -55,6 +55,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import functools
 import json
 import os
 import platform
@@ -373,6 +374,7 @@ PEERS = {"numpy-loop": lambda: numpy_loop, "numpy": lambda: numpy_batched,
          "torch-compile": make_torch_compile}
 
 
+@functools.cache
 def _ceiling_module():
     """Import ``benchmarks/ceiling.py`` (a script beside this one, not a package)."""
     import importlib.util
@@ -569,8 +571,9 @@ def main(argv=None) -> int:
                 c = ceilings[dtype]
                 print(f"# ceiling {dtype} H={args.hidden} (benchmarks/ceiling.py): "
                       f"{c['ceiling']['all'] / 1e6:.3g} M network-epochs/s on {c['threads']} "
-                      f"threads ({c['binding']['all']}-bound), {c['ceiling']['1'] / 1e6:.3g} M "
-                      f"on 1 ({c['binding']['1']})")
+                      f"threads, {c['ceiling']['1'] / 1e6:.3g} M on 1 (the kernel's "
+                      f"operations as one mix); least single-resource bound "
+                      f"{c['least']['all'] / 1e6:.3g} M ({c['binding']['all']})")
 
     rows = []
     compile_s = {}
@@ -601,10 +604,13 @@ def main(argv=None) -> int:
                     t = time_once(run, p.take(slice(0, sub)), lr[:sub], X, Y, ep[name])
                     times.setdefault(name, []).append(sub * ep[name] / t)
                     if name == "xorsweep" and ceilings.get(dtype):  # the ceiling, right after
-                        again = _ceiling_module().ceiling(dtype, hidden=args.hidden,
-                                                          seconds=0.2, repeats=1)
+                        c = ceilings[dtype]
+                        again = _ceiling_module().ceiling(
+                            dtype, hidden=args.hidden, seconds=0.2, repeats=1,
+                            resources=(c["binding"]["all"],), chains=(c["chains"],))
                         times.setdefault("ceiling", []).append(again["ceiling"]["all"])
-            ceiling_runs = times.pop("ceiling", None)
+                        times.setdefault("least", []).append(again["least"]["all"])
+            ceiling_runs, least_runs = times.pop("ceiling", None), times.pop("least", None)
             med = {k: statistics.median(v) for k, v in times.items()}
             fastest = max((k for k in med if k in peers), key=med.get, default=None)
             ratio = paired_median(times, "xorsweep", fastest, lambda a, b: a / b)
@@ -613,9 +619,9 @@ def main(argv=None) -> int:
             # the ceiling measured right after it, so that load from other processes cancels
             lanes = kernels.config.for_dtype("UNROLLED_LANES", dtype)
             full = lanes * (ceil or {}).get("threads", 1)
-            share = (paired_median({"x": times["xorsweep"], "c": ceiling_runs}, "x", "c",
-                                   lambda a, b: a / b)
-                     if ceil and ceiling_runs and n >= full else None)
+            share, share_least = (
+                (paired_median({"x": times["xorsweep"], "c": runs}, "x", "c", lambda a, b: a / b)
+                 if ceil and runs and n >= full else None) for runs in (ceiling_runs, least_runs))
             rec_cost = recording_cost(times["xorsweep"], times[rec_name]) if rec_name else None
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
@@ -626,11 +632,13 @@ def main(argv=None) -> int:
                              "fastest_peer": fastest if name == "xorsweep" else None,
                              "xorsweep_over_fastest_peer": ratio if name == "xorsweep" else None,
                              "share_of_ceiling": share if name == "xorsweep" else None,
+                             "share_of_least_bound": share_least if name == "xorsweep" else None,
                              "recording_cost": rec_cost if name == "xorsweep" else None})
             line = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in med.items())
             print(f"{dtype} N={n}: {line}" + (f"; xorsweep/{fastest} = {ratio:.2f}x"
                                                if ratio else "")
-                  + (f"; {share:.0%} of the ceiling" if share else "")
+                  + (f"; {share:.0%} of the ceiling, {share_least:.0%} of the least "
+                     "single-resource bound" if share else "")
                   + (f"; recording costs {rec_cost:.1%}" if rec_name else ""))
     print()
     print(table(rows))
@@ -652,17 +660,19 @@ def table(rows) -> str:
     keys = list(dict.fromkeys((r["dtype"], r["n"]) for r in rows))
     rec = any(r["recording_cost"] is not None for r in rows)
     head = ("| dtype | N | " + " | ".join(impls) + " | xorsweep vs fastest peer | "
-            "% of ceiling | xorsweep / numpy-loop |" + (" recording cost |" if rec else ""))
-    lines = [head, "|" + "---|" * (len(impls) + 5 + rec)]
+            "% of ceiling | % of least single-resource bound | xorsweep / numpy-loop |"
+            + (" recording cost |" if rec else ""))
+    lines = [head, "|" + "---|" * (len(impls) + 6 + rec)]
     for dtype, n in keys:
         cells = {r["impl"]: r for r in rows if r["dtype"] == dtype and r["n"] == n}
         x = cells["xorsweep"]
-        ratio, share, vs_loop = (x["xorsweep_over_fastest_peer"], x["share_of_ceiling"],
-                                 x["x_vs_numpy_loop"])
+        ratio, share, least, vs_loop = (x["xorsweep_over_fastest_peer"], x["share_of_ceiling"],
+                                        x.get("share_of_least_bound"), x["x_vs_numpy_loop"])
         vs_peer = f"{ratio:.2f}x ({x['fastest_peer']})" if ratio else "-"
         lines.append(f"| {dtype} | {n:,} | " + " | ".join(
             f"{cells[i]['net_epochs_per_s'] / 1e6:.3g} M" for i in impls)
             + f" | {vs_peer} | {f'{share:.0%}' if share else '-'}"
+            + f" | {f'{least:.0%}' if least else '-'}"
             + f" | {f'{vs_loop:,.0f}x' if vs_loop else '-'} |"
             + (f" {x['recording_cost']:.1%} |" if rec else ""))
     return "\n".join(lines)

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import itertools
 import statistics
 import sys
@@ -71,6 +72,9 @@ SHOWN = ("cmp", "select", "logic", "int", "load", "store")
 LANES = 64          # lanes per pass of a measuring loop, as the kernel's 64-lane blocks
 INTERLEAVED = 4     # sigmoids (exps) per pass, as the kernel's lane loops
 CHAINS, ROUNDS = 8, 16  # independent chains per lane, operations per chain per pass
+MIX_CHAINS = (8, 12, 16)  # the mix's chains (mix_source): the fastest is the ceiling
+#: operations that are not memory accesses: what a sigmoid and the mix are made of
+ARITHMETIC = ("mul", "add", "div", "fma", "cmp", "select", "logic", "int")
 
 
 # --- what an epoch costs ------------------------------------------------------------------
@@ -201,17 +205,55 @@ def count_ops(dtype, hidden: int = 2) -> dict[str, Counter]:
     return {"epoch": epoch, "record": record}
 
 
+def _count_loop(source: str, outer: dict[str, str]) -> Counter:
+    """Count the operations of one pass of the innermost loop (``for j``) in ``source``."""
+    from kernels._inline import globals_used
+
+    loop = [n for n in ast.walk(ast.parse(source))
+            if isinstance(n, ast.For) and getattr(n.target, "id", None) == "j"][0]
+    return _LoopCounter(globals_used(), outer).count(loop)
+
+
+def sigmoid_ops(dtype) -> Counter:
+    """Return the operations of one of the kernel's sigmoids (``activate(z, 0, one)``)."""
+    from kernels._inline import expand
+
+    body = ["v = st[j]", *expand("activate(v, 0, one)", "v", "s", _dt(dtype)), "st[j] = v"]
+    counts = _count_loop("for j in range(1):\n" + "\n".join(f"    {s}" for s in body),
+                         {"one": "float"})
+    return Counter({k: v for k, v in counts.items() if k in ARITHMETIC})
+
+
+def outside_sigmoids(dtype, hidden: int = 2) -> Counter:
+    """Return the kernel's operations per network-epoch that are not its sigmoids'."""
+    counts = count_ops(dtype, hidden)["epoch"]
+    one = sigmoid_ops(dtype)
+    rest = Counter({k: counts[k] - counts["sigmoid"] * one[k] for k in ARITHMETIC})
+    if min(rest.values()) < 0:
+        raise AssertionError(f"sigmoids count more operations than the kernel: {dict(rest)}")
+    return +rest
+
+
 # --- what the host does -------------------------------------------------------------------
 
-def _interleaved_body(call: str, dt: str) -> tuple[list[str], int]:
-    """``INTERLEAVED`` expansions of ``call`` (of ``v``) per pass, interleaved as the kernel's."""
+def _dt(dtype) -> str:
+    return {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
+
+
+def _interleaved_body(call: str, dt: str, first: int = 0, lanes: int = LANES) -> list[str]:
+    """``INTERLEAVED`` expansions of ``call`` (of ``v``) per pass, interleaved as the kernel's.
+
+    Each reads its row of ``st`` (rows ``first`` on) and writes its result back
+    there, so that every pass depends on the one before: nothing is invariant
+    across passes for LLVM to hoist out of the loop of repeats.
+    """
     from kernels._inline import expand, interleave
 
-    body = [f"v{k} = st[{k * LANES} + j]" for k in range(INTERLEAVED)]
-    body += interleave([expand(call.format(v=f"v{k}"), f"r{k}", f"r{k}", dt)
-                        for k in range(INTERLEAVED)])
-    body += [f"st[{(INTERLEAVED + k) * LANES} + j] = r{k}" for k in range(INTERLEAVED)]
-    return body, INTERLEAVED
+    rows = range(first, first + INTERLEAVED)
+    body = [f"v{k} = st[{k * lanes} + j]" for k in rows]
+    body += interleave([expand(call.format(v=f"v{k}"), f"v{k}", f"s{k}", dt) for k in rows])
+    body += [f"st[{k * lanes} + j] = v{k}" for k in rows]
+    return body
 
 
 def _chain_body(step: str) -> tuple[list[str], int]:
@@ -227,48 +269,117 @@ def _chain_body(step: str) -> tuple[list[str], int]:
 # x -> 3 / x (1.5, 2, 1.5, ...)
 _STEPS = {"mul": ("{a} * c{r}", (0.75, 1 / 0.75)), "add": ("{a} + c{r}", (0.375, -0.375)),
           "fma": ("fma({a}, c0, c1)", (0.5, 1.0)), "div": ("c0 / {a}", (3.0, 0.0))}
-_INIT = {"exp": (-10.0, 0.0), "sigmoid": (-8.0, 8.0), "mul": (1.0, 2.0), "add": (1.0, 2.0),
+_INIT = {"exp": (0.0, 10.0), "sigmoid": (-8.0, 8.0), "mul": (1.0, 2.0), "add": (1.0, 2.0),
          "fma": (1.0, 3.0), "div": (1.5, 1.5)}
+# the mix's chains keep their values exactly: x * 1, x + 0, |x|, x < 2 ? x : 1, fma(x, 1, 0),
+# 1 / x (x in [1, 2): 1 / (1 / x) may differ from x in its last bit, and stays in range)
+_MIX_STEPS = {"mul": "{a} = {a} * c1", "add": "{a} = {a} + c0", "logic": "{a} = abs({a})",
+              "fma": "{a} = fma({a}, c1, c0)", "div": "{a} = c1 / {a}"}
 
 
-def _compile(resource: str, dtype):
-    """Return a nogil compiled ``f(st, reps, one, c0, c1)`` and the operations per lane-pass."""
+def mix_source(dtype, hidden: int = 2, chains: int = 12, lanes: int = LANES) -> str:
+    """Return the source of ``run(st, reps, one, c0, c1)``: the kernel's operations as a mix.
+
+    One pass of its lane loop is one network-epoch's arithmetic: the kernel's
+    sigmoids, ``INTERLEAVED`` at a time as the kernel interleaves them, and after
+    each group its share of the operations outside the sigmoids (counted by
+    :func:`outside_sigmoids`) on ``chains`` independent chains held in registers:
+    multiplies, adds, abs, FMAs and divisions that keep their value, and each
+    compare a mask that one or more selects use.  Rows of ``st``: the sigmoids' then
+    the chains', each read once and written back once per pass.
+    """
+    rest = outside_sigmoids(dtype, hidden)
+    n = count_ops(dtype, hidden)["epoch"]["sigmoid"]
+    if n % INTERLEAVED or rest["int"] or rest["select"] < rest["cmp"]:
+        raise NotImplementedError(f"a mix for {n} sigmoids and {dict(rest)}")
+    # each compare with the selects that use its mask, as one step; then the others
+    steps = [("select", rest["select"] // rest["cmp"] + (i < rest["select"] % rest["cmp"]))
+             for i in range(rest["cmp"])]
+    steps += [(kind, 0) for kind in ("mul", "add", "logic", "fma", "div")
+              for _ in range(rest[kind])]
+    # every kind spread evenly over the pass, each step to the next chain in turn
+    order = Counter()
+    total = Counter(kind for kind, _ in steps)
+
+    def position(step):
+        order[step[0]] += 1
+        return order[step[0]] / total[step[0]]
+
+    steps.sort(key=position)
+    extra: list[str] = []
+    for i, (kind, uses) in enumerate(steps):
+        a = f"a{i % chains}"
+        if kind == "select":
+            extra.append(f"m{i} = {a} < two")
+            extra += [f"a{(i + u) % chains} = select(m{i}, a{(i + u) % chains}, c1)"
+                      for u in range(uses)]
+        else:
+            extra.append(_MIX_STEPS[kind].format(a=a))
+    body = [f"a{c} = st[{(n + c) * lanes} + j]" for c in range(chains)]
+    groups = n // INTERLEAVED
+    share = -(-len(extra) // groups)
+    for g in range(groups):
+        body += _interleaved_body("activate({v}, 0, one)", _dt(dtype), g * INTERLEAVED, lanes)
+        body += extra[g * share:(g + 1) * share]
+    body += [f"st[{(n + c) * lanes} + j] = a{c}" for c in range(chains)]
+    return "\n".join(["def run(st, reps, one, c0, c1):", "    two = one + one",
+                      "    for _ in range(reps):", f"        for j in range({lanes}):"]
+                     + [f"            {s}" for s in body])
+
+
+@functools.cache
+def _compile(resource: str, dtype: str, hidden: int = 2, chains: int = 0):
+    """Return a nogil compiled ``f(st, reps, one, c0, c1)``, its lanes and operations per pass.
+
+    ``resource`` "mix" is :func:`mix_source` (one network-epoch per lane-pass).
+    """
     import numba
 
     from kernels._inline import globals_used
 
-    dt = {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
-    if resource == "exp":
-        body, per = _interleaved_body("exp_neg({v})", dt)
-    elif resource == "sigmoid":
-        body, per = _interleaved_body("activate({v}, 0, one)", dt)
+    dt, lanes = _dt(dtype), LANES
+    if resource == "mix":
+        lanes = kernels.config.for_dtype("UNROLLED_LANES", dtype)
+        src, per = mix_source(dtype, hidden, chains, lanes), 1
     else:
-        body, per = _chain_body(_STEPS[resource][0])
-    src = "\n".join(["def run(st, reps, one, c0, c1):", "    for _ in range(reps):",
-                     f"        for j in range({LANES}):"] + [f"            {s}" for s in body])
+        if resource in ("exp", "sigmoid"):
+            call = "exp_neg(-abs({v}))" if resource == "exp" else "activate({v}, 0, one)"
+            body, per = _interleaved_body(call, dt), INTERLEAVED
+        else:
+            body, per = _chain_body(_STEPS[resource][0])
+        src = "\n".join(["def run(st, reps, one, c0, c1):", "    for _ in range(reps):",
+                         f"        for j in range({LANES}):"] + [f"            {s}" for s in body])
     namespace = dict(globals_used(), np=np)
     exec(compile(src, f"<ceiling {resource} {dt}>", "exec"), namespace)
-    fn = numba.njit(nogil=True, error_model="numpy")(namespace["run"])
-    return fn, per
+    return numba.njit(nogil=True, error_model="numpy")(namespace["run"]), lanes, per
 
 
-def _state(resource: str, dtype, rng) -> np.ndarray:
+def _state(resource: str, dtype, rng, lanes: int, rows: int) -> np.ndarray:
+    if resource == "mix":  # the sigmoids' rows, then the chains' (see mix_source)
+        return rng.uniform(1.0, 2.0, rows * lanes).astype(dtype)
     lo, hi = _INIT[resource]
-    return rng.uniform(lo, hi, 2 * max(CHAINS, INTERLEAVED) * LANES).astype(dtype)
+    return rng.uniform(lo, hi, rows * lanes).astype(dtype)
 
 
-def measure(resource: str, dtype, threads: int, *, seconds: float = 0.2,
-            repeats: int = 3) -> float:
+def measure(resource: str, dtype, threads: int, *, hidden: int = 2, chains: int = 12,
+            seconds: float = 0.2, repeats: int = 3) -> float:
     """Return ``resource``'s throughput on ``threads`` threads, operations per second.
 
-    One operation is one lane's: a multiply of one float, one sigmoid of one float.
+    One operation is one lane's: a multiply of one float, one sigmoid of one float;
+    for "mix" (:func:`mix_source` with ``chains``) one network-epoch's arithmetic.
     """
-    fn, per = _compile(resource, dtype)
     dtype = np.dtype(dtype)
-    c0, c1 = (dtype.type(c) for c in _STEPS.get(resource, ("", (0.0, 0.0)))[1])
+    fn, lanes, per = _compile(resource, str(dtype), hidden, chains if resource == "mix" else 0)
+    c0, c1 = (dtype.type(c) for c in _STEPS.get(resource, ("", (0.0, 1.0)))[1])
     one = dtype.type(1)
     rng = np.random.default_rng(0)
-    states = [_state(resource, dtype, rng) for _ in range(threads)]
+    rows = (count_ops(dtype, hidden)["epoch"]["sigmoid"] + chains if resource == "mix"
+            else 2 * max(CHAINS, INTERLEAVED))
+    states = [_state(resource, dtype, rng, lanes, rows) for _ in range(threads)]
+    if resource == "mix":  # the sigmoids' inputs across their range
+        n = rows - chains
+        for s in states:
+            s[:n * lanes] = rng.uniform(-8.0, 8.0, n * lanes)
     fn(states[0], 1, one, c0, c1)  # compile
     reps = 16
     while True:  # calibrate on one thread: a call of about `seconds`
@@ -284,15 +395,17 @@ def measure(resource: str, dtype, threads: int, *, seconds: float = 0.2,
         for _ in range(repeats):
             t0 = time.perf_counter()
             list(pool.map(lambda s: fn(s, reps, one, c0, c1), states))
-            rates.append(threads * reps * LANES * per / (time.perf_counter() - t0))
+            rates.append(threads * reps * lanes * per / (time.perf_counter() - t0))
+    if not all(np.isfinite(s).all() for s in states):
+        raise AssertionError(f"the {resource} measurement left its range")
     return statistics.median(rates)
 
 
 def fma_is_fused(dtype) -> bool:
     """Return whether the FMA measurement compiled to fused multiply-adds (x86 ``vfmadd``)."""
-    fn, _ = _compile("fma", dtype)
     dtype = np.dtype(dtype)
-    fn(np.ones(2 * CHAINS * LANES, dtype), 1, dtype.type(1), dtype.type(0.5), dtype.type(1))
+    fn, lanes, _ = _compile("fma", str(dtype))
+    fn(np.ones(2 * CHAINS * lanes, dtype), 1, dtype.type(1), dtype.type(0.5), dtype.type(1))
     return any("fmadd" in asm for asm in fn.inspect_asm().values())
 
 
@@ -312,49 +425,70 @@ def host_name() -> str:
 
 
 def ceiling(dtype, *, hidden: int = 2, threads: int | None = None, seconds: float = 0.2,
-            repeats: int = 3) -> dict:
+            repeats: int = 3, resources=CHARGED, chains=MIX_CHAINS) -> dict:
     """Measure the ceiling of the XOR kernel in ``dtype``: network-epochs per second.
 
-    Returns a dict: ``counts`` (per network-epoch; ``record``: per recording epoch,
-    extra), ``rates`` ({"1": ..., "all": ...} by resource, operations per second),
-    ``bounds`` (the same by resource, network-epochs per second), ``ceiling`` and
-    ``binding`` ({"1": ..., "all": ...}), ``threads``.
+    The ceiling is the mix's rate (:func:`mix_source`), the fastest of ``chains``.
+    Returns a dict: ``ceiling`` ({"1": ..., "all": ...}: network-epochs per second
+    on one thread and on ``threads``), ``chains`` (the fastest mix's, on all
+    threads), ``mix`` (the same by chains), ``counts`` (per network-epoch;
+    ``record``: per recording epoch, extra), ``outside`` (the operations outside
+    the sigmoids), ``rates`` (by resource of ``resources``, operations per second),
+    ``bounds`` (the same, network-epochs per second), ``least`` and ``binding`` (the
+    least of ``bounds`` and its resource), ``threads``, ``host``.
     """
     threads = threads or kernels._parallel.num_threads()
     ops = count_ops(dtype, hidden)
     counts = ops["epoch"]
-    rates = {"1": {}, "all": {}}
-    for r in CHARGED:
-        rates["1"][r] = measure(r, dtype, 1, seconds=seconds, repeats=repeats)
-        rates["all"][r] = (measure(r, dtype, threads, seconds=seconds, repeats=repeats)
-                           if threads > 1 else rates["1"][r])
-    bounds = {k: {r: rates[k][r] / counts[r] for r in CHARGED if counts[r]} for k in rates}
-    binding = {k: min(b, key=b.get) for k, b in bounds.items()}
+    kinds = {"1": 1, "all": threads}
+
+    def rate(resource, k, c=0):
+        if k == "all" and threads == 1:
+            return rate(resource, "1", c)
+        return measure(resource, dtype, kinds[k], hidden=hidden, chains=c, seconds=seconds,
+                       repeats=repeats)
+
+    mix = {k: {c: rate("mix", k, c) for c in chains} for k in kinds}
+    rates = {k: {r: rate(r, k) for r in resources} for k in kinds}
+    bounds = {k: {r: rates[k][r] / counts[r] for r in resources if counts[r]} for k in rates}
+    binding = {k: min(b, key=b.get) if b else None for k, b in bounds.items()}
     return {"dtype": str(np.dtype(dtype)), "hidden": hidden, "threads": threads,
             "host": host_name(), "counts": dict(counts), "record": dict(ops["record"]),
+            "outside": dict(outside_sigmoids(dtype, hidden)),
+            "mix": mix, "chains": max(mix["all"], key=mix["all"].get),
+            "ceiling": {k: max(m.values()) for k, m in mix.items()},
             "rates": rates, "bounds": bounds, "binding": binding,
-            "ceiling": {k: bounds[k][binding[k]] for k in bounds}}
+            "least": {k: bounds[k][b] if b else None for k, b in binding.items()}}
 
 
 def table(result: dict) -> str:
-    """Return ``result`` (from :func:`ceiling`) as a Markdown table."""
+    """Return ``result`` (from :func:`ceiling`) as Markdown."""
     c, t = result["counts"], result["threads"]
     lines = [f"| resource | ops / network-epoch | 1 thread: G ops/s | M net-epochs/s "
              f"| {t} threads: G ops/s | M net-epochs/s |", "|---|---|---|---|---|---|"]
-    for r in CHARGED:
+    for r in result["rates"]["1"]:
         b1, ba = result["bounds"]["1"].get(r), result["bounds"]["all"].get(r)
         lines.append(f"| {r} | {c.get(r, 0)} | {result['rates']['1'][r] / 1e9:.3g} | "
                      f"{f'{b1 / 1e6:.3g}' if b1 else '-'} | "
                      f"{result['rates']['all'][r] / 1e9:.3g} | "
                      f"{f'{ba / 1e6:.3g}' if ba else '-'} |")
+    mix = result["mix"]
+    for chains in mix["1"]:
+        lines.append(f"| mix, {chains} chains | 1 | - | {mix['1'][chains] / 1e6:.3g} | - | "
+                     f"{mix['all'][chains] / 1e6:.3g} |")
     shown = ", ".join(f"{k} {c.get(k, 0)}" for k in SHOWN)
+    outside = ", ".join(f"{k} {v}" for k, v in result["outside"].items())
     rec = ", ".join(f"{k} {v}" for k, v in sorted(result["record"].items()))
-    lines += ["", f"Not charged, per network-epoch: {shown}.",
+    ceil, least, binding = result["ceiling"], result["least"], result["binding"]
+    lines += ["", f"Counted per network-epoch but not charged alone: {shown}.",
+              f"Outside the sigmoids, per network-epoch (in the mix): {outside}.",
               f"A recording epoch adds: {rec}.",
-              f"Ceiling ({result['dtype']}, H = {result['hidden']}): "
-              f"{result['ceiling']['1'] / 1e6:.3g} M network-epochs/s on 1 thread "
-              f"({result['binding']['1']}), {result['ceiling']['all'] / 1e6:.3g} M on {t} "
-              f"({result['binding']['all']})."]
+              f"Ceiling ({result['dtype']}, H = {result['hidden']}, the mix): "
+              f"{ceil['1'] / 1e6:.3g} M network-epochs/s on 1 thread, "
+              f"{ceil['all'] / 1e6:.3g} M on {t}."]
+    if binding["all"]:
+        lines.append(f"Least single-resource bound: {least['1'] / 1e6:.3g} M on 1 thread "
+                     f"({binding['1']}), {least['all'] / 1e6:.3g} M on {t} ({binding['all']}).")
     return "\n".join(lines)
 
 

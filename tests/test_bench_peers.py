@@ -79,3 +79,49 @@ def test_ceiling_counts_the_generated_kernel():
         assert counts["mul"] > 12 * 3  # r**2 and the scaling's two per exp, and the rest
     assert ceiling.count_ops("float64")["epoch"]["mul"] == ceiling.count_ops("float32")[
         "epoch"]["mul"]  # the polynomials' degrees differ only in FMAs
+    for dtype in ("float32", "float64"):
+        one = ceiling.sigmoid_ops(dtype)
+        assert (one["fma"], one["div"], one["int"]) == (per_exp[dtype], 1, 3)
+
+
+@pytest.mark.parametrize(("dtype", "hidden"), [("float32", 2), ("float64", 2), ("float32", 4)])
+def test_the_mix_is_the_kernels_arithmetic(dtype, hidden):
+    """One pass of the mix's lane loop holds every operation of a network-epoch but memory's."""
+    ceiling = _load("ceiling")
+    kernel = ceiling.count_ops(dtype, hidden)["epoch"]
+    outer = {"one": "float", "two": "float", "c0": "float", "c1": "float"}
+    for chains in ceiling.MIX_CHAINS:
+        mix = ceiling._count_loop(ceiling.mix_source(dtype, hidden, chains), outer)
+        assert {k: mix[k] for k in ceiling.ARITHMETIC} == {
+            k: kernel[k] for k in ceiling.ARITHMETIC}
+        assert mix["exp"] == kernel["sigmoid"] == 4 * (hidden + 1)
+    assert ceiling.outside_sigmoids(dtype, hidden)["mul"] > 0
+
+
+def test_the_mix_keeps_its_values():
+    """Its chains end each pass where they began; its sigmoids stay in (0, 1)."""
+    ceiling = _load("ceiling")
+    fn, lanes, per = ceiling._compile("mix", "float64", 2, 8)
+    assert per == 1
+    rng = np.random.default_rng(1)
+    st = rng.uniform(1.0, 2.0, (12 + 8) * lanes)
+    st[:12 * lanes] = rng.uniform(-8.0, 8.0, 12 * lanes)
+    start = st.copy()
+    fn(st, 3, 1.0, 0.0, 1.0)
+    np.testing.assert_array_equal(st[12 * lanes:], start[12 * lanes:])
+    assert ((st[:12 * lanes] > 0) & (st[:12 * lanes] < 1)).all()
+
+
+@pytest.mark.parametrize("resource", ["exp", "sigmoid"])
+def test_each_pass_depends_on_the_one_before(resource):
+    """The exp and sigmoid loops feed their results back: no pass is invariant to hoist."""
+    ceiling = _load("ceiling")
+    fn, lanes, _ = ceiling._compile(resource, "float32", 2, 0)
+    start = np.random.default_rng(2).uniform(0.5, 8.0, 2 * ceiling.CHAINS * lanes)
+    start = start.astype(np.float32)
+    once, twice = start.copy(), start.copy()
+    fn(once, 1, *np.float32([1.0, 0.0, 1.0]))
+    fn(twice, 2, *np.float32([1.0, 0.0, 1.0]))
+    rows = slice(0, ceiling.INTERLEAVED * lanes)
+    assert not np.array_equal(once[rows], start[rows])
+    assert not np.array_equal(twice[rows], once[rows])
