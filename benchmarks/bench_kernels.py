@@ -607,7 +607,7 @@ def main(argv=None) -> int:
                         c = ceilings[dtype]
                         again = _ceiling_module().ceiling(
                             dtype, hidden=args.hidden, seconds=0.2, repeats=1,
-                            resources=(c["binding"]["all"],), chains=(c["chains"],))
+                            resources=(c["binding"]["all"],), shapes=(c["shape"],))
                         times.setdefault("ceiling", []).append(again["ceiling"]["all"])
                         times.setdefault("least", []).append(again["least"]["all"])
             ceiling_runs, least_runs = times.pop("ceiling", None), times.pop("least", None)

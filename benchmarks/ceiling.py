@@ -1,10 +1,10 @@
 """The host's ceiling for one network-epoch of the generated XOR kernel, measured.
 
-Two halves, both printed:
+Two halves, then the ceiling and a looser bound, all printed:
 
 * **What an epoch costs.**  The generated kernel for XOR (``kernels._codegen``: 4
   samples, 2 inputs, H hidden units, sigmoid, bce, no momentum, inputs built in as
-  0/1, the 64-lane blocks that ``kernels.train`` uses from about 80 networks on) is
+  0/1, the wide blocks that ``kernels.train`` uses from about 80 networks on) is
   read back from its module's source, and the statements of ``_sweep_lanes`` are
   counted, per pass of each lane loop, that is per network.  The loops that run
   every epoch make the per-epoch count; the loss loop, which runs only on the
@@ -13,37 +13,52 @@ Two halves, both printed:
   propagated from their assignments; an operation counts only if an operand
   varies from lane to lane (reads ``st`` or a name that does), since LLVM hoists
   or folds the rest (``one - one``, ``(1023 + 55) << 52``, the polynomial's
-  coefficients).  Classes: ``mul``, ``add`` (float + and -), ``div``, and, shown
-  but not charged, ``cmp``, ``select``, ``logic`` (abs, unary minus, & and | of
-  masks), ``int`` (the exponent's integer add and shift), ``load``/``store``
-  (rows of the block's state: L1).  ``exp`` counts the expansions of the
-  kernel's ``exp_neg`` (one ``f64_bits``/``f32_bits`` each) and ``sigmoid`` the
-  same in the per-epoch loops, where every exp is a sigmoid's (hidden layer and
-  output); ``fma`` the calls of the ``fma`` primitive (the exp's multiply-adds).
-  The kernel is compiled without ``contract`` (``config.FASTMATH_FLAGS``), so LLVM
-  fuses no other multiply-add.
+  coefficients).  Classes: ``mul``, ``add`` (float + and -), ``div``, ``cmp``,
+  ``select``, ``logic`` (abs, unary minus, & and | of masks), ``int`` (the
+  exponent's integer add and shift), all of them in the mix below, and, in
+  neither bound, ``load``/``store`` (rows of the block's state: L1).  ``exp``
+  counts the expansions of the kernel's ``exp_neg`` (one ``f64_bits``/``f32_bits``
+  each) and ``sigmoid`` the same in the per-epoch loops, where every exp is a
+  sigmoid's (hidden layer and output); ``fma`` the calls of the ``fma`` primitive
+  (the exp's multiply-adds).  The kernel is compiled without ``contract``
+  (``config.FASTMATH_FLAGS``), so LLVM fuses no other multiply-add.
 * **What the host does.**  The throughput of each resource, per lane (one lane
   is one network), on one thread and on every thread (``numba.get_num_threads()``,
   as ``kernels.train``; each thread its own arrays, nogil functions on a thread
-  pool, as ``kernels._parallel``): the kernel's own ``exp_neg`` and sigmoid
-  (``_inline.expand`` of ``exp_neg`` and ``activate(z, 0, one)``, 4 interleaved per
-  pass of a 64-lane loop, as the kernel interleaves them), float multiply, add,
-  divide and FMA (8 independent chains of 16 operations per lane, on values loaded
-  once per pass: the units, not the memory; FMA by the kernel's ``fma`` primitive).
-  All compiled by numba with the kernel's options (``error_model="numpy"``, no
-  fast-math).  Each figure is the median of ``--repeats`` timed calls after a warm-up.
+  pool, as ``kernels._parallel``): the kernel's own ``exp_neg`` (of ``-|v|``, as the
+  sigmoid calls it) and sigmoid (``_inline.expand`` of ``activate(z, 0, one)``), 4
+  interleaved per pass of a 64-lane loop, as the kernel interleaves them, each
+  result written back to its input so that no pass is invariant for LLVM to hoist;
+  float multiply, add, divide and FMA (8 independent chains of 16 operations per
+  lane, on values loaded once per pass: the units, not the memory; FMA by the
+  kernel's ``fma`` primitive).  All compiled by numba with the kernel's options
+  (``error_model="numpy"``, no fast-math).  Each figure is the median of
+  ``--repeats`` timed calls after a warm-up.
 
-**The model: min over resources.**  An epoch cannot run faster than any one of
-its resources allows it: its ``n`` sigmoids at the measured sigmoid rate ``R``
-take ``n / R``, its multiplies (the exp's included) ``n_mul / R_mul``, and so on;
-each ``R / n`` is an upper bound on network-epochs per second, and the ceiling is
-the least of them.  A sum of times (sigmoids, then the rest) would not be a
-ceiling: on a core whose multipliers, adders and divider are separate units
-(Zen 4: two FMA/multiply pipes, two add pipes) the parts overlap, so the sum
-over-states the time and a kernel could beat it.  The min is optimistic where
-the resources not charged (compares, selects, logic, loads and stores, the epoch
-loop's own bookkeeping) compete for the same pipes; xorsweep's share of it is
-therefore a lower bound on how close it runs to the host's limit.
+**The ceiling: the kernel's arithmetic, measured as one mix.**  One pass of the
+mix's lane loop (:func:`mix_source`, as many lanes as the kernel's blocks) does one
+network-epoch's arithmetic: the kernel's sigmoids, 4 at a time, and after each
+group its share of every operation outside them (:func:`outside_sigmoids`: the
+multiplies, adds, compares, selects and abs of the forward and backward passes and
+the checks) on independent chains held in registers, whose values do not change.
+Memory is left out (the kernel's loads and stores of its block's rows), and so are
+the dependences between the operations, the loop structure and the block loop: the
+mix is what the host's pipes can do with exactly the kernel's operations, and the
+ceiling is its rate, the fastest of its shapes (4 or 12 sigmoids at a time; 8, 12
+or 16 chains: no one shape is fastest on every core).  llvm-mca agrees: on Zen 4
+the mix's loop and the kernel's loops keep the busiest pipe (a multiply pipe) busy
+for the same cycles per network-epoch within 1-2% (float32 17.6-17.9 against 17.5,
+float64 45.3-45.9 against 45.3).
+
+**The least single-resource bound**, printed beside it: an epoch cannot run
+faster than any one resource allows, its ``n`` sigmoids at the measured sigmoid
+rate ``R`` take ``n / R``, and so on; the least of the ``R / n`` is a bound that
+charges nothing for the operations outside the binding resource.  It is optimistic
+wherever those share its pipes: on Zen 3 and Zen 4 the multiplications, FMAs,
+divisions, compares and selects all go to the same two pipes, so the kernel's 59
+multiplications, 16 selects and 8 compares outside its 12 sigmoids cost cycles that
+this bound does not count (the sigmoid alone bounds float32 at about 640 M network-
+epochs/s on the 2-core Zen 4 host, the mix at about 400 M).
 
     python benchmarks/ceiling.py                 # float32 and float64, H = 2
     python benchmarks/ceiling.py --quick         # a smoke run in seconds
@@ -72,7 +87,8 @@ SHOWN = ("cmp", "select", "logic", "int", "load", "store")
 LANES = 64          # lanes per pass of a measuring loop, as the kernel's 64-lane blocks
 INTERLEAVED = 4     # sigmoids (exps) per pass, as the kernel's lane loops
 CHAINS, ROUNDS = 8, 16  # independent chains per lane, operations per chain per pass
-MIX_CHAINS = (8, 12, 16)  # the mix's chains (mix_source): the fastest is the ceiling
+#: the mix's shapes (mix_source): sigmoids interleaved, chains; the fastest is the ceiling
+MIX_SHAPES = tuple(itertools.product((4, 12), (8, 12, 16)))
 #: operations that are not memory accesses: what a sigmoid and the mix are made of
 ARITHMETIC = ("mul", "add", "div", "fma", "cmp", "select", "logic", "int")
 
@@ -240,8 +256,9 @@ def _dt(dtype) -> str:
     return {np.dtype(np.float32): "f32", np.dtype(np.float64): "f64"}[np.dtype(dtype)]
 
 
-def _interleaved_body(call: str, dt: str, first: int = 0, lanes: int = LANES) -> list[str]:
-    """``INTERLEAVED`` expansions of ``call`` (of ``v``) per pass, interleaved as the kernel's.
+def _interleaved_body(call: str, dt: str, first: int = 0, lanes: int = LANES,
+                      count: int = INTERLEAVED) -> list[str]:
+    """``count`` expansions of ``call`` (of ``v``) per pass, interleaved as the kernel's.
 
     Each reads its row of ``st`` (rows ``first`` on) and writes its result back
     there, so that every pass depends on the one before: nothing is invariant
@@ -249,7 +266,7 @@ def _interleaved_body(call: str, dt: str, first: int = 0, lanes: int = LANES) ->
     """
     from kernels._inline import expand, interleave
 
-    rows = range(first, first + INTERLEAVED)
+    rows = range(first, first + count)
     body = [f"v{k} = st[{k * lanes} + j]" for k in rows]
     body += interleave([expand(call.format(v=f"v{k}"), f"v{k}", f"s{k}", dt) for k in rows])
     body += [f"st[{k * lanes} + j] = v{k}" for k in rows]
@@ -277,20 +294,22 @@ _MIX_STEPS = {"mul": "{a} = {a} * c1", "add": "{a} = {a} + c0", "logic": "{a} = 
               "fma": "{a} = fma({a}, c1, c0)", "div": "{a} = c1 / {a}"}
 
 
-def mix_source(dtype, hidden: int = 2, chains: int = 12, lanes: int = LANES) -> str:
+def mix_source(dtype, hidden: int = 2, shape: tuple[int, int] = (4, 12),
+               lanes: int = LANES) -> str:
     """Return the source of ``run(st, reps, one, c0, c1)``: the kernel's operations as a mix.
 
     One pass of its lane loop is one network-epoch's arithmetic: the kernel's
-    sigmoids, ``INTERLEAVED`` at a time as the kernel interleaves them, and after
-    each group its share of the operations outside the sigmoids (counted by
-    :func:`outside_sigmoids`) on ``chains`` independent chains held in registers:
+    sigmoids, ``shape[0]`` at a time (interleaved, as the kernel interleaves 4),
+    and after each group its share of the operations outside the sigmoids (counted by
+    :func:`outside_sigmoids`) on ``shape[1]`` independent chains held in registers:
     multiplies, adds, abs, FMAs and divisions that keep their value, and each
     compare a mask that one or more selects use.  Rows of ``st``: the sigmoids' then
     the chains', each read once and written back once per pass.
     """
+    interleaved, chains = shape
     rest = outside_sigmoids(dtype, hidden)
     n = count_ops(dtype, hidden)["epoch"]["sigmoid"]
-    if n % INTERLEAVED or rest["int"] or rest["select"] < rest["cmp"]:
+    if rest["int"] or rest["select"] < rest["cmp"]:
         raise NotImplementedError(f"a mix for {n} sigmoids and {dict(rest)}")
     # each compare with the selects that use its mask, as one step; then the others
     steps = [("select", rest["select"] // rest["cmp"] + (i < rest["select"] % rest["cmp"]))
@@ -316,10 +335,12 @@ def mix_source(dtype, hidden: int = 2, chains: int = 12, lanes: int = LANES) -> 
         else:
             extra.append(_MIX_STEPS[kind].format(a=a))
     body = [f"a{c} = st[{(n + c) * lanes} + j]" for c in range(chains)]
-    groups = n // INTERLEAVED
+    groups = -(-n // interleaved)  # the last one may be smaller
     share = -(-len(extra) // groups)
     for g in range(groups):
-        body += _interleaved_body("activate({v}, 0, one)", _dt(dtype), g * INTERLEAVED, lanes)
+        first = g * interleaved
+        body += _interleaved_body("activate({v}, 0, one)", _dt(dtype), first, lanes,
+                                  min(interleaved, n - first))
         body += extra[g * share:(g + 1) * share]
     body += [f"st[{(n + c) * lanes} + j] = a{c}" for c in range(chains)]
     return "\n".join(["def run(st, reps, one, c0, c1):", "    two = one + one",
@@ -328,25 +349,28 @@ def mix_source(dtype, hidden: int = 2, chains: int = 12, lanes: int = LANES) -> 
 
 
 @functools.cache
-def _compile(resource: str, dtype: str, hidden: int = 2, chains: int = 0):
+def _compile(resource: str, dtype: str, hidden: int = 2, shape: tuple[int, int] = (0, 0),
+             lanes: int | None = None):
     """Return a nogil compiled ``f(st, reps, one, c0, c1)``, its lanes and operations per pass.
 
-    ``resource`` "mix" is :func:`mix_source` (one network-epoch per lane-pass).
+    ``resource`` "mix" is :func:`mix_source` of ``shape`` (one network-epoch per
+    lane-pass), on ``lanes`` (default: the kernel's blocks on this host).
     """
     import numba
 
     from kernels._inline import globals_used
 
-    dt, lanes = _dt(dtype), LANES
+    dt = _dt(dtype)
     if resource == "mix":
-        lanes = kernels.config.for_dtype("UNROLLED_LANES", dtype)
-        src, per = mix_source(dtype, hidden, chains, lanes), 1
+        lanes = lanes or kernels.config.for_dtype("UNROLLED_LANES", dtype)
+        src, per = mix_source(dtype, hidden, shape, lanes), 1
     else:
         if resource in ("exp", "sigmoid"):
             call = "exp_neg(-abs({v}))" if resource == "exp" else "activate({v}, 0, one)"
             body, per = _interleaved_body(call, dt), INTERLEAVED
         else:
             body, per = _chain_body(_STEPS[resource][0])
+        lanes = LANES
         src = "\n".join(["def run(st, reps, one, c0, c1):", "    for _ in range(reps):",
                          f"        for j in range({LANES}):"] + [f"            {s}" for s in body])
     namespace = dict(globals_used(), np=np)
@@ -361,23 +385,24 @@ def _state(resource: str, dtype, rng, lanes: int, rows: int) -> np.ndarray:
     return rng.uniform(lo, hi, rows * lanes).astype(dtype)
 
 
-def measure(resource: str, dtype, threads: int, *, hidden: int = 2, chains: int = 12,
-            seconds: float = 0.2, repeats: int = 3) -> float:
+def measure(resource: str, dtype, threads: int, *, hidden: int = 2,
+            shape: tuple[int, int] = (4, 12), seconds: float = 0.2, repeats: int = 3) -> float:
     """Return ``resource``'s throughput on ``threads`` threads, operations per second.
 
     One operation is one lane's: a multiply of one float, one sigmoid of one float;
-    for "mix" (:func:`mix_source` with ``chains``) one network-epoch's arithmetic.
+    for "mix" (:func:`mix_source` of ``shape``) one network-epoch's arithmetic.
     """
     dtype = np.dtype(dtype)
-    fn, lanes, per = _compile(resource, str(dtype), hidden, chains if resource == "mix" else 0)
+    mix = resource == "mix"
+    fn, lanes, per = _compile(resource, str(dtype), hidden, shape if mix else (0, 0))
     c0, c1 = (dtype.type(c) for c in _STEPS.get(resource, ("", (0.0, 1.0)))[1])
     one = dtype.type(1)
     rng = np.random.default_rng(0)
-    rows = (count_ops(dtype, hidden)["epoch"]["sigmoid"] + chains if resource == "mix"
+    rows = (count_ops(dtype, hidden)["epoch"]["sigmoid"] + shape[1] if mix
             else 2 * max(CHAINS, INTERLEAVED))
     states = [_state(resource, dtype, rng, lanes, rows) for _ in range(threads)]
-    if resource == "mix":  # the sigmoids' inputs across their range
-        n = rows - chains
+    if mix:  # the sigmoids' inputs across their range
+        n = rows - shape[1]
         for s in states:
             s[:n * lanes] = rng.uniform(-8.0, 8.0, n * lanes)
     fn(states[0], 1, one, c0, c1)  # compile
@@ -425,13 +450,13 @@ def host_name() -> str:
 
 
 def ceiling(dtype, *, hidden: int = 2, threads: int | None = None, seconds: float = 0.2,
-            repeats: int = 3, resources=CHARGED, chains=MIX_CHAINS) -> dict:
+            repeats: int = 3, resources=CHARGED, shapes=MIX_SHAPES) -> dict:
     """Measure the ceiling of the XOR kernel in ``dtype``: network-epochs per second.
 
-    The ceiling is the mix's rate (:func:`mix_source`), the fastest of ``chains``.
+    The ceiling is the mix's rate (:func:`mix_source`), the fastest of ``shapes``.
     Returns a dict: ``ceiling`` ({"1": ..., "all": ...}: network-epochs per second
-    on one thread and on ``threads``), ``chains`` (the fastest mix's, on all
-    threads), ``mix`` (the same by chains), ``counts`` (per network-epoch;
+    on one thread and on ``threads``), ``shape`` (the fastest mix's, on all
+    threads), ``mix`` (the same by shape), ``counts`` (per network-epoch;
     ``record``: per recording epoch, extra), ``outside`` (the operations outside
     the sigmoids), ``rates`` (by resource of ``resources``, operations per second),
     ``bounds`` (the same, network-epochs per second), ``least`` and ``binding`` (the
@@ -442,20 +467,20 @@ def ceiling(dtype, *, hidden: int = 2, threads: int | None = None, seconds: floa
     counts = ops["epoch"]
     kinds = {"1": 1, "all": threads}
 
-    def rate(resource, k, c=0):
+    def rate(resource, k, shape=(4, 12)):
         if k == "all" and threads == 1:
-            return rate(resource, "1", c)
-        return measure(resource, dtype, kinds[k], hidden=hidden, chains=c, seconds=seconds,
+            return rate(resource, "1", shape)
+        return measure(resource, dtype, kinds[k], hidden=hidden, shape=shape, seconds=seconds,
                        repeats=repeats)
 
-    mix = {k: {c: rate("mix", k, c) for c in chains} for k in kinds}
+    mix = {k: {tuple(sh): rate("mix", k, tuple(sh)) for sh in shapes} for k in kinds}
     rates = {k: {r: rate(r, k) for r in resources} for k in kinds}
     bounds = {k: {r: rates[k][r] / counts[r] for r in resources if counts[r]} for k in rates}
     binding = {k: min(b, key=b.get) if b else None for k, b in bounds.items()}
     return {"dtype": str(np.dtype(dtype)), "hidden": hidden, "threads": threads,
             "host": host_name(), "counts": dict(counts), "record": dict(ops["record"]),
             "outside": dict(outside_sigmoids(dtype, hidden)),
-            "mix": mix, "chains": max(mix["all"], key=mix["all"].get),
+            "mix": mix, "shape": max(mix["all"], key=mix["all"].get),
             "ceiling": {k: max(m.values()) for k, m in mix.items()},
             "rates": rates, "bounds": bounds, "binding": binding,
             "least": {k: bounds[k][b] if b else None for k, b in binding.items()}}
@@ -473,9 +498,9 @@ def table(result: dict) -> str:
                      f"{result['rates']['all'][r] / 1e9:.3g} | "
                      f"{f'{ba / 1e6:.3g}' if ba else '-'} |")
     mix = result["mix"]
-    for chains in mix["1"]:
-        lines.append(f"| mix, {chains} chains | 1 | - | {mix['1'][chains] / 1e6:.3g} | - | "
-                     f"{mix['all'][chains] / 1e6:.3g} |")
+    for (interleaved, chains), r1 in mix["1"].items():
+        lines.append(f"| mix, sigmoids {interleaved} at a time, {chains} chains | 1 | - | "
+                     f"{r1 / 1e6:.3g} | - | {mix['all'][interleaved, chains] / 1e6:.3g} |")
     shown = ", ".join(f"{k} {c.get(k, 0)}" for k in SHOWN)
     outside = ", ".join(f"{k} {v}" for k, v in result["outside"].items())
     rec = ", ".join(f"{k} {v}" for k, v in sorted(result["record"].items()))

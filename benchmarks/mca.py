@@ -21,6 +21,12 @@ only); a network-epoch costs the sum of their cycles per iteration divided by th
 lanes of a vector.  The block loop's own bookkeeping (counting live lanes, the
 epoch counter) is left out: about 1.5% of a run.
 
+The same for ``benchmarks/ceiling.py``'s ceiling: its mix of the kernel's arithmetic
+(each of its shapes, compiled for the target in a fresh process) goes to llvm-mca,
+the longest single-block loop of each, and the fastest is the ceiling's cycles per
+network-epoch there; "% of ceiling" is that against the kernel's: the share
+``bench_kernels.py`` would print on that core, as the model sees it.
+
 llvm-mca models the core's pipes, latencies and reorder buffer, not caches, the
 front end beyond its width, or frequency: read its figures as ratios between
 targets and dtypes, and compare with the host's measured speed on the host's own
@@ -73,6 +79,57 @@ def assembly(cpu: str, dtype: str, lanes: int) -> str:
         subprocess.run([sys.executable, "-c", _DUMP, dtype, str(lanes), str(out)], env=env,
                        check=True)
         return out.read_text()
+
+
+_DUMP_MIX = """
+import importlib.util, sys
+import numpy as np
+dtype, lanes, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+spec = importlib.util.spec_from_file_location("ceiling", sys.argv[4])
+ceiling = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(ceiling)
+d = np.dtype(dtype)
+for k, shape in enumerate(ceiling.MIX_SHAPES):
+    fn, lanes, _ = ceiling._compile("mix", dtype, 2, shape, lanes)
+    fn(np.ones((12 + shape[1]) * lanes, d), 1, d.type(1), d.type(0), d.type(1))
+    open(f"{out}.{k}", "w").write(next(iter(fn.inspect_asm().values())))
+"""
+
+
+def mix_assembly(cpu: str, dtype: str, lanes: int) -> list[str]:
+    """Compile ``benchmarks/ceiling.py``'s mix for ``cpu``; return its assembly, by shape."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NUMBA_CPU_NAME": cpu, "NUMBA_CPU_FEATURES": "",
+               "XORSWEEP_CACHE_DIR": str(Path(tmp) / "cache")}
+        out = Path(tmp) / "mix.s"
+        subprocess.run([sys.executable, "-c", _DUMP_MIX, dtype, str(lanes), str(out),
+                        str(Path(__file__).with_name("ceiling.py"))], env=env, check=True)
+        return [p.read_text() for p in sorted(Path(tmp).glob("mix.s.*"))]
+
+
+def longest_loop(asm: str) -> list[str]:
+    """Return the longest single-block loop of ``asm``, as instructions (the mix's lane loop)."""
+    loops, block, name = [], None, None
+    for line in asm.splitlines():
+        label = re.match(r"^([\w.$]+):", line)
+        if label:
+            name, block = label.group(1), []
+            continue
+        text = line.split("#")[0].strip()
+        if block is None or not text or text.startswith("."):
+            continue
+        block.append(text)
+        if re.fullmatch(r"j\w+\s+" + re.escape(name), text):
+            loops.append(block)
+            block = None
+    return max(loops, key=len)
+
+
+def vector_lanes(body: list[str], dtype: str) -> int:
+    """Return the lanes of the widest vectors in ``body``: networks per loop iteration."""
+    text = "\n".join(body)
+    bits = 512 if "zmm" in text else 256 if "ymm" in text else 128
+    return bits // (32 if dtype == "float32" else 64)
 
 
 def sweep_loops(asm: str) -> list[list[str]]:
@@ -139,9 +196,8 @@ def main(argv=None) -> int:
             loops = sweep_loops(assembly(cpu, dtype, lanes))
             per_epoch, bound, piped = 0.0, 0.0, 0.0
             for k, body in enumerate(loops):
-                text = "\n".join(body)
-                bits = 512 if "zmm" in text else 256 if "ymm" in text else 128
-                width = bits // (32 if dtype == "float32" else 64)
+                width = vector_lanes(body, dtype)
+                bits = width * (32 if dtype == "float32" else 64)
                 cycles, rthroughput, pipe, busy = mca(body, cpu, tool)
                 kind = "loss (recording epochs)" if k == len(loops) - 1 else f"epoch {k + 1}"
                 print(f"| {cpu} | {dtype} | {lanes} | {bits}-bit | {kind} | {len(body)} "
@@ -150,13 +206,15 @@ def main(argv=None) -> int:
                     per_epoch += cycles / width
                     bound += rthroughput / width
                     piped += busy / width
-            totals.append((cpu, dtype, per_epoch, bound, piped))
+            mix = min(mca(body, cpu, tool)[0] / vector_lanes(body, dtype)
+                      for body in map(longest_loop, mix_assembly(cpu, dtype, lanes)))
+            totals.append((cpu, dtype, per_epoch, bound, piped, mix))
     print("\n| target | dtype | cycles / network-epoch | resource bound | busiest-pipe bound "
-          "| M network-epochs/s per core per GHz |")
-    print("|---|---|---|---|---|---|")
-    for cpu, dtype, per_epoch, bound, piped in totals:
+          "| M network-epochs/s per core per GHz | ceiling's mix | % of ceiling |")
+    print("|---|---|---|---|---|---|---|---|")
+    for cpu, dtype, per_epoch, bound, piped, mix in totals:
         print(f"| {cpu} | {dtype} | {per_epoch:.1f} | {bound:.1f} | {piped:.1f} "
-              f"| {1e3 / per_epoch:.1f} |")
+              f"| {1e3 / per_epoch:.1f} | {mix:.1f} | {mix / per_epoch:.0%} |")
     return 0
 
 

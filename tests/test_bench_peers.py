@@ -90,8 +90,8 @@ def test_the_mix_is_the_kernels_arithmetic(dtype, hidden):
     ceiling = _load("ceiling")
     kernel = ceiling.count_ops(dtype, hidden)["epoch"]
     outer = {"one": "float", "two": "float", "c0": "float", "c1": "float"}
-    for chains in ceiling.MIX_CHAINS:
-        mix = ceiling._count_loop(ceiling.mix_source(dtype, hidden, chains), outer)
+    for shape in ceiling.MIX_SHAPES:
+        mix = ceiling._count_loop(ceiling.mix_source(dtype, hidden, shape), outer)
         assert {k: mix[k] for k in ceiling.ARITHMETIC} == {
             k: kernel[k] for k in ceiling.ARITHMETIC}
         assert mix["exp"] == kernel["sigmoid"] == 4 * (hidden + 1)
@@ -101,7 +101,7 @@ def test_the_mix_is_the_kernels_arithmetic(dtype, hidden):
 def test_the_mix_keeps_its_values():
     """Its chains end each pass where they began; its sigmoids stay in (0, 1)."""
     ceiling = _load("ceiling")
-    fn, lanes, per = ceiling._compile("mix", "float64", 2, 8)
+    fn, lanes, per = ceiling._compile("mix", "float64", 2, (4, 8))
     assert per == 1
     rng = np.random.default_rng(1)
     st = rng.uniform(1.0, 2.0, (12 + 8) * lanes)
@@ -116,7 +116,7 @@ def test_the_mix_keeps_its_values():
 def test_each_pass_depends_on_the_one_before(resource):
     """The exp and sigmoid loops feed their results back: no pass is invariant to hoist."""
     ceiling = _load("ceiling")
-    fn, lanes, _ = ceiling._compile(resource, "float32", 2, 0)
+    fn, lanes, _ = ceiling._compile(resource, "float32")
     start = np.random.default_rng(2).uniform(0.5, 8.0, 2 * ceiling.CHAINS * lanes)
     start = start.astype(np.float32)
     once, twice = start.copy(), start.copy()
