@@ -604,10 +604,9 @@ def main(argv=None) -> int:
                     t = time_once(run, p.take(slice(0, sub)), lr[:sub], X, Y, ep[name])
                     times.setdefault(name, []).append(sub * ep[name] / t)
                     if name == "xorsweep" and ceilings.get(dtype):  # the ceiling, right after
-                        c = ceilings[dtype]
                         again = _ceiling_module().ceiling(
-                            dtype, hidden=args.hidden, seconds=0.2, repeats=1,
-                            resources=(c["binding"]["all"],), shapes=(c["shape"],))
+                            dtype, hidden=args.hidden, seconds=0.2, repeats=1, one_thread=False,
+                            resources=(ceilings[dtype]["binding"]["all"],))
                         times.setdefault("ceiling", []).append(again["ceiling"]["all"])
                         times.setdefault("least", []).append(again["least"]["all"])
             ceiling_runs, least_runs = times.pop("ceiling", None), times.pop("least", None)

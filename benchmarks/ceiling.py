@@ -450,13 +450,15 @@ def host_name() -> str:
 
 
 def ceiling(dtype, *, hidden: int = 2, threads: int | None = None, seconds: float = 0.2,
-            repeats: int = 3, resources=CHARGED, shapes=MIX_SHAPES) -> dict:
+            repeats: int = 3, resources=CHARGED, shapes=MIX_SHAPES,
+            one_thread: bool = True) -> dict:
     """Measure the ceiling of the XOR kernel in ``dtype``: network-epochs per second.
 
     The ceiling is the mix's rate (:func:`mix_source`), the fastest of ``shapes``.
     Returns a dict: ``ceiling`` ({"1": ..., "all": ...}: network-epochs per second
-    on one thread and on ``threads``), ``shape`` (the fastest mix's, on all
-    threads), ``mix`` (the same by shape), ``counts`` (per network-epoch;
+    on one thread, unless not ``one_thread``, and on ``threads``), ``shape`` (the
+    fastest mix's on all threads, "sigmoids at a time/chains"), ``mix`` (the rates by
+    shape), ``counts`` (per network-epoch;
     ``record``: per recording epoch, extra), ``outside`` (the operations outside
     the sigmoids), ``rates`` (by resource of ``resources``, operations per second),
     ``bounds`` (the same, network-epochs per second), ``least`` and ``binding`` (the
@@ -465,15 +467,13 @@ def ceiling(dtype, *, hidden: int = 2, threads: int | None = None, seconds: floa
     threads = threads or kernels._parallel.num_threads()
     ops = count_ops(dtype, hidden)
     counts = ops["epoch"]
-    kinds = {"1": 1, "all": threads}
+    kinds = {"1": 1, "all": threads} if one_thread else {"all": threads}
 
     def rate(resource, k, shape=(4, 12)):
-        if k == "all" and threads == 1:
-            return rate(resource, "1", shape)
         return measure(resource, dtype, kinds[k], hidden=hidden, shape=shape, seconds=seconds,
                        repeats=repeats)
 
-    mix = {k: {tuple(sh): rate("mix", k, tuple(sh)) for sh in shapes} for k in kinds}
+    mix = {k: {"{}/{}".format(*sh): rate("mix", k, tuple(sh)) for sh in shapes} for k in kinds}
     rates = {k: {r: rate(r, k) for r in resources} for k in kinds}
     bounds = {k: {r: rates[k][r] / counts[r] for r in resources if counts[r]} for k in rates}
     binding = {k: min(b, key=b.get) if b else None for k, b in bounds.items()}
@@ -498,9 +498,10 @@ def table(result: dict) -> str:
                      f"{result['rates']['all'][r] / 1e9:.3g} | "
                      f"{f'{ba / 1e6:.3g}' if ba else '-'} |")
     mix = result["mix"]
-    for (interleaved, chains), r1 in mix["1"].items():
+    for shape, r1 in mix["1"].items():
+        interleaved, chains = shape.split("/")
         lines.append(f"| mix, sigmoids {interleaved} at a time, {chains} chains | 1 | - | "
-                     f"{r1 / 1e6:.3g} | - | {mix['all'][interleaved, chains] / 1e6:.3g} |")
+                     f"{r1 / 1e6:.3g} | - | {mix['all'][shape] / 1e6:.3g} |")
     shown = ", ".join(f"{k} {c.get(k, 0)}" for k in SHOWN)
     outside = ", ".join(f"{k} {v}" for k, v in result["outside"].items())
     rec = ", ".join(f"{k} {v}" for k, v in sorted(result["record"].items()))

@@ -125,3 +125,18 @@ def test_each_pass_depends_on_the_one_before(resource):
     rows = slice(0, ceiling.INTERLEAVED * lanes)
     assert not np.array_equal(once[rows], start[rows])
     assert not np.array_equal(twice[rows], once[rows])
+
+
+def test_the_ceiling_is_the_fastest_mix_and_saves_as_json():
+    """bench_kernels writes the ceiling into its JSON; the ceiling is its fastest shape's rate."""
+    import json
+
+    ceiling = _load("ceiling")
+    shapes = ((4, 8), (12, 8))
+    got = json.loads(json.dumps(ceiling.ceiling("float64", seconds=0.01, repeats=1, threads=1,
+                                                resources=("div",), shapes=shapes)))
+    assert set(got["mix"]["1"]) == {"4/8", "12/8"}
+    assert got["ceiling"]["1"] == max(got["mix"]["1"].values()) > 0
+    assert got["mix"]["all"][got["shape"]] == got["ceiling"]["all"]
+    assert got["binding"]["1"] == "div"
+    assert got["least"]["1"] == got["bounds"]["1"]["div"] == got["rates"]["1"]["div"] / 12
