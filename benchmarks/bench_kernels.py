@@ -19,7 +19,9 @@ steps).  PyTorch runs on numba's thread count, as xorsweep; JAX on XLA's own poo
 Throughput is network-epochs per second, the median of ``--repeats`` runs after
 a warm-up run; the ratio to the fastest peer (the highest median of that dtype
 and N) is the median of the per-run ratios (each run times xorsweep and the peers
-back to back), so that load from other processes cancels out.  "% of ceiling" is
+back to back, each after a pause of ``SETTLE_S`` so that no library's worker
+threads still spin from the run before), so that load from other processes cancels
+out.  "% of ceiling" is
 the median over runs of xorsweep's speed against the host's ceiling for one
 network-epoch, measured by ``benchmarks/ceiling.py`` on every thread right after
 each xorsweep run, for the same reason (rows with fewer networks per thread than a
@@ -476,7 +478,16 @@ def recording_cost(plain: list[float], rec: list[float]) -> float:
         for i in range(0, len(plain) - 1, 2))
 
 
+#: seconds to wait before each timed run.  A library's worker threads spin for a while
+#: after its work (PyTorch's OpenMP), and a run that starts meanwhile shares the cores
+#: with them: xorsweep at N = 1,024, float32, right after torch-compile ran at 345 M
+#: network-epochs/s against 381-384 M after a pause of 20 to 400 ms (Zen 4, 2 cores,
+#: medians of 5).
+SETTLE_S = 0.1
+
+
 def time_once(run, p, lr, X, Y, epochs):
+    time.sleep(SETTLE_S)
     t0 = time.perf_counter()
     run(p, lr, X, Y, epochs)
     return time.perf_counter() - t0
