@@ -25,7 +25,13 @@ out.  "% of ceiling" is
 the median over runs of xorsweep's speed against the host's ceiling for one
 network-epoch, measured by ``benchmarks/ceiling.py`` on every thread right after
 each xorsweep run, for the same reason (rows with fewer networks per thread than a
-block has lanes show none: they cannot fill a block).
+block has lanes show none: they cannot fill a block).  Those runs alternate with the
+ceiling alone, after the race with the peers: on the 2-core benchmark machine the
+first run after a long ``torch.compile`` run is 10-20% slower than the next one
+(N = 1,024, float32: 298-372 M network-epochs/s against 376-378 M), even after a
+pause of a second, and not at all when PyTorch's OpenMP threads wait passively
+(``OMP_WAIT_POLICY=passive``, which makes ``torch.compile`` 3x slower).  The race
+keeps that cost: it counts against xorsweep.
 
 The cost of recording the loss (``--record-every``) is 1 - recording / not
 recording, from runs timed back to back in alternating order (not recording first
@@ -480,9 +486,9 @@ def recording_cost(plain: list[float], rec: list[float]) -> float:
 
 #: seconds to wait before each timed run.  A library's worker threads spin for a while
 #: after its work (PyTorch's OpenMP), and a run that starts meanwhile shares the cores
-#: with them: xorsweep at N = 1,024, float32, right after torch-compile ran at 345 M
-#: network-epochs/s against 381-384 M after a pause of 20 to 400 ms (Zen 4, 2 cores,
-#: medians of 5).
+#: with them: xorsweep at N = 1,024, float32, right after a short torch-compile run (300
+#: epochs) ran at 345 M network-epochs/s against 381-384 M after a pause of 20 to 400
+#: ms (Zen 4, 2 cores, medians of 5).
 SETTLE_S = 0.1
 
 
@@ -614,14 +620,20 @@ def main(argv=None) -> int:
                     sub = min(n, 16) if name == "numpy-loop" else n
                     t = time_once(run, p.take(slice(0, sub)), lr[:sub], X, Y, ep[name])
                     times.setdefault(name, []).append(sub * ep[name] / t)
-                    if name == "xorsweep" and ceilings.get(dtype):  # the ceiling, right after
-                        again = _ceiling_module().ceiling(
-                            dtype, hidden=args.hidden, seconds=0.2, repeats=1, one_thread=False,
-                            resources=(ceilings[dtype]["binding"]["all"],))
-                        times.setdefault("ceiling", []).append(again["ceiling"]["all"])
-                        times.setdefault("least", []).append(again["least"]["all"])
-            ceiling_runs, least_runs = times.pop("ceiling", None), times.pop("least", None)
             med = {k: statistics.median(v) for k, v in times.items()}
+            # the share of the ceiling: xorsweep and the ceiling alternating, away from the
+            # peers (see the module docstring)
+            shared = {"x": [], "ceiling": [], "least": []}
+            if ceilings.get(dtype):  # (the first run after the race is not counted)
+                time_once(runners["xorsweep"], p.take(slice(0, n)), lr, X, Y, ep["xorsweep"])
+            for _ in range(args.repeats if ceilings.get(dtype) else 0):
+                t = time_once(runners["xorsweep"], p.take(slice(0, n)), lr, X, Y, ep["xorsweep"])
+                again = _ceiling_module().ceiling(
+                    dtype, hidden=args.hidden, seconds=0.2, repeats=1, one_thread=False,
+                    resources=(ceilings[dtype]["binding"]["all"],))
+                shared["x"].append(n * ep["xorsweep"] / t)
+                shared["ceiling"].append(again["ceiling"]["all"])
+                shared["least"].append(again["least"]["all"])
             fastest = max((k for k in med if k in peers), key=med.get, default=None)
             ratio = paired_median(times, "xorsweep", fastest, lambda a, b: a / b)
             ceil = ceilings.get(dtype)
@@ -629,9 +641,8 @@ def main(argv=None) -> int:
             # the ceiling measured right after it, so that load from other processes cancels
             lanes = kernels.config.for_dtype("UNROLLED_LANES", dtype)
             full = lanes * (ceil or {}).get("threads", 1)
-            share, share_least = (
-                (paired_median({"x": times["xorsweep"], "c": runs}, "x", "c", lambda a, b: a / b)
-                 if ceil and runs and n >= full else None) for runs in (ceiling_runs, least_runs))
+            share, share_least = (paired_median(shared, "x", c, lambda a, b: a / b)
+                                  if ceil and n >= full else None for c in ("ceiling", "least"))
             rec_cost = recording_cost(times["xorsweep"], times[rec_name]) if rec_name else None
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
@@ -643,6 +654,7 @@ def main(argv=None) -> int:
                              "xorsweep_over_fastest_peer": ratio if name == "xorsweep" else None,
                              "share_of_ceiling": share if name == "xorsweep" else None,
                              "share_of_least_bound": share_least if name == "xorsweep" else None,
+                             "share_runs": shared if name == "xorsweep" else None,
                              "recording_cost": rec_cost if name == "xorsweep" else None})
             line = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in med.items())
             print(f"{dtype} N={n}: {line}" + (f"; xorsweep/{fastest} = {ratio:.2f}x"
