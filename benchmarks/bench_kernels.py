@@ -23,10 +23,11 @@ back to back, each after a pause of ``SETTLE_S`` so that no library's worker
 threads still spin from the run before), so that load from other processes cancels
 out.  "% of ceiling" is
 the median over runs of xorsweep's speed against the host's ceiling for one
-network-epoch, measured by ``benchmarks/ceiling.py`` on every thread right after
-each xorsweep run, for the same reason (rows with fewer networks per thread than a
-block has lanes show none: they cannot fill a block).  Those runs alternate with the
-ceiling alone, after the race with the peers: on the 2-core benchmark machine the
+network-epoch, measured by ``benchmarks/ceiling.py`` on every thread next to each
+xorsweep run (after it in even repeats, before it in odd ones), for the same reason
+(rows with fewer networks per thread than a block has lanes show none: they cannot
+fill a block).  Those runs alternate with the ceiling alone, after the race with the
+peers: on the 2-core benchmark machine the
 first run after a long ``torch.compile`` run is 10-20% slower than the next one
 (N = 1,024, float32: 298-372 M network-epochs/s against 376-378 M), even after a
 pause of a second, and not at all when PyTorch's OpenMP threads wait passively
@@ -621,28 +622,32 @@ def main(argv=None) -> int:
                     t = time_once(run, p.take(slice(0, sub)), lr[:sub], X, Y, ep[name])
                     times.setdefault(name, []).append(sub * ep[name] / t)
             med = {k: statistics.median(v) for k, v in times.items()}
-            # the share of the ceiling: xorsweep and the ceiling alternating, away from the
-            # peers (see the module docstring)
-            shared = {"x": [], "ceiling": [], "least": []}
-            if ceilings.get(dtype):  # (the first run after the race is not counted)
-                time_once(runners["xorsweep"], p.take(slice(0, n)), lr, X, Y, ep["xorsweep"])
-            for _ in range(args.repeats if ceilings.get(dtype) else 0):
-                t = time_once(runners["xorsweep"], p.take(slice(0, n)), lr, X, Y, ep["xorsweep"])
-                again = _ceiling_module().ceiling(
-                    dtype, hidden=args.hidden, seconds=0.2, repeats=1, one_thread=False,
-                    resources=(ceilings[dtype]["binding"]["all"],))
-                shared["x"].append(n * ep["xorsweep"] / t)
-                shared["ceiling"].append(again["ceiling"]["all"])
-                shared["least"].append(again["least"]["all"])
             fastest = max((k for k in med if k in peers), key=med.get, default=None)
             ratio = paired_median(times, "xorsweep", fastest, lambda a, b: a / b)
             ceil = ceilings.get(dtype)
-            # the ceiling assumes full blocks on every thread; each run's share is against
-            # the ceiling measured right after it, so that load from other processes cancels
+            # the share of the ceiling: xorsweep and the ceiling alternating, away from the
+            # peers (see the module docstring), each run against the ceiling measured next to
+            # it, in either order by turns; only where every thread fills a block (the
+            # ceiling assumes full blocks)
             lanes = kernels.config.for_dtype("UNROLLED_LANES", dtype)
-            full = lanes * (ceil or {}).get("threads", 1)
+            gauge = ceil is not None and n >= lanes * ceil["threads"]
+            shared = {"x": [], "ceiling": [], "least": []}
+            if gauge:  # (the first run after the race is not counted)
+                time_once(runners["xorsweep"], p.take(slice(0, n)), lr, X, Y, ep["xorsweep"])
+            for i in range(args.repeats if gauge else 0):
+                for step in ("x", "ceiling") if i % 2 == 0 else ("ceiling", "x"):
+                    if step == "x":
+                        t = time_once(runners["xorsweep"], p.take(slice(0, n)), lr, X, Y,
+                                      ep["xorsweep"])
+                        shared["x"].append(n * ep["xorsweep"] / t)
+                        continue
+                    again = _ceiling_module().ceiling(
+                        dtype, hidden=args.hidden, seconds=0.2, repeats=1, one_thread=False,
+                        resources=(ceil["binding"]["all"],))
+                    shared["ceiling"].append(again["ceiling"]["all"])
+                    shared["least"].append(again["least"]["all"])
             share, share_least = (paired_median(shared, "x", c, lambda a, b: a / b)
-                                  if ceil and n >= full else None for c in ("ceiling", "least"))
+                                  if gauge else None for c in ("ceiling", "least"))
             rec_cost = recording_cost(times["xorsweep"], times[rec_name]) if rec_name else None
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
@@ -654,7 +659,7 @@ def main(argv=None) -> int:
                              "xorsweep_over_fastest_peer": ratio if name == "xorsweep" else None,
                              "share_of_ceiling": share if name == "xorsweep" else None,
                              "share_of_least_bound": share_least if name == "xorsweep" else None,
-                             "share_runs": shared if name == "xorsweep" else None,
+                             "share_runs": shared if name == "xorsweep" and gauge else None,
                              "recording_cost": rec_cost if name == "xorsweep" else None})
             line = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in med.items())
             print(f"{dtype} N={n}: {line}" + (f"; xorsweep/{fastest} = {ratio:.2f}x"

@@ -37,18 +37,21 @@ Two halves, then the ceiling and a looser bound, all printed:
 
 **The ceiling: the kernel's arithmetic, measured as one mix.**  One pass of the
 mix's lane loop (:func:`mix_source`, as many lanes as the kernel's blocks) does one
-network-epoch's arithmetic: the kernel's sigmoids, 4 at a time, and after each
+network-epoch's arithmetic: the kernel's sigmoids, 4 or 12 at a time, and after each
 group its share of every operation outside them (:func:`outside_sigmoids`: the
 multiplies, adds, compares, selects and abs of the forward and backward passes and
-the checks) on independent chains held in registers, whose values do not change.
-Memory is left out (the kernel's loads and stores of its block's rows), and so are
-the dependences between the operations, the loop structure and the block loop: the
-mix is what the host's pipes can do with exactly the kernel's operations, and the
-ceiling is its rate, the fastest of its shapes (4 or 12 sigmoids at a time; 8, 12
-or 16 chains: no one shape is fastest on every core).  llvm-mca agrees: on Zen 4
-the mix's loop and the kernel's loops keep the busiest pipe (a multiply pipe) busy
-for the same cycles per network-epoch within 1-2% (float32 17.6-17.9 against 17.5,
-float64 45.3-45.9 against 45.3).
+the checks) spread over 8, 12 or 16 independent chains whose values do not change.
+What the kernel's data flow imposes is left out: the dependences between its steps
+(forward, backward, update: each a few operations deep, the chains here about 20),
+its four loops an epoch and the rows of state they pass on, and the block loop.
+The mix still reads and writes one row per sigmoid and chain each pass, and LLVM
+spills some of its values to the stack, as it does the kernel's.  The ceiling is the
+rate of the fastest of the six shapes (no one shape is fastest on every core): a
+measured reference, not a proof, which the kernel can exceed by a few percent
+(noise, or a schedule better than the mix's).  llvm-mca agrees with it: on Zen 4
+the mix's loops keep the busiest pipe (a multiply pipe) busy for 17.4-17.9 cycles
+per network-epoch in float32 and 44.6-45.9 in float64 across the shapes, the
+kernel's loops for 17.5 and 45.3.
 
 **The least single-resource bound**, printed beside it: an epoch cannot run
 faster than any one resource allows, its ``n`` sigmoids at the measured sigmoid
@@ -84,7 +87,7 @@ import kernels
 # resources whose throughput bounds an epoch (see the module docstring)
 CHARGED = ("sigmoid", "exp", "mul", "add", "div", "fma")
 SHOWN = ("cmp", "select", "logic", "int", "load", "store")
-LANES = 64          # lanes per pass of a measuring loop, as the kernel's 64-lane blocks
+LANES = 64          # lanes per pass of a measuring loop (the mix: the kernel's blocks')
 INTERLEAVED = 4     # sigmoids (exps) per pass, as the kernel's lane loops
 CHAINS, ROUNDS = 8, 16  # independent chains per lane, operations per chain per pass
 #: the mix's shapes (mix_source): sigmoids interleaved, chains; the fastest is the ceiling
@@ -301,8 +304,9 @@ def mix_source(dtype, hidden: int = 2, shape: tuple[int, int] = (4, 12),
     One pass of its lane loop is one network-epoch's arithmetic: the kernel's
     sigmoids, ``shape[0]`` at a time (interleaved, as the kernel interleaves 4),
     and after each group its share of the operations outside the sigmoids (counted by
-    :func:`outside_sigmoids`) on ``shape[1]`` independent chains held in registers:
-    multiplies, adds, abs, FMAs and divisions that keep their value, and each
+    :func:`outside_sigmoids`) on ``shape[1]`` independent chains (each value loaded
+    once and stored once per pass): multiplies, adds, abs, FMAs and divisions that
+    keep their value, and each
     compare a mask that one or more selects use.  Rows of ``st``: the sigmoids' then
     the chains', each read once and written back once per pass.
     """
@@ -375,7 +379,16 @@ def _compile(resource: str, dtype: str, hidden: int = 2, shape: tuple[int, int] 
                          f"        for j in range({LANES}):"] + [f"            {s}" for s in body])
     namespace = dict(globals_used(), np=np)
     exec(compile(src, f"<ceiling {resource} {dt}>", "exec"), namespace)
-    return numba.njit(nogil=True, error_model="numpy")(namespace["run"]), lanes, per
+    fastmath = set(kernels.config.FASTMATH_FLAGS) or False  # the kernel's flags
+    return (numba.njit(nogil=True, error_model="numpy", fastmath=fastmath)(namespace["run"]),
+            lanes, per)
+
+
+def constants(resource: str, dtype) -> tuple:
+    """Return the arguments ``(one, c0, c1)`` that :func:`measure` passes ``resource``'s loop."""
+    dtype = np.dtype(dtype)
+    c0, c1 = _STEPS.get(resource, ("", (0.0, 1.0)))[1]
+    return dtype.type(1), dtype.type(c0), dtype.type(c1)
 
 
 def _state(resource: str, dtype, rng, lanes: int, rows: int) -> np.ndarray:
@@ -395,13 +408,12 @@ def measure(resource: str, dtype, threads: int, *, hidden: int = 2,
     dtype = np.dtype(dtype)
     mix = resource == "mix"
     fn, lanes, per = _compile(resource, str(dtype), hidden, shape if mix else (0, 0))
-    c0, c1 = (dtype.type(c) for c in _STEPS.get(resource, ("", (0.0, 1.0)))[1])
-    one = dtype.type(1)
+    one, c0, c1 = constants(resource, dtype)
     rng = np.random.default_rng(0)
     rows = (count_ops(dtype, hidden)["epoch"]["sigmoid"] + shape[1] if mix
             else 2 * max(CHAINS, INTERLEAVED))
     states = [_state(resource, dtype, rng, lanes, rows) for _ in range(threads)]
-    if mix:  # the sigmoids' inputs across their range
+    if mix:  # the sigmoids' first inputs across their range (then near sigmoid's fixed point)
         n = rows - shape[1]
         for s in states:
             s[:n * lanes] = rng.uniform(-8.0, 8.0, n * lanes)
@@ -429,8 +441,8 @@ def measure(resource: str, dtype, threads: int, *, hidden: int = 2,
 def fma_is_fused(dtype) -> bool:
     """Return whether the FMA measurement compiled to fused multiply-adds (x86 ``vfmadd``)."""
     dtype = np.dtype(dtype)
-    fn, lanes, _ = _compile("fma", str(dtype))
-    fn(np.ones(2 * CHAINS * lanes, dtype), 1, dtype.type(1), dtype.type(0.5), dtype.type(1))
+    fn, lanes, _ = _compile("fma", str(dtype), 2, (0, 0))  # (measure's cache key)
+    fn(np.ones(2 * CHAINS * lanes, dtype), 1, *constants("fma", dtype))
     return any("fmadd" in asm for asm in fn.inspect_asm().values())
 
 
