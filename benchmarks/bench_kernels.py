@@ -23,12 +23,16 @@ back to back, each after a pause of ``SETTLE_S`` so that no library's worker
 threads still spin from the run before), so that load from other processes cancels
 out.  "% of ceiling" is
 the median over runs of xorsweep's speed against the host's ceiling for one
-network-epoch, measured by ``benchmarks/ceiling.py`` on every thread next to each
-xorsweep run (after it in even repeats, before it in odd ones), for the same reason
-(rows with fewer networks per thread than a block has lanes show none: they cannot
-fill a block).  Those runs alternate with the ceiling alone, after the race with the
-peers: on the 2-core benchmark machine the
-first run after a long ``torch.compile`` run is 10-20% slower than the next one
+network-epoch (``benchmarks/ceiling.py``, on every thread; rows with fewer networks
+per thread than a block has lanes show none: they cannot fill a block): the highest
+of the ceilings measured before the table and next to each of the row's xorsweep
+runs (after it in even repeats, before it in odd ones).  The highest, not the one
+next to the run: a reading taken under a passing load would flatter xorsweep (on the
+benchmark machine the ceiling once read 337-342 M three times in a row, against
+389-410 M before and after, while xorsweep's runs beside them did not slow).  Those
+runs alternate with the ceiling alone, after the race with the peers: on the 2-core
+benchmark machine the first run after a long ``torch.compile`` run is 10-20% slower
+than the next one
 (N = 1,024, float32: 298-372 M network-epochs/s against 376-378 M), even after a
 pause of a second, and not at all when PyTorch's OpenMP threads wait passively
 (``OMP_WAIT_POLICY=passive``, which makes ``torch.compile`` 3x slower).  The race
@@ -626,9 +630,9 @@ def main(argv=None) -> int:
             ratio = paired_median(times, "xorsweep", fastest, lambda a, b: a / b)
             ceil = ceilings.get(dtype)
             # the share of the ceiling: xorsweep and the ceiling alternating, away from the
-            # peers (see the module docstring), each run against the ceiling measured next to
-            # it, in either order by turns; only where every thread fills a block (the
-            # ceiling assumes full blocks)
+            # peers, in either order by turns; each run against the highest ceiling measured
+            # (see the module docstring); only where every thread fills a block (the ceiling
+            # assumes full blocks)
             lanes = kernels.config.for_dtype("UNROLLED_LANES", dtype)
             gauge = ceil is not None and n >= lanes * ceil["threads"]
             shared = {"x": [], "ceiling": [], "least": []}
@@ -646,8 +650,9 @@ def main(argv=None) -> int:
                         resources=(ceil["binding"]["all"],))
                     shared["ceiling"].append(again["ceiling"]["all"])
                     shared["least"].append(again["least"]["all"])
-            share, share_least = (paired_median(shared, "x", c, lambda a, b: a / b)
-                                  if gauge else None for c in ("ceiling", "least"))
+            share, share_least = (
+                statistics.median(x / max([ceil[key]["all"], *shared[c]]) for x in shared["x"])
+                if gauge else None for c, key in (("ceiling", "ceiling"), ("least", "least")))
             rec_cost = recording_cost(times["xorsweep"], times[rec_name]) if rec_name else None
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,

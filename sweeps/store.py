@@ -109,6 +109,9 @@ _ALIGN = mmap.PAGESIZE
 #: Direct writes up to this size reuse one aligned buffer per thread.
 _KEEP_BUFFER = 64 << 20
 _buffers = threading.local()
+#: Folders whose file system refused a direct write: later writes there go through the
+#: page cache without asking again (a refused open would repeat for every part).
+_refused: set[str] = set()
 
 
 def _write_direct(tmp: Path, data: bytes) -> bool:
@@ -120,15 +123,18 @@ def _write_direct(tmp: Path, data: bytes) -> bool:
     `bench_sweep` ran at 92-93% of the bare kernel, written directly at 94-95%).  A
     file system without direct I/O (tmpfs, some FUSE ones; macOS and Windows have no
     ``O_DIRECT``) refuses the open or the write with EINVAL: the caller writes the
-    file as any other.  Errors other than EINVAL (a full disk) are raised.
+    file as any other, and so are later files in the same folder, without asking
+    again.  Errors other than EINVAL (a full disk) are raised.
     """
     flag = getattr(os, "O_DIRECT", 0)
-    if not flag:
+    folder = str(tmp.parent)
+    if not flag or folder in _refused:
         return False
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC | flag, 0o666)
     except OSError as exc:
         if exc.errno == errno.EINVAL:
+            _refused.add(folder)
             return False
         raise
     try:
@@ -149,6 +155,7 @@ def _write_direct(tmp: Path, data: bytes) -> bool:
         os.fsync(fd)
     except OSError as exc:
         if exc.errno == errno.EINVAL:
+            _refused.add(folder)
             return False  # the caller's open truncates what was written
         raise
     finally:

@@ -367,6 +367,11 @@ def test_a_file_system_without_direct_io_gets_an_ordinary_write(refuses, tmp_pat
         assert calls[0] is True  # it was tried
         if refuses == "write" and writes:  # (a file system without direct I/O: no write)
             assert len(writes) == 2  # a short write, then the refused one
+        # the folder's next files go through the page cache without asking again
+        tried = len(calls)
+        store.atomic_write(tmp_path / "g.bin", data, direct=True)
+        assert (tmp_path / "g.bin").read_bytes() == data
+        assert True not in calls[tried:]
 
 
 def test_atomic_write_keeps_the_old_file_and_no_temporary_one_on_a_full_disk(tmp_path,
