@@ -20,9 +20,9 @@ Throughput is network-epochs per second, the median of ``--repeats`` runs after
 a warm-up run; the ratio to the fastest peer (the highest median of that dtype
 and N) is the median of the per-run ratios (each run times xorsweep and the peers
 back to back, each after a pause of ``SETTLE_S`` so that no library's worker
-threads still spin from the run before), so that load from other processes cancels
-out.  "% of ceiling" is
-the median over runs of xorsweep's speed against the host's ceiling for one
+threads still spin from the run before, then an untimed run of an eighth of its
+epochs so that no core starts idle), so that load from other processes cancels out.
+"% of ceiling" is the median over runs of xorsweep's speed against the host's ceiling for one
 network-epoch (``benchmarks/ceiling.py``, on every thread; rows with fewer networks
 per thread than a block has lanes show none: they cannot fill a block): the highest
 of the ceilings measured before the table and next to each of the row's xorsweep
@@ -495,10 +495,18 @@ def recording_cost(plain: list[float], rec: list[float]) -> float:
 #: epochs) ran at 345 M network-epochs/s against 381-384 M after a pause of 20 to 400
 #: ms (Zen 4, 2 cores, medians of 5).
 SETTLE_S = 0.1
+#: Each timed run follows an untimed one of ``1 / WARM_FRACTION`` its epochs, on a copy
+#: of its networks.  Cores that sat idle (the pause above, a slow peer's single thread)
+#: take some milliseconds to come back to full speed, which a short run pays: xorsweep
+#: at N = 1,024, float32 (a 60 ms run) ran at 354 M network-epochs/s after a second
+#: idle, 376-378 M after a run of 20-60 ms, 385 M back to back (medians of 6); 50 ms of
+#: hashing on every thread instead did not help (346 M).
+WARM_FRACTION = 8
 
 
 def time_once(run, p, lr, X, Y, epochs):
     time.sleep(SETTLE_S)
+    run(p.take(slice(0, p.n_nets)), lr, X, Y, max(1, epochs // WARM_FRACTION))
     t0 = time.perf_counter()
     run(p, lr, X, Y, epochs)
     return time.perf_counter() - t0
