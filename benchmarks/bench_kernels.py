@@ -504,6 +504,39 @@ SETTLE_S = 0.1
 WARM_FRACTION = 8
 
 
+def share_of_ceiling(run, p, lr, X, Y, epochs, ceil, hidden, repeats):
+    """Time ``run`` (xorsweep) alternating with the ceiling; return its shares and the runs.
+
+    ``ceil``: ``ceiling.ceiling``'s result from before the table.  Returns the
+    median share of the ceiling, the same of the least single-resource bound (each
+    run against the highest of ``ceil``'s and every reading here), and the readings
+    ({"x": rates, "ceiling": ..., "least": ...}).  The first run, right after the
+    race with the peers, is not counted (see the module docstring).
+    """
+    n = p.n_nets
+    runs = {"x": [], "ceiling": [], "least": []}
+
+    def time_xorsweep():
+        runs["x"].append(n * epochs / time_once(run, p.take(slice(0, n)), lr, X, Y, epochs))
+
+    def measure_ceiling():
+        again = _ceiling_module().ceiling(ceil["dtype"], hidden=hidden, seconds=0.2, repeats=1,
+                                          one_thread=False,
+                                          resources=(ceil["binding"]["all"],))
+        for key in ("ceiling", "least"):
+            runs[key].append(again[key]["all"])
+
+    time_xorsweep()
+    runs["x"].clear()
+    for i in range(repeats):
+        for step in ((time_xorsweep, measure_ceiling) if i % 2 == 0
+                     else (measure_ceiling, time_xorsweep)):
+            step()
+    share, least = (statistics.median(x / max([ceil[key]["all"], *runs[key]])
+                                      for x in runs["x"]) for key in ("ceiling", "least"))
+    return share, least, runs
+
+
 def time_once(run, p, lr, X, Y, epochs):
     time.sleep(SETTLE_S)
     run(p.take(slice(0, p.n_nets)), lr, X, Y, max(1, epochs // WARM_FRACTION))
@@ -637,30 +670,12 @@ def main(argv=None) -> int:
             fastest = max((k for k in med if k in peers), key=med.get, default=None)
             ratio = paired_median(times, "xorsweep", fastest, lambda a, b: a / b)
             ceil = ceilings.get(dtype)
-            # the share of the ceiling: xorsweep and the ceiling alternating, away from the
-            # peers, in either order by turns; each run against the highest ceiling measured
-            # (see the module docstring); only where every thread fills a block (the ceiling
-            # assumes full blocks)
+            # only where every thread fills a block: the ceiling assumes full blocks
             lanes = kernels.config.for_dtype("UNROLLED_LANES", dtype)
             gauge = ceil is not None and n >= lanes * ceil["threads"]
-            shared = {"x": [], "ceiling": [], "least": []}
-            if gauge:  # (the first run after the race is not counted)
-                time_once(runners["xorsweep"], p.take(slice(0, n)), lr, X, Y, ep["xorsweep"])
-            for i in range(args.repeats if gauge else 0):
-                for step in ("x", "ceiling") if i % 2 == 0 else ("ceiling", "x"):
-                    if step == "x":
-                        t = time_once(runners["xorsweep"], p.take(slice(0, n)), lr, X, Y,
-                                      ep["xorsweep"])
-                        shared["x"].append(n * ep["xorsweep"] / t)
-                        continue
-                    again = _ceiling_module().ceiling(
-                        dtype, hidden=args.hidden, seconds=0.2, repeats=1, one_thread=False,
-                        resources=(ceil["binding"]["all"],))
-                    shared["ceiling"].append(again["ceiling"]["all"])
-                    shared["least"].append(again["least"]["all"])
-            share, share_least = (
-                statistics.median(x / max([ceil[key]["all"], *shared[c]]) for x in shared["x"])
-                if gauge else None for c, key in (("ceiling", "ceiling"), ("least", "least")))
+            share, share_least, shared = (share_of_ceiling(
+                runners["xorsweep"], p, lr, X, Y, ep["xorsweep"], ceil, args.hidden,
+                args.repeats) if gauge else (None, None, None))
             rec_cost = recording_cost(times["xorsweep"], times[rec_name]) if rec_name else None
             for name in runners:
                 rows.append({"dtype": dtype, "n": n, "hidden": args.hidden, "impl": name,
@@ -672,7 +687,7 @@ def main(argv=None) -> int:
                              "xorsweep_over_fastest_peer": ratio if name == "xorsweep" else None,
                              "share_of_ceiling": share if name == "xorsweep" else None,
                              "share_of_least_bound": share_least if name == "xorsweep" else None,
-                             "share_runs": shared if name == "xorsweep" and gauge else None,
+                             "share_runs": shared if name == "xorsweep" else None,
                              "recording_cost": rec_cost if name == "xorsweep" else None})
             line = ", ".join(f"{k} {v / 1e6:.2f} M" for k, v in med.items())
             print(f"{dtype} N={n}: {line}" + (f"; xorsweep/{fastest} = {ratio:.2f}x"
@@ -707,7 +722,7 @@ def table(rows) -> str:
         cells = {r["impl"]: r for r in rows if r["dtype"] == dtype and r["n"] == n}
         x = cells["xorsweep"]
         ratio, share, least, vs_loop = (x["xorsweep_over_fastest_peer"], x["share_of_ceiling"],
-                                        x.get("share_of_least_bound"), x["x_vs_numpy_loop"])
+                                        x["share_of_least_bound"], x["x_vs_numpy_loop"])
         vs_peer = f"{ratio:.2f}x ({x['fastest_peer']})" if ratio else "-"
         lines.append(f"| {dtype} | {n:,} | " + " | ".join(
             f"{cells[i]['net_epochs_per_s'] / 1e6:.3g} M" for i in impls)

@@ -79,6 +79,7 @@ import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -201,8 +202,15 @@ def count_ops(dtype, hidden: int = 2) -> dict[str, Counter]:
     """Return the generated XOR kernel's operations per network: each epoch, and recording.
 
     ``{"epoch": ..., "record": ...}``: counts by class (see the module docstring);
-    ``sigmoid`` is the per-epoch ``exp`` count.
+    ``sigmoid`` is the per-epoch ``exp`` count.  Counted once per dtype and H (the
+    module's source is read and walked); each call gets its own copies.
     """
+    counted = _count_ops(str(np.dtype(dtype)), hidden)
+    return {k: Counter(v) for k, v in counted.items()}
+
+
+@functools.cache
+def _count_ops(dtype: str, hidden: int) -> dict[str, Counter]:
     from kernels._inline import globals_used
 
     fn = sweep_function(dtype, hidden)
@@ -290,7 +298,7 @@ def _chain_body(step: str) -> tuple[list[str], int]:
 _STEPS = {"mul": ("{a} * c{r}", (0.75, 1 / 0.75)), "add": ("{a} + c{r}", (0.375, -0.375)),
           "fma": ("fma({a}, c0, c1)", (0.5, 1.0)), "div": ("c0 / {a}", (3.0, 0.0))}
 _INIT = {"exp": (0.0, 10.0), "sigmoid": (-8.0, 8.0), "mul": (1.0, 2.0), "add": (1.0, 2.0),
-         "fma": (1.0, 3.0), "div": (1.5, 1.5)}
+         "fma": (1.0, 3.0), "div": (1.5, 1.5), "mix": (1.0, 2.0)}
 # the mix's chains keep their values exactly: x * 1, x + 0, |x|, x < 2 ? x : 1, fma(x, 1, 0),
 # 1 / x (x in [1, 2): 1 / (1 / x) may differ from x in its last bit, and stays in range)
 _MIX_STEPS = {"mul": "{a} = {a} * c1", "add": "{a} = {a} + c0", "logic": "{a} = abs({a})",
@@ -352,10 +360,20 @@ def mix_source(dtype, hidden: int = 2, shape: tuple[int, int] = (4, 12),
                      + [f"            {s}" for s in body])
 
 
+class _Loop(NamedTuple):
+    """A compiled measuring loop ``fn(st, reps, one, c0, c1)`` and the state it takes."""
+
+    fn: object
+    lanes: int      # lanes per pass
+    per: int        # operations per lane-pass (the mix: one network-epoch)
+    rows: int       # rows of ``lanes`` values in ``st``
+    sigmoids: int   # the mix's first rows: the sigmoids' inputs (0: none)
+
+
 @functools.cache
 def _compile(resource: str, dtype: str, hidden: int = 2, shape: tuple[int, int] = (0, 0),
-             lanes: int | None = None):
-    """Return a nogil compiled ``f(st, reps, one, c0, c1)``, its lanes and operations per pass.
+             lanes: int | None = None) -> _Loop:
+    """Compile ``resource``'s measuring loop (nogil) in ``dtype``.
 
     ``resource`` "mix" is :func:`mix_source` of ``shape`` (one network-epoch per
     lane-pass), on ``lanes`` (default: the kernel's blocks on this host).
@@ -365,23 +383,26 @@ def _compile(resource: str, dtype: str, hidden: int = 2, shape: tuple[int, int] 
     from kernels._inline import globals_used
 
     dt = _dt(dtype)
+    sigmoids = 0
     if resource == "mix":
         lanes = lanes or kernels.config.for_dtype("UNROLLED_LANES", dtype)
         src, per = mix_source(dtype, hidden, shape, lanes), 1
+        sigmoids = count_ops(dtype, hidden)["epoch"]["sigmoid"]
+        rows = sigmoids + shape[1]
     else:
         if resource in ("exp", "sigmoid"):
             call = "exp_neg(-abs({v}))" if resource == "exp" else "activate({v}, 0, one)"
             body, per = _interleaved_body(call, dt), INTERLEAVED
         else:
             body, per = _chain_body(_STEPS[resource][0])
-        lanes = LANES
+        lanes, rows = LANES, 2 * max(CHAINS, INTERLEAVED)
         src = "\n".join(["def run(st, reps, one, c0, c1):", "    for _ in range(reps):",
                          f"        for j in range({LANES}):"] + [f"            {s}" for s in body])
     namespace = dict(globals_used(), np=np)
     exec(compile(src, f"<ceiling {resource} {dt}>", "exec"), namespace)
     fastmath = set(kernels.config.FASTMATH_FLAGS) or False  # the kernel's flags
-    return (numba.njit(nogil=True, error_model="numpy", fastmath=fastmath)(namespace["run"]),
-            lanes, per)
+    fn = numba.njit(nogil=True, error_model="numpy", fastmath=fastmath)(namespace["run"])
+    return _Loop(fn, lanes, per, rows, sigmoids)
 
 
 def constants(resource: str, dtype) -> tuple:
@@ -391,11 +412,16 @@ def constants(resource: str, dtype) -> tuple:
     return dtype.type(1), dtype.type(c0), dtype.type(c1)
 
 
-def _state(resource: str, dtype, rng, lanes: int, rows: int) -> np.ndarray:
-    if resource == "mix":  # the sigmoids' rows, then the chains' (see mix_source)
-        return rng.uniform(1.0, 2.0, rows * lanes).astype(dtype)
+def _state(resource: str, dtype, rng, loop: _Loop) -> np.ndarray:
+    """Return a thread's ``st`` for ``loop``: its values in their measuring range.
+
+    The mix: the sigmoids' first inputs across the sigmoid's range (then near its
+    fixed point), then the chains' values in [1, 2) (see :func:`mix_source`).
+    """
     lo, hi = _INIT[resource]
-    return rng.uniform(lo, hi, rows * lanes).astype(dtype)
+    st = rng.uniform(lo, hi, loop.rows * loop.lanes)
+    st[:loop.sigmoids * loop.lanes] = rng.uniform(-8.0, 8.0, loop.sigmoids * loop.lanes)
+    return st.astype(dtype)
 
 
 def measure(resource: str, dtype, threads: int, *, hidden: int = 2,
@@ -406,17 +432,11 @@ def measure(resource: str, dtype, threads: int, *, hidden: int = 2,
     for "mix" (:func:`mix_source` of ``shape``) one network-epoch's arithmetic.
     """
     dtype = np.dtype(dtype)
-    mix = resource == "mix"
-    fn, lanes, per = _compile(resource, str(dtype), hidden, shape if mix else (0, 0))
+    loop = _compile(resource, str(dtype), hidden, shape if resource == "mix" else (0, 0))
+    fn, lanes, per = loop.fn, loop.lanes, loop.per
     one, c0, c1 = constants(resource, dtype)
     rng = np.random.default_rng(0)
-    rows = (count_ops(dtype, hidden)["epoch"]["sigmoid"] + shape[1] if mix
-            else 2 * max(CHAINS, INTERLEAVED))
-    states = [_state(resource, dtype, rng, lanes, rows) for _ in range(threads)]
-    if mix:  # the sigmoids' first inputs across their range (then near sigmoid's fixed point)
-        n = rows - shape[1]
-        for s in states:
-            s[:n * lanes] = rng.uniform(-8.0, 8.0, n * lanes)
+    states = [_state(resource, dtype, rng, loop) for _ in range(threads)]
     fn(states[0], 1, one, c0, c1)  # compile
     reps = 16
     while True:  # calibrate on one thread: a call of about `seconds`
@@ -441,9 +461,9 @@ def measure(resource: str, dtype, threads: int, *, hidden: int = 2,
 def fma_is_fused(dtype) -> bool:
     """Return whether the FMA measurement compiled to fused multiply-adds (x86 ``vfmadd``)."""
     dtype = np.dtype(dtype)
-    fn, lanes, _ = _compile("fma", str(dtype), 2, (0, 0))  # (measure's cache key)
-    fn(np.ones(2 * CHAINS * lanes, dtype), 1, *constants("fma", dtype))
-    return any("fmadd" in asm for asm in fn.inspect_asm().values())
+    loop = _compile("fma", str(dtype), 2, (0, 0))  # (measure's cache key)
+    loop.fn(np.ones(loop.rows * loop.lanes, dtype), 1, *constants("fma", dtype))
+    return any("fmadd" in asm for asm in loop.fn.inspect_asm().values())
 
 
 # --- the ceiling --------------------------------------------------------------------------

@@ -88,11 +88,10 @@ dtype, lanes, out = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 spec = importlib.util.spec_from_file_location("ceiling", sys.argv[4])
 ceiling = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(ceiling)
-d = np.dtype(dtype)
 for k, shape in enumerate(ceiling.MIX_SHAPES):
-    fn, lanes, _ = ceiling._compile("mix", dtype, 2, shape, lanes)
-    fn(np.ones((12 + shape[1]) * lanes, d), 1, d.type(1), d.type(0), d.type(1))
-    open(f"{out}.{k}", "w").write(next(iter(fn.inspect_asm().values())))
+    loop = ceiling._compile("mix", dtype, 2, shape, lanes)
+    loop.fn(np.ones(loop.rows * loop.lanes, dtype), 1, *ceiling.constants("mix", dtype))
+    open(f"{out}.{k}", "w").write(next(iter(loop.fn.inspect_asm().values())))
 """
 
 
@@ -109,20 +108,7 @@ def mix_assembly(cpu: str, dtype: str, lanes: int) -> list[str]:
 
 def longest_loop(asm: str) -> list[str]:
     """Return the longest single-block loop of ``asm``, as instructions (the mix's lane loop)."""
-    loops, block, name = [], None, None
-    for line in asm.splitlines():
-        label = re.match(r"^([\w.$]+):", line)
-        if label:
-            name, block = label.group(1), []
-            continue
-        text = line.split("#")[0].strip()
-        if block is None or not text or text.startswith("."):
-            continue
-        block.append(text)
-        if re.fullmatch(r"j\w+\s+" + re.escape(name), text):
-            loops.append(block)
-            block = None
-    return max(loops, key=len)
+    return max((body for _, body in _loops(asm)), key=len)
 
 
 def vector_lanes(body: list[str], dtype: str) -> int:
@@ -132,24 +118,28 @@ def vector_lanes(body: list[str], dtype: str) -> int:
     return bits // (32 if dtype == "float32" else 64)
 
 
-def sweep_loops(asm: str) -> list[list[str]]:
-    """Return the single-block loops of the ``_sweep`` function, in order, as instructions."""
-    loops, block, name, in_sweep = [], None, None, False
+def _loops(asm: str):
+    """Yield ``(function, instructions)`` for each single-block loop of ``asm``, in order."""
+    block, name, function = None, None, None
     for line in asm.splitlines():
         label = re.match(r"^([\w.$]+):", line)
         if label:
             if not label.group(1).startswith("."):  # a function's symbol
-                in_sweep = "_sweepB" in label.group(1)
+                function = label.group(1)
             name, block = label.group(1), []
             continue
         text = line.split("#")[0].strip()
-        if not in_sweep or block is None or not text or text.startswith("."):
+        if block is None or not text or text.startswith("."):
             continue
         block.append(text)
         if re.fullmatch(r"j\w+\s+" + re.escape(name), text):  # jumps back to its own start
-            loops.append(block)
+            yield function, block
             block = None
-    return loops
+
+
+def sweep_loops(asm: str) -> list[list[str]]:
+    """Return the single-block loops of the ``_sweep`` function, in order, as instructions."""
+    return [body for function, body in _loops(asm) if function and "_sweepB" in function]
 
 
 def mca(body: list[str], cpu: str, tool: str) -> tuple[float, float, str, float]:

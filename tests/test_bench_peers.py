@@ -105,13 +105,14 @@ def test_the_mix_keeps_its_values(dtype, shape):
     """With measure's constants its chains end each pass where they began (no drift to
     denormals or inf); its sigmoids stay in (0, 1)."""
     ceiling = _load("ceiling")
-    fn, lanes, per = ceiling._compile("mix", dtype, 2, shape)
-    assert per == 1
-    rng = np.random.default_rng(1)
-    st = rng.uniform(1.0, 2.0, (12 + shape[1]) * lanes).astype(dtype)
-    st[:12 * lanes] = rng.uniform(-8.0, 8.0, 12 * lanes)
+    loop = ceiling._compile("mix", dtype, 2, shape)
+    lanes = loop.lanes
+    assert (loop.per, loop.sigmoids, loop.rows) == (1, 12, 12 + shape[1])
+    st = ceiling._state("mix", dtype, np.random.default_rng(1), loop)
+    assert (st[:12 * lanes] < 0).any()  # the sigmoids' inputs on both sides of 0
+    assert ((st[12 * lanes:] >= 1) & (st[12 * lanes:] < 2)).all()  # the chains' in [1, 2)
     start = st.copy()
-    fn(st, 3, *ceiling.constants("mix", dtype))
+    loop.fn(st, 3, *ceiling.constants("mix", dtype))
     np.testing.assert_array_equal(st[12 * lanes:], start[12 * lanes:])
     assert ((st[:12 * lanes] > 0) & (st[:12 * lanes] < 1)).all()
 
@@ -120,8 +121,9 @@ def test_the_mix_keeps_its_values(dtype, shape):
 def test_each_pass_depends_on_the_one_before(resource):
     """The exp and sigmoid loops feed their results back: no pass is invariant to hoist."""
     ceiling = _load("ceiling")
-    fn, lanes, _ = ceiling._compile(resource, "float32")
-    start = np.random.default_rng(2).uniform(0.5, 8.0, 2 * ceiling.CHAINS * lanes)
+    loop = ceiling._compile(resource, "float32")
+    fn, lanes = loop.fn, loop.lanes
+    start = np.random.default_rng(2).uniform(0.5, 8.0, loop.rows * lanes)
     start = start.astype(np.float32)
     once, twice = start.copy(), start.copy()
     fn(once, 1, *ceiling.constants(resource, np.float32))
